@@ -1,0 +1,98 @@
+// vitals — callback metrics: values computed when a registry is rendered (uptime, queue depth read
+// from elsewhere, a process's resident memory).
+#pragma once
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "family.hpp"
+
+namespace vitals {
+namespace detail {
+class callback_series final : public series_base {
+public:
+    callback_series(std::span<const std::string_view> names, const label_key& key, std::function<double()> fn)
+        : series_base(names, key), fn(std::move(fn)) {}
+    std::function<double()> fn;
+};
+}  // namespace detail
+
+/// A family whose series each carry a function called at render time. `Type` is
+/// metric_type::gauge or metric_type::counter. The functions run during the render with the
+/// family's lock held: they must be quick and must not create series in this family. An
+/// exception from one is not propagated: that series renders NaN for this scrape.
+template <metric_type Type, label_set Labels>
+class callback_family final : public family_base {
+    static_assert(Type == metric_type::gauge || Type == metric_type::counter,
+                  "vitals: a callback metric is a gauge or a counter");
+    static constexpr std::size_t label_count = Labels::size;
+
+public:
+    callback_family(std::string name, std::string help)
+        : family_base(std::move(name), std::move(help), Type, {Labels::names, label_count}) {}
+
+    /// Sets the function of the series with these label values (creating it, or replacing the
+    /// function of an existing one).
+    template <class... V>
+    void set(std::function<double()> fn, const V&... values) {
+        static_assert(sizeof...(V) == label_count,
+                      "vitals: wrong number of label values: pass exactly one value per label of the family");
+        if (!fn) throw invalid_argument_error("vitals: callback metric '" + name() + "' needs a function");
+        detail::normalized_values<label_count> key(values...);
+        std::lock_guard lock(mu_);
+        for (auto& s : series_)
+            if (s->matches(key.key())) {
+                s->fn = std::move(fn);
+                return;
+            }
+        series_.push_back(std::make_unique<detail::callback_series>(
+            std::span<const std::string_view>{Labels::names, label_count}, key.key(), std::move(fn)));
+    }
+
+    /// Removes the series with these label values; false if there was none.
+    template <class... V>
+    bool remove(const V&... values) {
+        detail::normalized_values<label_count> key(values...);
+        std::lock_guard lock(mu_);
+        return std::erase_if(series_, [&](const auto& s) { return s->matches(key.key()); }) > 0;
+    }
+
+    [[nodiscard]] std::size_t size() const override {
+        std::lock_guard lock(mu_);
+        return series_.size();
+    }
+
+    void collect(sample_visitor& v) override {
+        std::lock_guard lock(mu_);
+        v.begin_family(header());
+        for (const auto& s : series_) {
+            double x;
+            try {
+                x = s->fn();
+            } catch (...) {
+                x = std::nan("");
+            }
+            if constexpr (Type == metric_type::gauge) {
+                v.gauge_sample(*s, x);
+            } else if (x >= 0 && x < 18446744073709551616.0 && x == std::floor(x)) {
+                v.counter_sample(*s, counter_value{0, static_cast<std::uint64_t>(x), 0});
+            } else {
+                v.counter_sample(*s, counter_value{0, 0, x});
+            }
+        }
+        v.end_family();
+    }
+
+    [[nodiscard]] bool same_definition(const family_base& other) const override {
+        return dynamic_cast<const callback_family*>(&other) && other.help() == help();
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::vector<std::unique_ptr<detail::callback_series>> series_;
+};
+
+}  // namespace vitals

@@ -1,0 +1,416 @@
+// vitals — a family: all series of one metric name, one per combination of label values.
+//
+// Lookups of existing series are lock-free: an open-addressing table is read with acquire loads
+// inside a read section, and only creation, removal and rendering take the family's mutex.
+// Removed series and outgrown tables are freed after a grace period (no reader still inside a
+// read section that began before the removal), so a concurrent lookup never touches freed memory.
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "../detail/text.hpp"
+#include "../detail/thread_cells.hpp"
+#include "counter.hpp"
+#include "names.hpp"
+#include "series.hpp"
+
+namespace vitals {
+
+class histogram_layout;
+namespace detail {
+class counter_series;
+class gauge_series;
+class histogram_series;
+}  // namespace detail
+
+/// What a family tells an exposition format before its samples.
+struct family_header {
+    std::string_view name;                                             ///< Metric name.
+    std::string_view help;                                             ///< Raw help text (valid UTF-8).
+    std::string_view unit;                                             ///< Unit (OpenMetrics), may be empty.
+    metric_type type = metric_type::unknown;                           ///< Metric type.
+    std::span<const std::string_view> label_names;                     ///< The family's own label names.
+    std::string_view const_block;                                      ///< Registry const labels, escaped.
+    std::span<const std::pair<std::string, std::string>> const_labels; ///< Registry const labels, raw.
+    const histogram_layout* layout = nullptr;                          ///< Buckets, for histograms.
+};
+
+/// Receives a family's samples during a render. Implemented by each exposition format.
+class sample_visitor {
+public:
+    virtual ~sample_visitor() = default;
+    virtual void begin_family(const family_header& h) = 0;
+    virtual void counter_sample(const detail::series_base& s, const counter_value& v) = 0;
+    virtual void gauge_sample(const detail::series_base& s, double v) = 0;
+    /// `cumulative` holds one count per bucket including +Inf; the last one is the count.
+    virtual void histogram_sample(const detail::series_base& s, std::span<const std::uint64_t> cumulative,
+                                  double sum) = 0;
+    virtual void end_family() = 0;
+};
+
+/// The error thrown when a registration conflicts with an earlier one of the same name.
+class registration_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+/// What every family has, whatever its type and labels: the registry holds families by this.
+class family_base {
+public:
+    family_base(std::string name, std::string help, metric_type type, std::span<const std::string_view> names)
+        : name_(std::move(name)), help_(detail::to_valid_utf8(help)), type_(type), label_names_(names) {}
+    virtual ~family_base() = default;
+    family_base(const family_base&) = delete;
+    family_base& operator=(const family_base&) = delete;
+
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+    [[nodiscard]] const std::string& help() const noexcept { return help_; }
+    [[nodiscard]] metric_type type() const noexcept { return type_; }
+    [[nodiscard]] std::span<const std::string_view> label_names() const noexcept { return label_names_; }
+    [[nodiscard]] const std::string& unit() const noexcept { return unit_; }
+
+    /// Sets the OpenMetrics unit (must be a suffix of the name, as OpenMetrics requires).
+    void set_unit(std::string_view unit) {
+        if (!unit.empty() && !(name_.size() > unit.size() && name_.ends_with(unit) &&
+                               name_[name_.size() - unit.size() - 1] == '_'))
+            throw invalid_argument_error("vitals: unit '" + std::string(unit) + "' must be a suffix of '" + name_ +
+                                         "' after an underscore");
+        unit_ = unit;
+    }
+
+    /// Emits the header and every series to `v`.
+    virtual void collect(sample_visitor& v) = 0;
+    /// Number of series.
+    [[nodiscard]] virtual std::size_t size() const = 0;
+
+    /// Called by the registry once: const labels apply to every series, except where the family
+    /// has a label of the same name (the family's own value takes precedence).
+    void apply_const_labels(std::span<const std::pair<std::string, std::string>> labels) {
+        const_labels_.clear();
+        const_block_.clear();
+        for (const auto& [k, v] : labels) {
+            bool overridden = false;
+            for (auto n : label_names_) overridden |= (n == k);
+            if (overridden) continue;
+            if (!const_block_.empty()) const_block_ += ',';
+            const_block_ += k;
+            const_block_ += "=\"";
+            detail::append_escaped_label_value(const_block_, v);
+            const_block_ += '"';
+            const_labels_.emplace_back(k, v);
+        }
+    }
+
+    /// True when `other` was declared with the same type, labels and parameters.
+    [[nodiscard]] virtual bool same_definition(const family_base& other) const = 0;
+
+protected:
+    family_header header(const histogram_layout* layout = nullptr) const noexcept {
+        return {name_, help_, unit_, type_, label_names_, const_block_, const_labels_, layout};
+    }
+
+private:
+    std::string name_, help_, unit_;
+    metric_type type_;
+    std::span<const std::string_view> label_names_;
+    std::string const_block_;
+    std::vector<std::pair<std::string, std::string>> const_labels_;
+};
+
+namespace detail {
+
+/// The lock-free lookup table of a family. Readers call find() inside a read_section; writers
+/// hold the family mutex.
+template <class Series>
+class series_table {
+public:
+    series_table() { current_.store(new table(16), std::memory_order_relaxed); }
+    ~series_table() { delete current_.load(std::memory_order_relaxed); }
+    series_table(const series_table&) = delete;
+    series_table& operator=(const series_table&) = delete;
+
+    Series* find(const label_key& k) const noexcept {
+        const table* t = current_.load(std::memory_order_acquire);
+        for (std::size_t i = k.hash & t->mask;; i = (i + 1) & t->mask) {
+            Series* p = t->slots[i].ptr.load(std::memory_order_acquire);
+            if (!p) return nullptr;
+            if (p != tombstone() && t->slots[i].hash.load(std::memory_order_relaxed) == k.hash && p->matches(k))
+                return p;
+        }
+    }
+
+    /// Inserts `s`; returns the table it replaced (to be freed after a grace period) or null.
+    [[nodiscard]] std::unique_ptr<void, void (*)(void*)> insert(Series* s) {
+        std::unique_ptr<void, void (*)(void*)> old(nullptr, &delete_table);
+        table* t = current_.load(std::memory_order_relaxed);
+        if ((used_ + 1) * 2 > t->mask + 1) {
+            std::size_t cap = 16;
+            while (cap < (live_ + 1) * 4) cap *= 2;
+            auto* bigger = new table(cap);
+            for (std::size_t i = 0; i <= t->mask; ++i) {
+                Series* p = t->slots[i].ptr.load(std::memory_order_relaxed);
+                if (p && p != tombstone()) place(*bigger, p);
+            }
+            current_.store(bigger, std::memory_order_release);
+            old.reset(t);
+            t = bigger;
+            used_ = live_;
+        }
+        place(*t, s);
+        ++used_;
+        ++live_;
+        return old;
+    }
+
+    /// Unlinks `s` (it stays allocated until its last reference goes).
+    void erase(Series* s) noexcept {
+        table* t = current_.load(std::memory_order_relaxed);
+        for (std::size_t i = s->hash() & t->mask;; i = (i + 1) & t->mask) {
+            Series* p = t->slots[i].ptr.load(std::memory_order_relaxed);
+            if (!p) return;
+            if (p == s) {
+                t->slots[i].ptr.store(tombstone(), std::memory_order_release);
+                --live_;
+                return;
+            }
+        }
+    }
+
+private:
+    struct entry {
+        std::atomic<std::uint64_t> hash{0};
+        std::atomic<Series*> ptr{nullptr};
+    };
+    struct table {
+        explicit table(std::size_t cap) : mask(cap - 1), slots(new entry[cap]) {}
+        std::size_t mask;
+        std::unique_ptr<entry[]> slots;
+    };
+    static void delete_table(void* t) { delete static_cast<table*>(t); }
+    static Series* tombstone() noexcept {
+        static char marker;
+        return reinterpret_cast<Series*>(&marker);
+    }
+    static void place(table& t, Series* s) noexcept {
+        for (std::size_t i = s->hash() & t.mask;; i = (i + 1) & t.mask) {
+            if (!t.slots[i].ptr.load(std::memory_order_relaxed)) {
+                t.slots[i].hash.store(s->hash(), std::memory_order_relaxed);
+                t.slots[i].ptr.store(s, std::memory_order_release);
+                return;
+            }
+        }
+    }
+
+    std::atomic<table*> current_;
+    std::size_t used_ = 0;  // live entries plus tombstones in the current table
+    std::size_t live_ = 0;
+};
+
+/// Label values as a key: checked for valid UTF-8 (rarely needed: ASCII is checked 8 bytes at a
+/// time) and hashed. Invalid UTF-8 is repaired with U+FFFD, so values that differ only in invalid
+/// bytes name the same series.
+template <std::size_t N>
+class normalized_values {
+public:
+    template <class... V>
+    explicit normalized_values(const V&... v) : views_{std::string_view(v)...} {
+        for (std::size_t i = 0; i < N; ++i)
+            if (!is_ascii(views_[i]) && !is_valid_utf8(views_[i])) repair(i);
+        hash_ = hash_values(views_);
+    }
+    normalized_values(const normalized_values&) = delete;
+    normalized_values& operator=(const normalized_values&) = delete;
+    [[nodiscard]] label_key key() const noexcept { return {views_, hash_}; }
+
+private:
+    [[gnu::noinline]] void repair(std::size_t i) {
+        if (!repaired_) repaired_ = std::make_unique<std::array<std::string, N>>();
+        (*repaired_)[i] = to_valid_utf8(views_[i]);
+        views_[i] = (*repaired_)[i];
+    }
+    std::array<std::string_view, N> views_;
+    std::unique_ptr<std::array<std::string, N>> repaired_;
+    std::uint64_t hash_ = 0;
+};
+
+}  // namespace detail
+
+/// A metric family with label names fixed at compile time. `Series` is the metric kind.
+template <class Series, label_set Labels>
+class metric_family final : public family_base {
+    using traits = detail::series_traits<Series>;
+    static constexpr std::size_t label_count = Labels::size;
+
+public:
+    /// The owning handle type: vitals::counter, vitals::gauge or vitals::histogram.
+    using handle = typename traits::handle;
+
+    /// A reference to a series for immediate use: `family.labels("GET", "/").inc()`. It keeps a
+    /// read section open instead of taking a reference count, so it costs no locked instruction;
+    /// don't keep it beyond the statement (use `with` for that).
+    class scoped : public traits::template operations<scoped> {
+    public:
+        scoped(const scoped&) = delete;
+        scoped& operator=(const scoped&) = delete;
+
+    private:
+        friend class metric_family;
+        friend typename traits::template operations<scoped>;
+        scoped(metric_family& f, const detail::label_key& k) : series_(f.find_or_create(k)) {}
+        Series& series_ref() const noexcept { return *series_; }
+        detail::read_section section_;
+        Series* series_;
+    };
+
+    metric_family(std::string name, std::string help, typename Series::params params)
+        : family_base(std::move(name), std::move(help), Series::type, names_span()), params_(std::move(params)) {}
+
+    ~metric_family() override {
+        std::lock_guard lock(mu_);
+        for (Series* s : order_) s->release();
+        for (Series* s : retired_) s->release();
+    }
+
+    /// A handle to the series with these label values, created (at zero) if it does not exist.
+    /// Exactly one value per label, in declaration order; anything convertible to string_view.
+    template <class... V>
+    handle with(const V&... values) {
+        check_arity<sizeof...(V)>();
+        detail::normalized_values<label_count> key(values...);
+        detail::read_section section;
+        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+    }
+
+    /// A scoped reference to the series with these label values (see `scoped`); the fastest way
+    /// to update a series by runtime label values.
+    template <class... V>
+    scoped labels(const V&... values) {
+        check_arity<sizeof...(V)>();
+        detail::normalized_values<label_count> key(values...);
+        return scoped(*this, key.key());
+    }
+
+    /// Removes the series with these label values; returns false if there was none. Handles to it
+    /// keep working but are no longer rendered.
+    template <class... V>
+    bool remove(const V&... values) {
+        check_arity<sizeof...(V)>();
+        detail::normalized_values<label_count> key(values...);
+        std::lock_guard lock(mu_);
+        Series* s = table_.find(key.key());
+        if (!s) return false;
+        unlink_locked(s);
+        reclaim_locked();
+        return true;
+    }
+
+    /// Removes every series.
+    void clear() {
+        std::lock_guard lock(mu_);
+        while (!order_.empty()) unlink_locked(order_.back());
+        reclaim_locked();
+    }
+
+    [[nodiscard]] std::size_t size() const override {
+        std::lock_guard lock(mu_);
+        return order_.size();
+    }
+
+    /// The family's parameters (histogram buckets; empty for counters and gauges).
+    [[nodiscard]] const typename Series::params& params() const noexcept { return params_; }
+
+    void collect(sample_visitor& v) override {
+        std::lock_guard lock(mu_);
+        reclaim_locked();
+        if constexpr (std::is_same_v<Series, detail::histogram_series>)
+            v.begin_family(header(params_.layout.get()));
+        else
+            v.begin_family(header());
+        {
+            std::lock_guard cells(detail::cell_space::instance().mutex());
+            for (Series* s : order_) emit(v, *s);
+        }
+        v.end_family();
+    }
+
+    [[nodiscard]] bool same_definition(const family_base& other) const override {
+        const auto* o = dynamic_cast<const metric_family*>(&other);
+        return o && o->help() == help() && o->params_ == params_;
+    }
+
+private:
+    static std::span<const std::string_view> names_span() noexcept {
+        return {Labels::names, label_count};
+    }
+
+    template <std::size_t Given>
+    static constexpr void check_arity() {
+        static_assert(Given == label_count,
+                      "vitals: wrong number of label values: pass exactly one value per label of the family");
+    }
+
+    Series* find_or_create(const detail::label_key& k) {
+        if (Series* s = table_.find(k)) [[likely]]
+            return s;
+        std::lock_guard lock(mu_);
+        if (Series* s = table_.find(k)) return s;
+        order_.reserve(order_.size() + 1);
+        auto* s = new Series(params_, names_span(), k);
+        auto old = [&] {
+            try {
+                return table_.insert(s);
+            } catch (...) {
+                s->release();
+                throw;
+            }
+        }();
+        order_.push_back(s);
+        if (old) retired_tables_.push_back(std::move(old));
+        return s;
+    }
+
+    void unlink_locked(Series* s) {
+        table_.erase(s);
+        std::erase(order_, s);
+        retired_.push_back(s);
+    }
+
+    // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
+    void reclaim_locked() {
+        if (retired_.empty() && retired_tables_.empty()) return;
+        if (!detail::cell_space::instance().synchronize()) return;
+        for (Series* s : retired_) s->release();
+        retired_.clear();
+        retired_tables_.clear();
+    }
+
+    void emit(sample_visitor& v, Series& s) {
+        if constexpr (std::is_same_v<Series, detail::histogram_series>) {
+            scratch_.resize(s.bucket_count());
+            const double sum = s.read_locked(scratch_);
+            v.histogram_sample(s, scratch_, sum);
+        } else if constexpr (std::is_same_v<Series, detail::gauge_series>) {
+            v.gauge_sample(s, s.read_locked());
+        } else {
+            v.counter_sample(s, s.read_locked());
+        }
+    }
+
+    typename Series::params params_;
+    mutable std::mutex mu_;
+    detail::series_table<Series> table_;
+    std::vector<Series*> order_;  // creation order: the render order
+    std::vector<Series*> retired_;
+    std::vector<std::unique_ptr<void, void (*)(void*)>> retired_tables_;
+    std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
+};
+
+}  // namespace vitals

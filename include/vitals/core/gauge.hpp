@@ -1,0 +1,122 @@
+// vitals — gauge: a value that goes up and down, or is set.
+//
+// `set` is a single relaxed store. `inc`/`dec` add to a per-thread delta (no locked instruction),
+// so a gauge of in-flight requests costs the same as a counter even when requests start and end on
+// different threads. A gauge that mixes the two keeps the last `set` exact and adds later deltas;
+// a `set` after deltas exist takes a short lock to account for them (exact while the deltas are
+// exactly representable, as integers up to 2^53 are). Increments that are NaN or infinite are
+// refused (false); `set` accepts any value, NaN and infinities included.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+
+#include "../detail/thread_cells.hpp"
+#include "series.hpp"
+
+namespace vitals {
+namespace detail {
+
+class gauge_series final : public series_base, public cell_owner {
+public:
+    struct params {
+        bool operator==(const params&) const = default;
+    };
+    static constexpr std::uint32_t words = 1;
+    static constexpr metric_type type = metric_type::gauge;
+
+    gauge_series(const params&, std::span<const std::string_view> names, const label_key& key)
+        : series_base(names, key), slot_(cell_space::instance().allocate(words, this)) {}
+    ~gauge_series() override { cell_space::instance().release(slot_); }
+
+    void set(double v) {
+        if (!has_deltas_.load(std::memory_order_relaxed)) [[likely]] {
+            base_.store(double_to_word(v), std::memory_order_relaxed);
+            return;
+        }
+        std::lock_guard lock(cell_space::instance().mutex());
+        base_.store(double_to_word(v - deltas_locked()), std::memory_order_relaxed);
+    }
+
+    bool add(double d) {
+        if (!std::isfinite(d)) return false;
+        if (!has_deltas_.load(std::memory_order_relaxed)) [[unlikely]]
+            has_deltas_.store(true, std::memory_order_relaxed);
+        add_local_double(local_cells(slot_)[0], d);
+        return true;
+    }
+
+    void fold(const cell_word* w) noexcept override {
+        folded_ += word_to_double(w[0].load(std::memory_order_relaxed));
+    }
+
+    double read_locked() const {
+        return word_to_double(base_.load(std::memory_order_relaxed)) + deltas_locked();
+    }
+    double read() const {
+        std::lock_guard lock(cell_space::instance().mutex());
+        return read_locked();
+    }
+
+private:
+    double deltas_locked() const {
+        double sum = folded_;
+        cell_space::instance().for_each_thread(
+            slot_, [&](const cell_word* w) { sum += word_to_double(w[0].load(std::memory_order_relaxed)); });
+        return sum;
+    }
+
+    std::uint32_t slot_;
+    std::atomic<std::uint64_t> base_{0};
+    std::atomic<bool> has_deltas_{false};
+    double folded_ = 0;
+};
+
+}  // namespace detail
+
+/// The operations of a gauge, shared by the owning handle and the scoped reference.
+template <class Derived>
+class gauge_operations {
+public:
+    /// Sets the value.
+    void set(double v) const { series().set(v); }
+    /// Adds `d` (default 1); NaN or infinite amounts are refused (false).
+    bool inc(double d = 1) const { return series().add(d); }
+    /// Subtracts `d` (default 1); NaN or infinite amounts are refused (false).
+    bool dec(double d = 1) const { return series().add(-d); }
+    /// Sets the value to the current Unix time in seconds.
+    void set_to_current_time() const {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        series().set(std::chrono::duration<double>(now).count());
+    }
+    /// The current value.
+    [[nodiscard]] double value() const { return series().read(); }
+
+private:
+    detail::gauge_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
+};
+
+/// A handle to one gauge series; see `counter` for what handles guarantee.
+class gauge : public gauge_operations<gauge> {
+public:
+    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept : p_(std::move(p)) {}
+
+private:
+    friend class gauge_operations<gauge>;
+    detail::gauge_series& series_ref() const noexcept { return *p_.get(); }
+    detail::series_ptr<detail::gauge_series> p_;
+};
+
+namespace detail {
+template <class Series>
+struct series_traits;
+template <>
+struct series_traits<gauge_series> {
+    using handle = gauge;
+    template <class D>
+    using operations = gauge_operations<D>;
+};
+}  // namespace detail
+
+}  // namespace vitals

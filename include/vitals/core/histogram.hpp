@@ -1,0 +1,223 @@
+// vitals — histogram with fixed buckets.
+//
+// Each thread keeps its own per-bucket counts and sum; a render sums them and makes the counts
+// cumulative. `_count` is the sum of the buckets, so `+Inf == _count` and non-decreasing buckets
+// hold by construction in every render, even while other threads observe.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../detail/thread_cells.hpp"
+#include "names.hpp"
+#include "series.hpp"
+
+namespace vitals {
+
+namespace detail {
+// Named so that the compiler's message says what went wrong when a constant bucket list is bad.
+inline void histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000() {}
+
+constexpr bool valid_bounds(std::span<const double> b) noexcept {
+    if (b.empty() || b.size() > max_slot_words - 2) return false;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        // x - x is 0 for finite x and NaN for NaN and both infinities (isfinite is not constexpr).
+        if (!(b[i] - b[i] == 0)) return false;
+        if (i > 0 && !(b[i - 1] < b[i])) return false;
+    }
+    return true;
+}
+}  // namespace detail
+
+/// Bucket upper bounds known at compile time; a bad list (unsorted, repeated, NaN or infinite) is a
+/// compile error: `constexpr vitals::fixed_buckets seed{{0.01, 0.025, 0.05}};`
+template <std::size_t N>
+struct fixed_buckets {
+    std::array<double, N> bounds;
+    consteval fixed_buckets(const double (&b)[N]) : bounds{} {
+        for (std::size_t i = 0; i < N; ++i) bounds[i] = b[i];
+        if (!detail::valid_bounds(bounds)) detail::histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000();
+    }
+    /// The bounds as a span, for registry::histogram.
+    constexpr operator std::span<const double>() const noexcept { return bounds; }
+};
+
+/// The default buckets of the Prometheus clients (seconds: 5 ms to 10 s).
+inline constexpr fixed_buckets default_buckets{{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}};
+
+/// `count` buckets starting at `start`, each `width` wider than the last.
+inline std::vector<double> linear_buckets(double start, double width, std::size_t count) {
+    std::vector<double> b(count);
+    for (std::size_t i = 0; i < count; ++i) b[i] = start + width * static_cast<double>(i);
+    return b;
+}
+
+/// `count` buckets starting at `start`, each `factor` times the last.
+inline std::vector<double> exponential_buckets(double start, double factor, std::size_t count) {
+    if (!(start > 0) || !(factor > 1))
+        throw invalid_argument_error("vitals: exponential_buckets needs start > 0 and factor > 1");
+    std::vector<double> b(count);
+    for (std::size_t i = 0; i < count; ++i) b[i] = start * std::pow(factor, static_cast<double>(i));
+    return b;
+}
+
+/// The bucket layout shared by all series of a histogram family.
+class histogram_layout {
+public:
+    /// Validates the bounds; throws invalid_argument_error when they are empty, unsorted,
+    /// repeated, NaN or infinite (+Inf is always implied as the last bucket).
+    explicit histogram_layout(std::span<const double> bounds) : bounds_(bounds.begin(), bounds.end()) {
+        if (!detail::valid_bounds(bounds))
+            throw invalid_argument_error(
+                "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
+        for (double b : bounds_) {
+            char buf[detail::max_double_chars];
+            le_text_.emplace_back(buf, detail::format_double(buf, b));
+            le_canonical_.emplace_back(buf, detail::format_double_canonical(buf, b));
+        }
+        le_text_.emplace_back("+Inf");
+        le_canonical_.emplace_back("+Inf");
+    }
+    /// The finite upper bounds.
+    [[nodiscard]] std::span<const double> bounds() const noexcept { return bounds_; }
+    /// `le` values for text 0.0.4 (`1`, `2.5`, `+Inf`), one per bucket including +Inf.
+    [[nodiscard]] std::span<const std::string> le_text() const noexcept { return le_text_; }
+    /// `le` values in OpenMetrics canonical form (`1.0`, `2.5`, `+Inf`).
+    [[nodiscard]] std::span<const std::string> le_canonical() const noexcept { return le_canonical_; }
+    bool operator==(const histogram_layout& o) const noexcept { return bounds_ == o.bounds_; }
+
+private:
+    std::vector<double> bounds_;
+    std::vector<std::string> le_text_, le_canonical_;
+};
+
+namespace detail {
+
+class histogram_series final : public series_base, public cell_owner {
+public:
+    struct params {
+        std::shared_ptr<const histogram_layout> layout;
+        bool operator==(const params& o) const { return *layout == *o.layout; }
+    };
+    static constexpr metric_type type = metric_type::histogram;
+
+    histogram_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+        : series_base(names, key),
+          layout_(p.layout),
+          bounds_(layout_->bounds().data()),
+          finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
+          slot_(cell_space::instance().allocate(finite_ + 2, this)),
+          folded_(finite_ + 1, 0) {}
+    ~histogram_series() override { cell_space::instance().release(slot_); }
+
+    bool observe(double v) {
+        if (std::isnan(v)) return false;
+        std::uint32_t i;
+        if (finite_ <= 16) {
+            i = 0;
+            while (i < finite_ && v > bounds_[i]) ++i;
+        } else {
+            i = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+        }
+        cell_word* w = local_cells(slot_);
+        add_local(w[i], 1);
+        add_local_double(w[finite_ + 1], v);
+        return true;
+    }
+
+    void fold(const cell_word* w) noexcept override {
+        for (std::uint32_t i = 0; i <= finite_; ++i) folded_[i] += w[i].load(std::memory_order_relaxed);
+        folded_sum_ += word_to_double(w[finite_ + 1].load(std::memory_order_relaxed));
+    }
+
+    /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
+    /// sum. Needs the cell space mutex held.
+    double read_locked(std::span<std::uint64_t> cumulative) const {
+        std::copy(folded_.begin(), folded_.end(), cumulative.begin());
+        double sum = folded_sum_;
+        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+            for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(std::memory_order_relaxed);
+            sum += word_to_double(w[finite_ + 1].load(std::memory_order_relaxed));
+        });
+        for (std::uint32_t i = 1; i <= finite_; ++i) cumulative[i] += cumulative[i - 1];
+        return sum;
+    }
+
+    [[nodiscard]] const histogram_layout& layout() const noexcept { return *layout_; }
+    [[nodiscard]] std::size_t bucket_count() const noexcept { return finite_ + 1; }
+
+private:
+    std::shared_ptr<const histogram_layout> layout_;
+    const double* bounds_;
+    std::uint32_t finite_;
+    std::uint32_t slot_;
+    std::vector<std::uint64_t> folded_;
+    double folded_sum_ = 0;
+};
+
+}  // namespace detail
+
+/// A point-in-time reading of one histogram series.
+struct histogram_snapshot {
+    std::vector<std::uint64_t> cumulative;  ///< Per bucket including +Inf, cumulative.
+    double sum = 0;                         ///< Sum of all observed values.
+    /// Number of observations (the +Inf bucket).
+    [[nodiscard]] std::uint64_t count() const noexcept { return cumulative.empty() ? 0 : cumulative.back(); }
+};
+
+/// The operations of a histogram, shared by the owning handle and the scoped reference.
+template <class Derived>
+class histogram_operations {
+public:
+    /// Records one observation; NaN is refused (false). +Inf and -Inf are counted in the +Inf and
+    /// first bucket respectively and make the sum infinite, as in the Go client.
+    bool observe(double v) const { return series().observe(v); }
+
+    /// Records a duration in seconds.
+    template <class Rep, class Period>
+    void observe(std::chrono::duration<Rep, Period> d) const {
+        series().observe(std::chrono::duration<double>(d).count());
+    }
+
+    /// Reads the current buckets, sum and count.
+    [[nodiscard]] histogram_snapshot snapshot() const {
+        histogram_snapshot s;
+        s.cumulative.resize(series().bucket_count());
+        std::lock_guard lock(detail::cell_space::instance().mutex());
+        s.sum = series().read_locked(s.cumulative);
+        return s;
+    }
+
+private:
+    detail::histogram_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
+};
+
+/// A handle to one histogram series; see `counter` for what handles guarantee.
+class histogram : public histogram_operations<histogram> {
+public:
+    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept : p_(std::move(p)) {}
+
+private:
+    friend class histogram_operations<histogram>;
+    detail::histogram_series& series_ref() const noexcept { return *p_.get(); }
+    detail::series_ptr<detail::histogram_series> p_;
+};
+
+namespace detail {
+template <class Series>
+struct series_traits;
+template <>
+struct series_traits<histogram_series> {
+    using handle = histogram;
+    template <class D>
+    using operations = histogram_operations<D>;
+};
+}  // namespace detail
+
+}  // namespace vitals

@@ -1,0 +1,114 @@
+// vitals — metric and label names, checked at compile time where they are known then, and at run
+// time (with a descriptive exception) where they come from outside.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace vitals {
+
+/// A string literal usable as a template argument: `counter<"http_requests_total">`.
+template <std::size_t N>
+struct fixed_string {
+    char chars[N]{};
+    /// Implicit on purpose, so a literal can be written straight into a template argument list.
+    consteval fixed_string(const char (&s)[N]) noexcept { std::copy_n(s, N, chars); }
+    /// The text without the terminating NUL.
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {chars, N - 1}; }
+    [[nodiscard]] static constexpr std::size_t size() noexcept { return N - 1; }
+};
+
+/// The error thrown for a bad name, label value or definition given at run time.
+class invalid_argument_error : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+/// True when `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+[[nodiscard]] constexpr bool is_valid_metric_name(std::string_view name) noexcept {
+    if (name.empty()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        const bool digit = c >= '0' && c <= '9';
+        if (!(alpha || (i > 0 && digit))) return false;
+    }
+    return true;
+}
+
+/// True when `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*` and not starting with `__`
+/// (names with that prefix are reserved for Prometheus' internal use).
+[[nodiscard]] constexpr bool is_valid_label_name(std::string_view name) noexcept {
+    if (name.empty() || name.starts_with("__")) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        const bool digit = c >= '0' && c <= '9';
+        if (!(alpha || (i > 0 && digit))) return false;
+    }
+    return true;
+}
+
+/// Throws invalid_argument_error unless `name` is a valid metric name.
+inline void check_metric_name(std::string_view name) {
+    if (!is_valid_metric_name(name))
+        throw invalid_argument_error("vitals: invalid metric name '" + std::string(name) +
+                                     "': must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+}
+
+/// Throws invalid_argument_error unless `name` is a valid label name.
+inline void check_label_name(std::string_view name) {
+    if (!is_valid_label_name(name))
+        throw invalid_argument_error("vitals: invalid label name '" + std::string(name) +
+                                     "': must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'");
+}
+
+/// A list of label names fixed at compile time: `labels<"method", "endpoint", "status">`.
+/// Every name is checked when the type is used; a bad or repeated name is a compile error.
+template <fixed_string... Names>
+struct labels {
+    /// Number of labels.
+    static constexpr std::size_t size = sizeof...(Names);
+    /// The names, in declaration order.
+    static constexpr std::string_view names[size == 0 ? 1 : size] = {Names.view()...};
+
+    /// True when `name` is one of the labels.
+    [[nodiscard]] static constexpr bool contains(std::string_view name) noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (names[i] == name) return true;
+        return false;
+    }
+
+private:
+    static constexpr bool all_valid() noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (!is_valid_label_name(names[i])) return false;
+        return true;
+    }
+    static constexpr bool all_unique() noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            for (std::size_t j = i + 1; j < size; ++j)
+                if (names[i] == names[j]) return false;
+        return true;
+    }
+    static_assert(all_valid(),
+                  "vitals: invalid label name: label names must match [a-zA-Z_][a-zA-Z0-9_]* and must "
+                  "not start with '__'");
+    static_assert(all_unique(), "vitals: duplicate label name in labels<...>");
+};
+
+namespace detail {
+template <class T>
+struct is_labels : std::false_type {};
+template <fixed_string... Names>
+struct is_labels<labels<Names...>> : std::true_type {};
+}  // namespace detail
+
+/// Satisfied by `labels<...>` types.
+template <class T>
+concept label_set = detail::is_labels<T>::value;
+
+}  // namespace vitals

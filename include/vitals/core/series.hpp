@@ -1,0 +1,131 @@
+// vitals — what every series shares: its label values (raw, and escaped once for the text
+// formats), a reference count, and the metric type tag.
+#pragma once
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../detail/hash.hpp"
+#include "../detail/text.hpp"
+
+namespace vitals {
+
+/// The kind of a metric family, as the exposition formats name it.
+enum class metric_type { counter, gauge, histogram, summary, info, stateset, unknown };
+
+namespace detail {
+
+/// Label values checked and hashed for a lookup. Values are valid UTF-8 here (see
+/// normalize_values), since consumers reject anything else.
+struct label_key {
+    std::span<const std::string_view> values;
+    std::uint64_t hash;
+};
+
+inline std::uint64_t hash_values(std::span<const std::string_view> values) noexcept {
+    std::uint64_t h = 0x243F6A8885A308D3ULL;
+    for (auto v : values) h = hash_append(h, v);
+    return mix64(h);
+}
+
+/// Base of every series. Reference counted: the family's lookup table holds one reference and
+/// every handle one more, so a handle outlives the series' removal from its family.
+class series_base {
+public:
+    series_base(std::span<const std::string_view> label_names, const label_key& key) : hash_(key.hash) {
+        std::size_t raw = 0;
+        for (auto v : key.values) raw += v.size() + 4;
+        key_.reserve(raw);
+        for (std::size_t i = 0; i < key.values.size(); ++i) {
+            const auto v = key.values[i];
+            const auto n = static_cast<std::uint32_t>(v.size());
+            key_.append(reinterpret_cast<const char*>(&n), sizeof n);
+            key_.append(v);
+            if (i) block_ += ',';
+            block_ += label_names[i];
+            block_ += "=\"";
+            append_escaped_label_value(block_, v);
+            block_ += '"';
+        }
+    }
+    virtual ~series_base() = default;
+    series_base(const series_base&) = delete;
+    series_base& operator=(const series_base&) = delete;
+
+    /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`.
+    [[nodiscard]] std::string_view label_block() const noexcept { return block_; }
+
+    /// The raw (unescaped) label values, in label order.
+    [[nodiscard]] std::vector<std::string_view> label_values() const {
+        std::vector<std::string_view> out;
+        for (std::size_t i = 0; i < key_.size();) {
+            std::uint32_t n;
+            std::memcpy(&n, key_.data() + i, sizeof n);
+            out.emplace_back(key_.data() + i + sizeof n, n);
+            i += sizeof n + n;
+        }
+        return out;
+    }
+
+    [[nodiscard]] std::uint64_t hash() const noexcept { return hash_; }
+
+    [[nodiscard]] bool matches(const label_key& k) const noexcept {
+        if (k.hash != hash_) return false;
+        std::size_t i = 0;
+        for (auto v : k.values) {
+            std::uint32_t n;
+            if (i + sizeof n > key_.size()) return false;
+            std::memcpy(&n, key_.data() + i, sizeof n);
+            i += sizeof n;
+            if (n != v.size() || key_.compare(i, n, v) != 0) return false;
+            i += n;
+        }
+        return i == key_.size();
+    }
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+private:
+    std::atomic<std::uint32_t> refs_{1};
+    std::uint64_t hash_;
+    std::string key_;    // each value as a 4-byte length and its bytes
+    std::string block_;  // escaped once here, never again per scrape
+};
+
+/// An owning pointer to a series (one reference).
+template <class Series>
+class series_ptr {
+public:
+    series_ptr() noexcept = default;
+    /// Takes a new reference to `s`.
+    explicit series_ptr(Series* s) noexcept : p_(s) {
+        if (p_) p_->add_ref();
+    }
+    series_ptr(const series_ptr& o) noexcept : series_ptr(o.p_) {}
+    series_ptr(series_ptr&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    series_ptr& operator=(series_ptr o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~series_ptr() {
+        if (p_) p_->release();
+    }
+    Series* get() const noexcept { return p_; }
+    Series* operator->() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    Series* p_ = nullptr;
+};
+
+}  // namespace detail
+}  // namespace vitals

@@ -1,0 +1,310 @@
+// vitals — per-thread single-writer cells, the storage behind every counter, gauge and histogram.
+//
+// Why: a shared atomic counter costs a locked instruction per increment and bounces its cache line
+// between cores. Instead each series reserves a few 64-bit words ("a slot") that exist once per
+// thread; a thread only ever writes its own copy with a relaxed load and store (no locked
+// instruction), and a render sums the copies of every live thread plus what exited threads left
+// behind. Summing happens under `cell_space::mutex()`, which writers never take on the hot path.
+//
+// Layout: each thread owns a two-level table (max_chunks pointers to 8 KiB chunks). A slot never
+// crosses a chunk, so one table lookup finds all words of a series. Chunks are allocated lazily on
+// a thread's first touch, so a thread pays 8 KiB per chunk of slots it actually uses.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define VITALS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VITALS_TSAN 1
+#endif
+#endif
+
+namespace vitals::detail {
+
+/// One 64-bit word of a thread's cell; doubles are stored by their bit pattern.
+using cell_word = std::atomic<std::uint64_t>;
+
+inline constexpr std::uint32_t chunk_words = 1024;
+inline constexpr std::uint32_t max_chunks = 4096;
+/// The most words one series may use (a histogram uses buckets + 2).
+inline constexpr std::uint32_t max_slot_words = chunk_words;
+
+struct cell_chunk {
+    cell_word words[chunk_words]{};
+};
+
+/// A series that owns a slot. `fold` moves the values a thread is leaving behind (it is exiting)
+/// into the owner's own totals; it runs with the cell space mutex held, and so do all reads of
+/// those totals, which is why they need no atomics.
+class cell_owner {
+public:
+    virtual void fold(const cell_word* words) noexcept = 0;
+
+protected:
+    ~cell_owner() = default;
+};
+
+/// One thread's cells plus its read-section sequence (see read_section).
+struct thread_cells {
+    std::atomic<cell_chunk*> chunks[max_chunks]{};
+    std::atomic<std::uint64_t> read_seq{0};  // odd while inside a read section
+    std::uint32_t read_depth = 0;            // nesting, touched by the owning thread only
+    ~thread_cells() {
+        for (auto& c : chunks) delete c.load(std::memory_order_relaxed);
+    }
+};
+
+inline bool use_membarrier = false;  // decided once, before any thread registers
+
+/// The process-wide registry of threads and slots. Never destroyed: threads may exit (and fold
+/// their cells) after static destruction has begun.
+class cell_space {
+public:
+    static cell_space& instance() {
+        static cell_space* space = new cell_space;
+        return *space;
+    }
+
+    /// Guards the thread list, the owners and every owner's folded totals.
+    std::mutex& mutex() noexcept { return mu_; }
+
+    /// Reserves `n` words for `owner`; throws std::length_error when the space is exhausted.
+    std::uint32_t allocate(std::uint32_t n, cell_owner* owner) {
+        if (n == 0 || n > max_slot_words) throw std::length_error("vitals: series needs too many cells");
+        std::lock_guard lock(mu_);
+        std::uint32_t start;
+        auto it = free_.find(n);
+        if (it != free_.end() && !it->second.empty()) {
+            start = it->second.back();
+            it->second.pop_back();
+        } else {
+            if (high_ % chunk_words + n > chunk_words) high_ += chunk_words - high_ % chunk_words;
+            if (static_cast<std::uint64_t>(high_) + n > std::uint64_t{max_chunks} * chunk_words)
+                throw std::length_error("vitals: per-thread cell space exhausted (too many series)");
+            start = high_;
+            high_ += n;
+            owners_.resize(high_);
+        }
+        owners_[start] = {owner, n};
+        return start;
+    }
+
+    /// Returns a slot. The caller guarantees no thread will write it again; its words are zeroed in
+    /// every live thread so the next owner starts from zero.
+    void release(std::uint32_t start) noexcept {
+        std::lock_guard lock(mu_);
+        const std::uint32_t n = owners_[start].words;
+        for (thread_cells* t : threads_) {
+            cell_chunk* c = t->chunks[start / chunk_words].load(std::memory_order_acquire);
+            if (!c) continue;
+            for (std::uint32_t i = 0; i < n; ++i)
+                c->words[start % chunk_words + i].store(0, std::memory_order_relaxed);
+        }
+        owners_[start] = {};
+        try {
+            free_[n].push_back(start);
+        } catch (...) {
+            // Losing a free-list entry only leaks a few words of address space; never throw here.
+        }
+    }
+
+    /// Calls f(const cell_word*) for the slot's words in every live thread. Needs mutex() held.
+    template <class F>
+    void for_each_thread(std::uint32_t start, F&& f) const {
+        const std::uint32_t chunk = start / chunk_words;
+        const std::uint32_t off = start % chunk_words;
+        for (const thread_cells* t : threads_) {
+            const cell_chunk* c = t->chunks[chunk].load(std::memory_order_acquire);
+            if (c) f(c->words + off);
+        }
+    }
+
+    void register_thread(thread_cells* t) {
+        std::lock_guard lock(mu_);
+        threads_.push_back(t);
+    }
+
+    /// Folds an exiting thread's cells into their owners and forgets the thread.
+    void retire_thread(thread_cells* t) noexcept {
+        {
+            std::lock_guard lock(mu_);
+            for (std::uint32_t ci = 0; ci < max_chunks; ++ci) {
+                const cell_chunk* c = t->chunks[ci].load(std::memory_order_acquire);
+                if (!c) continue;
+                const std::uint32_t end = std::min<std::uint32_t>((ci + 1) * chunk_words, high_);
+                for (std::uint32_t s = ci * chunk_words; s < end; ++s)
+                    if (owners_[s].owner) owners_[s].owner->fold(c->words + (s - ci * chunk_words));
+            }
+            std::erase(threads_, t);
+        }
+        delete t;
+    }
+
+    /// Waits (briefly, bounded) until every thread that was inside a read section when this was
+    /// called has left it. Returns false if some thread stayed inside too long; try again later.
+    bool synchronize() {
+        heavy_fence();
+        std::vector<std::pair<const thread_cells*, std::uint64_t>> busy;
+        std::unique_lock lock(mu_);
+        for (const thread_cells* t : threads_) {
+            const std::uint64_t s = t->read_seq.load(std::memory_order_acquire);
+            if (s & 1) busy.emplace_back(t, s);
+        }
+        for (int round = 0; !busy.empty() && round < 2000; ++round) {
+            lock.unlock();
+            std::this_thread::yield();
+            lock.lock();
+            std::erase_if(busy, [&](const auto& b) {
+                // A thread that exited is no longer in `threads_`: it is out of its section too.
+                if (std::find(threads_.begin(), threads_.end(), b.first) == threads_.end()) return true;
+                return b.first->read_seq.load(std::memory_order_acquire) != b.second;
+            });
+        }
+        return busy.empty();
+    }
+
+    /// Number of live threads that have touched any cell (for tests and memory reports).
+    std::size_t thread_count() {
+        std::lock_guard lock(mu_);
+        return threads_.size();
+    }
+
+private:
+    cell_space() {
+#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED) && !defined(VITALS_TSAN)
+        const long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+        if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+            use_membarrier = true;
+#endif
+    }
+
+    static void heavy_fence() noexcept {
+#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+        if (use_membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) return;
+#endif
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+
+    struct owner_entry {
+        cell_owner* owner = nullptr;
+        std::uint32_t words = 0;
+    };
+    std::mutex mu_;
+    std::vector<thread_cells*> threads_;
+    std::vector<owner_entry> owners_;
+    std::uint32_t high_ = 0;
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> free_;
+};
+
+inline constinit thread_local thread_cells* tls_cells = nullptr;
+inline constinit thread_local bool tls_exited = false;
+
+struct thread_exit_hook {
+    thread_cells* cells = nullptr;
+    ~thread_exit_hook() {
+        tls_exited = true;
+        tls_cells = nullptr;
+        if (cells) cell_space::instance().retire_thread(cells);
+    }
+};
+inline thread_local thread_exit_hook tls_exit_hook;
+
+/// The calling thread's cells, registering the thread on first use.
+[[gnu::noinline]] inline thread_cells* register_this_thread() {
+    auto* t = new thread_cells;
+    cell_space::instance().register_thread(t);
+    // A thread whose own exit hook already ran (a metric touched from a later thread_local
+    // destructor) keeps its new cells registered for good: a tiny leak, but no count is lost.
+    if (!tls_exited) tls_exit_hook.cells = t;
+    tls_cells = t;
+    return t;
+}
+
+inline thread_cells* this_thread_cells() {
+    thread_cells* t = tls_cells;
+    return t ? t : register_this_thread();
+}
+
+[[gnu::noinline]] inline cell_word* local_cells_slow(std::uint32_t start) {
+    thread_cells* t = this_thread_cells();
+    auto& slot = t->chunks[start / chunk_words];
+    cell_chunk* c = slot.load(std::memory_order_relaxed);
+    if (!c) {
+        c = new cell_chunk;
+        slot.store(c, std::memory_order_release);
+    }
+    return c->words + start % chunk_words;
+}
+
+/// The calling thread's words of a slot. The hot path: two dependent loads, no branch taken.
+inline cell_word* local_cells(std::uint32_t start) {
+    if (thread_cells* t = tls_cells) [[likely]] {
+        if (cell_chunk* c = t->chunks[start / chunk_words].load(std::memory_order_relaxed)) [[likely]]
+            return c->words + start % chunk_words;
+    }
+    return local_cells_slow(start);
+}
+
+/// Adds to a word only this thread writes: a plain load and store, no locked instruction.
+inline void add_local(cell_word& w, std::uint64_t n) noexcept {
+    w.store(w.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+inline double word_to_double(std::uint64_t w) noexcept {
+    double d;
+    std::memcpy(&d, &w, sizeof d);
+    return d;
+}
+inline std::uint64_t double_to_word(double d) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, &d, sizeof w);
+    return w;
+}
+inline void add_local_double(cell_word& w, double d) noexcept {
+    w.store(double_to_word(word_to_double(w.load(std::memory_order_relaxed)) + d), std::memory_order_relaxed);
+}
+
+/// Marks the calling thread as reading lock-free shared structures whose nodes may be retired
+/// concurrently; cell_space::synchronize() waits for sections that began before it. The entry
+/// costs a store and, where membarrier(2) is available, only a compiler fence.
+class read_section {
+public:
+    read_section() : t_(this_thread_cells()) {
+        if (t_->read_depth++ == 0) {
+            t_->read_seq.store(t_->read_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            if (use_membarrier)
+                std::atomic_signal_fence(std::memory_order_seq_cst);
+            else
+                std::atomic_thread_fence(std::memory_order_seq_cst);
+        }
+    }
+    ~read_section() {
+        if (--t_->read_depth == 0)
+            t_->read_seq.store(t_->read_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
+    read_section(const read_section&) = delete;
+    read_section& operator=(const read_section&) = delete;
+
+private:
+    thread_cells* t_;
+};
+
+}  // namespace vitals::detail

@@ -1,0 +1,189 @@
+// vitals — Prometheus text exposition format 0.0.4.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "../core/family.hpp"
+#include "../core/registry.hpp"
+#include "../detail/text.hpp"
+
+namespace vitals {
+
+/// The content type of text format 0.0.4.
+inline constexpr std::string_view text_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Anything a render can append characters to: std::string, or a type of yours with
+/// `append(const char*, std::size_t)`.
+template <class S>
+concept char_sink = requires(S& s, const char* p, std::size_t n) { s.append(p, n); };
+
+namespace detail {
+
+/// Shared by the text formats: writing names, label sets and numbers into a sink.
+template <char_sink Sink>
+class text_sink_writer {
+protected:
+    explicit text_sink_writer(Sink& out) : out_(out) {}
+    void put(std::string_view s) { out_.append(s.data(), s.size()); }
+    void put(char c) { out_.append(&c, 1); }
+    void put_double(double v) {
+        char buf[max_double_chars];
+        out_.append(buf, format_double(buf, v));
+    }
+    void put_uint(std::uint64_t v) {
+        char buf[24];
+        const auto r = std::to_chars(buf, buf + sizeof buf, v);
+        out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
+    }
+    void put_counter(const counter_value& v) {
+        if (!v.is_integer()) return put_double(v.as_double());
+        if (v.high == 0) return put_uint(v.low);
+        // Past 2^64: print the exact 128-bit integer; consumers parse it as a float.
+        uint128 x = (static_cast<uint128>(v.high) << 64) | v.low;
+        char buf[48];
+        char* p = buf + sizeof buf;
+        while (x) {
+            *--p = static_cast<char>('0' + static_cast<int>(x % 10));
+            x /= 10;
+        }
+        out_.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+    }
+    /// `{const,series,extra_name="extra_value"}`, or nothing when all are empty.
+    void put_labels(std::string_view const_block, std::string_view block, std::string_view extra_name = {},
+                    std::string_view extra_value = {}) {
+        if (const_block.empty() && block.empty() && extra_name.empty()) return;
+        put('{');
+        put(const_block);
+        if (!const_block.empty() && !block.empty()) put(',');
+        put(block);
+        if (!extra_name.empty()) {
+            if (!const_block.empty() || !block.empty()) put(',');
+            put(extra_name);
+            put("=\"");
+            put(extra_value);
+            put('"');
+        }
+        put('}');
+    }
+    /// Writes `s` with backslash and line feed escaped (and, for OpenMetrics, double quotes).
+    void put_escaped_help(std::string_view s, bool escape_quotes) {
+        std::size_t run = 0;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const char c = s[i];
+            const char* esc = c == '\\' ? "\\\\" : c == '\n' ? "\\n" : (escape_quotes && c == '"') ? "\\\"" : nullptr;
+            if (!esc) continue;
+            put(s.substr(run, i - run));
+            put(esc);
+            run = i + 1;
+        }
+        put(s.substr(run));
+    }
+
+    Sink& out_;
+};
+
+inline std::string_view text_type_name(metric_type t) noexcept {
+    switch (t) {
+        case metric_type::counter: return "counter";
+        case metric_type::gauge: return "gauge";
+        case metric_type::histogram: return "histogram";
+        case metric_type::summary: return "summary";
+        case metric_type::info:
+        case metric_type::stateset: return "gauge";
+        case metric_type::unknown: break;
+    }
+    return "untyped";
+}
+
+/// Writes text format 0.0.4.
+template <char_sink Sink>
+class text_writer final : public sample_visitor, text_sink_writer<Sink> {
+    using base = text_sink_writer<Sink>;
+    using base::put;
+
+public:
+    explicit text_writer(Sink& out) : base(out) {}
+
+    void begin_family(const family_header& h) override {
+        h_ = h;
+        if (!h.help.empty()) {
+            put("# HELP ");
+            put(h.name);
+            put(' ');
+            this->put_escaped_help(h.help, false);
+            put('\n');
+        }
+        put("# TYPE ");
+        put(h.name);
+        put(' ');
+        put(text_type_name(h.type));
+        put('\n');
+    }
+
+    void counter_sample(const series_base& s, const counter_value& v) override {
+        put(h_.name);
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_counter(v);
+        put('\n');
+    }
+
+    void gauge_sample(const series_base& s, double v) override {
+        put(h_.name);
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_double(v);
+        put('\n');
+    }
+
+    void histogram_sample(const series_base& s, std::span<const std::uint64_t> cumulative, double sum) override {
+        const auto le = h_.layout->le_text();
+        for (std::size_t i = 0; i < cumulative.size(); ++i) {
+            put(h_.name);
+            put("_bucket");
+            this->put_labels(h_.const_block, s.label_block(), "le", le[i]);
+            put(' ');
+            this->put_uint(cumulative[i]);
+            put('\n');
+        }
+        put(h_.name);
+        put("_sum");
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_double(sum);
+        put('\n');
+        put(h_.name);
+        put("_count");
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_uint(cumulative.empty() ? 0 : cumulative.back());
+        put('\n');
+    }
+
+    void end_family() override {}
+
+private:
+    family_header h_;
+};
+
+}  // namespace detail
+
+/// Appends the registry's exposition in text format 0.0.4 to `out` (a std::string, reused across
+/// scrapes to avoid allocation, or any char_sink).
+template <char_sink Sink>
+void render_text(const registry& r, Sink& out) {
+    detail::text_writer<Sink> w(out);
+    r.collect(w);
+}
+
+/// The registry's exposition in text format 0.0.4.
+inline std::string render_text(const registry& r) {
+    std::string out;
+    render_text(r, out);
+    return out;
+}
+
+}  // namespace vitals
