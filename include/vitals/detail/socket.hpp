@@ -209,6 +209,12 @@ class tcp_socket {
         error_ = "connection closed by peer";
         return read_status::closed;
       }
+      if (errno == ECONNRESET) {
+        // A peer that closes without reading our request makes the kernel
+        // send RST instead of FIN; for a probe both mean "hung up on us".
+        error_ = "connection reset by peer";
+        return read_status::closed;
+      }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         if (!wait_for(POLLIN, deadline, "waiting for reply")) return read_status::failed;
@@ -237,9 +243,7 @@ class tcp_socket {
       from = buffer.size() >= delimiter.size() ? buffer.size() - delimiter.size() + 1 : 0;
       const auto st = read_some(buffer, max_size - buffer.size(), deadline);
       if (st == read_status::closed) {
-        error_ = buffer.empty() ? "connection closed by peer without reply"
-                                : "connection closed by peer mid-reply (after " + std::to_string(buffer.size()) +
-                                      " bytes)";
+        describe_close(buffer.size());
         return std::nullopt;
       }
       if (st != read_status::data) return std::nullopt;
@@ -251,9 +255,7 @@ class tcp_socket {
     while (buffer.size() < size) {
       const auto st = read_some(buffer, size - buffer.size(), deadline);
       if (st == read_status::closed) {
-        error_ = buffer.empty() ? "connection closed by peer without reply"
-                                : "connection closed by peer mid-reply (after " + std::to_string(buffer.size()) +
-                                      " bytes)";
+        describe_close(buffer.size());
         return false;
       }
       if (st != read_status::data) return false;
@@ -262,6 +264,12 @@ class tcp_socket {
   }
 
  private:
+  // Turns read_some's "closed"/"reset" text into one that says how much of
+  // the reply arrived, which is what tells a crash from a protocol mismatch.
+  void describe_close(std::size_t received) {
+    error_ += received == 0 ? " without reply" : " mid-reply (after " + std::to_string(received) + " bytes)";
+  }
+
   bool require_open() {
     if (fd_ >= 0) return true;
     error_ = "not connected";

@@ -92,20 +92,24 @@ check_result to_result(R&& r) {
     return check_result(std::forward<R>(r));
   }
 }
+// Separate concepts (not one boolean expression) so that invoke_result_t is
+// only formed once invocability is established.
+template <class F>
+concept deadline_check_function = std::invocable<F&, deadline_t> && check_return<std::invoke_result_t<F&, deadline_t>>;
+
+template <class F>
+concept plain_check_function = std::invocable<F&> && check_return<std::invoke_result_t<F&>>;
 }  // namespace detail
 
 /// A callable usable as a check body: invocable with a deadline or with no
 /// arguments, returning a `check_result` or `bool` (false means unhealthy).
 template <class F>
-concept check_function =
-    (std::invocable<F&, deadline_t> && detail::check_return<std::invoke_result_t<F&, deadline_t>>) ||
-    (std::invocable<F&> && detail::check_return<std::invoke_result_t<F&>>);
+concept check_function = detail::deadline_check_function<F> || detail::plain_check_function<F>;
 
 /// Invokes a check function, passing the deadline only if it accepts one.
 template <check_function F>
 check_result invoke_check(F& fn, deadline_t deadline) {
-  if constexpr (std::invocable<F&, deadline_t> &&
-                detail::check_return<std::invoke_result_t<F&, deadline_t>>) {
+  if constexpr (detail::deadline_check_function<F>) {
     return detail::to_result(fn(deadline));
   } else {
     return detail::to_result(fn());

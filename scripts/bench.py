@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Benchmarks vitals against prometheus-cpp and prints a markdown report.
+
+Builds bench/vitals_bench and bench/memory_probe in a build directory of its own (default
+build-bench, -O2, NDEBUG) when needed, runs the benchmark with repetitions and takes medians, runs
+the memory probe, and times how long a translation unit including each library's headers takes to
+compile. Standard library only.
+
+    scripts/bench.py [--build-dir build-bench] [--repetitions 5] [--min-time 0.2]
+                     [--compile-runs 5] [--output report.md] [--json raw.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (case, threads) -> minimum speed-up of vitals over prometheus-cpp (CPU time per operation).
+TARGETS = {
+    ("counter_inc", 1): 6, ("counter_inc", 2): 15,
+    ("gauge_inc", 1): 3, ("gauge_inc", 2): 3,
+    ("gauge_set", 1): 3, ("gauge_set", 2): 3,
+    ("histogram_observe", 1): 6, ("histogram_observe", 2): 20,
+    ("labeled_inc", 1): 8, ("labeled_inc", 2): 8,
+    ("render_counters_10k", 1): 30,
+    ("render_histograms_1k", 1): 20,
+}
+CASE_ORDER = ["counter_inc", "gauge_inc", "gauge_set", "histogram_observe", "labeled_inc",
+              "labeled_inc_handle", "render_counters_10k", "render_histograms_1k"]
+# A kept handle should cost what an unlabelled counter costs: within 25% (or 0.25 ns).
+HANDLE_SLACK = (1.25, 0.25)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def build(build_dir):
+    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        run(["meson", "setup", build_dir, ROOT, "-Dbuildtype=release", "-Doptimization=2",
+             "-Db_ndebug=true", "-Dtests=false", "-Dexamples=false", "-Dbench=true"],
+            stdout=subprocess.DEVNULL)
+    jobs = str(min(2, os.cpu_count() or 1))
+    run(["ninja", "-C", build_dir, "-j", jobs, "bench/vitals_bench", "bench/memory_probe"],
+        stdout=subprocess.DEVNULL)
+
+
+def machine():
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first CPU's block is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    model = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields:
+        model += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        version = run([cxx, "--version"], capture_output=True).stdout.splitlines()[0]
+    except (OSError, subprocess.CalledProcessError):
+        version = cxx
+    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, {version}"
+
+
+def to_ns(value, unit):
+    return value * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+
+
+def run_bench(build_dir, repetitions, min_time):
+    exe = os.path.join(build_dir, "bench", "vitals_bench")
+    out = run([exe, f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
+               "--benchmark_format=json", f"--benchmark_min_time={min_time}"],
+              capture_output=True).stdout
+    data = json.loads(out)
+    medians = {}  # (case, library, threads) -> cpu ns per op
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        m = re.match(r"([^/]+)/([^/]+)(?:/threads:(\d+))?", b["run_name"])
+        case, lib, threads = m.group(1), m.group(2), int(m.group(3) or b.get("threads", 1))
+        medians[(case, lib, threads)] = to_ns(b["cpu_time"], b["time_unit"])
+    return data, medians
+
+
+def fmt_time(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} µs"
+    return f"{ns:.2f} ns"
+
+
+def compile_time(cxx, source, include_dirs, runs):
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "tu.cpp")
+        with open(src, "w") as f:
+            f.write(source)
+        cmd = [cxx, "-std=c++20", "-O2", "-c", src, "-o", os.path.join(tmp, "tu.o")]
+        cmd += [f"-I{d}" for d in include_dirs]
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            if r.returncode != 0:
+                return None
+        return statistics.median(times), min(times)
+
+
+VITALS_TU = "#include <vitals/vitals.hpp>\nint main() { return 0; }\n"
+PROM_TU = ("#include <prometheus/counter.h>\n#include <prometheus/histogram.h>\n"
+           "#include <prometheus/registry.h>\n#include <prometheus/text_serializer.h>\n"
+           "int main() { return 0; }\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--min-time", default="0.2")
+    ap.add_argument("--compile-runs", type=int, default=5)
+    ap.add_argument("--output", help="also write the report to this file")
+    ap.add_argument("--json", help="write the raw benchmark JSON to this file")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+
+    if not args.no_build:
+        build(args.build_dir)
+    lines = []
+    p = lines.append
+    p(f"Machine: {machine()}  ")
+    p(f"Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; medians of {args.repetitions} repetitions, "
+      "CPU time per operation (all threads' CPU time / all threads' operations).")
+    p("")
+
+    data, med = run_bench(args.build_dir, args.repetitions, args.min_time)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+    have_peer = any(lib == "prometheus_cpp" for (_, lib, _) in med)
+    met_all = True
+    p("| case | threads | vitals | prometheus-cpp | speed-up | target | met? |")
+    p("|---|---:|---:|---:|---:|---:|:---:|")
+    for case in CASE_ORDER:
+        for threads in (1, 2):
+            v = med.get((case, "vitals", threads))
+            if v is None:
+                continue
+            if case == "labeled_inc_handle":
+                base = med.get(("counter_inc", "vitals", threads))
+                ok = base is not None and v <= max(base * HANDLE_SLACK[0], base + HANDLE_SLACK[1])
+                met_all &= ok
+                p(f"| {case} | {threads} | {fmt_time(v)} | – | – | ≈ counter_inc/vitals "
+                  f"({fmt_time(base) if base else '?'}) | {'yes' if ok else 'NO'} |")
+                continue
+            peer = med.get((case, "prometheus_cpp", threads))
+            target = TARGETS.get((case, threads))
+            if peer is None:
+                p(f"| {case} | {threads} | {fmt_time(v)} | – | – | {target}× | – |")
+                continue
+            ratio = peer / v
+            ok = target is None or ratio >= target
+            met_all &= ok
+            p(f"| {case} | {threads} | {fmt_time(v)} | {fmt_time(peer)} | {ratio:.1f}× | "
+              f"{target}× | {'yes' if ok else 'NO'} |")
+    p("")
+
+    probe = json.loads(run([os.path.join(args.build_dir, "bench", "memory_probe")],
+                           capture_output=True).stdout)
+    p(f"Memory (heap bytes as malloc_usable_size counts them, {probe['counter_series']} labelled counters, "
+      f"{probe['histogram_series']} histograms of {probe['histogram_buckets']} buckets):")
+    p("")
+    p("| per series | vitals | prometheus-cpp |")
+    p("|---|---:|---:|")
+    pc = probe.get("prometheus_cpp_counter_series_bytes")
+    ph = probe.get("prometheus_cpp_histogram_series_bytes")
+    vc = probe["vitals_counter_series_bytes"] + probe["vitals_counter_cells_bytes_per_thread"]
+    vh = probe["vitals_histogram_series_bytes"] + probe["vitals_histogram_cells_bytes_per_thread"]
+    p(f"| labelled counter (one updating thread) | {vc:.0f} B "
+      f"({probe['vitals_counter_series_bytes']:.0f} object + {probe['vitals_counter_cells_bytes_per_thread']:.0f} cells) | "
+      f"{f'{pc:.0f} B' if pc is not None else '–'} |")
+    p(f"| histogram, 10 buckets (one updating thread) | {vh:.0f} B "
+      f"({probe['vitals_histogram_series_bytes']:.0f} object + {probe['vitals_histogram_cells_bytes_per_thread']:.0f} cells) | "
+      f"{f'{ph:.0f} B' if ph is not None else '–'} |")
+    p(f"| each further updating thread | counter +16 B, histogram +{(probe['histogram_buckets'] + 2) * 8} B "
+      "(its own cells) | 0 |")
+    p("")
+    p(f"vitals per-thread cost: a thread's first update allocates {probe['vitals_thread_first_touch_bytes']} B "
+      f"(its 32 KiB chunk table plus one 8 KiB chunk of cells); each further 8 KiB chunk of series it touches "
+      f"adds {probe['vitals_thread_extra_chunk_bytes']} B. Freed (after folding its counts) when the thread exits.  ")
+    allocs = (probe["vitals_warm_render_allocs_counters"], probe["vitals_warm_render_allocs_histograms"])
+    allocs_ok = allocs == (0, 0)
+    met_all &= allocs_ok
+    p(f"Warm render into a reused std::string: {allocs[0]} allocations (10k counters), {allocs[1]} "
+      f"(1k histograms) — {'met' if allocs_ok else 'NOT met'}.")
+    p("")
+
+    cxx = os.environ.get("CXX", "c++")
+    v_ct = compile_time(cxx, VITALS_TU, [os.path.join(ROOT, "include")], args.compile_runs)
+    p_ct = compile_time(cxx, PROM_TU, [], args.compile_runs) if have_peer else None
+    p(f"Include cost (`{cxx} -std=c++20 -O2 -c`, a TU with only the includes, median / best of "
+      f"{args.compile_runs}):")
+    p("")
+    p("| headers | median | best |")
+    p("|---|---:|---:|")
+    if v_ct:
+        p(f"| `<vitals/vitals.hpp>` | {v_ct[0]:.2f} s | {v_ct[1]:.2f} s |")
+    if p_ct:
+        p(f"| prometheus-cpp registry, counter, histogram, text_serializer | {p_ct[0]:.2f} s | {p_ct[1]:.2f} s |")
+    if v_ct and p_ct:
+        ok = v_ct[0] <= p_ct[0] / 2
+        met_all &= ok
+        p("")
+        p(f"vitals / prometheus-cpp: {v_ct[0] / p_ct[0]:.2f} (target ≤ 0.50) — {'met' if ok else 'NOT met'}.")
+    p("")
+    p(f"All targets met: {'yes' if met_all else 'NO'}" if have_peer else
+      "prometheus-cpp not found: vitals figures only.")
+
+    report = "\n".join(lines) + "\n"
+    sys.stdout.write(report)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite. The README's test command.
+#   BUILD_DIR  build directory (default: build)
+#   CXX        compiler (default: the system's c++)
+#   SANITIZE   e.g. address,undefined or thread (default: none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+opts=(-Dbench=true)
+if [ -n "${SANITIZE:-}" ]; then
+  opts=(-Db_sanitize="$SANITIZE" -Db_lundef=false -Dbench=false -Dbuildtype=debugoptimized)
+fi
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "${opts[@]}"
+else
+  meson configure "$build" "${opts[@]}" >/dev/null
+fi
+ninja -C "$build" -j"$(nproc)"
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+set +e
+meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" \
+  2>&1 | tee "$build/test-output.txt"
+rc=${PIPESTATUS[0]}
+set -e
+# One plain closing line: expected failures are the build-must-fail tests doing their job.
+count() { grep -E "^$1: " "$build/test-output.txt" | tail -1 | awk '{print $NF}'; }
+ok=$(( $(count Ok) + $(count 'Expected Fail') ))
+failed=$(( $(count Fail) + $(count 'Unexpected Pass') + $(count Timeout) ))
+echo "$ok passed, $failed failed, $(count Skipped) skipped"
+exit "$rc"

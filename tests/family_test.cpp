@@ -1,0 +1,117 @@
+// Tests for vitals/core/family.hpp: lookup, creation, removal and handles.
+#include <vitals/vitals.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/promtool.hpp"
+
+using namespace vitals;
+
+TEST(Family, LabelsAndWithReachTheSameSeries) {
+    registry r;
+    auto& f = r.counter<"http_requests_total", labels<"method", "endpoint", "status">>("h");
+    f.labels("GET", "/v1/health", "200").inc();
+    auto h = f.with("GET", "/v1/health", "200");
+    h.inc(2);
+    EXPECT_EQ(h.value(), 3);
+    EXPECT_EQ(f.size(), 1u);
+    std::string method = "POST";
+    f.labels(method, std::string_view("/v1/events"), "201").inc();
+    EXPECT_EQ(f.size(), 2u);
+}
+
+TEST(Family, SeriesCreatedUpFrontRenderAsZero) {
+    registry r;
+    auto& f = r.counter<"errors_total", labels<"kind">>("e");
+    (void)f.with("timeout");
+    EXPECT_NE(render_text(r).find("errors_total{kind=\"timeout\"} 0\n"), std::string::npos);
+}
+
+TEST(Family, RemovedSeriesHandleKeepsWorkingButIsNotRendered) {
+    registry r;
+    auto& f = r.counter<"jobs_total", labels<"queue">>("j");
+    auto h = f.with("fast");
+    h.inc(5);
+    EXPECT_TRUE(f.remove("fast"));
+    EXPECT_FALSE(f.remove("fast"));
+    h.inc();  // must not crash
+    EXPECT_EQ(h.value(), 6);
+    EXPECT_EQ(render_text(r).find("queue=\"fast\""), std::string::npos);
+    f.labels("fast").inc();  // a new series, from zero
+    EXPECT_EQ(f.with("fast").value(), 1);
+    f.clear();
+    EXPECT_EQ(f.size(), 0u);
+}
+
+TEST(Family, HostileLabelValuesAreEscapedAndAccepted) {
+    registry r;
+    auto& f = r.counter<"hostile_total", labels<"v">>("Values that need escaping.");
+    const std::vector<std::string> values = {"", "quote\"d", "back\\slash", "new\nline", "\\n literal",
+                                             "tab\there", "é ✓ 😀", std::string("nul\0byte", 8)};
+    for (const auto& v : values) f.labels(v).inc();
+    f.labels(std::string("bad\xff\xfeutf8")).inc();
+    f.labels(std::string("trunc\xe2\x82")).inc();
+    const std::string out = render_text(r);
+    EXPECT_NE(out.find(R"(hostile_total{v="quote\"d"} 1)"), std::string::npos);
+    EXPECT_NE(out.find(R"(hostile_total{v="back\\slash"} 1)"), std::string::npos);
+    EXPECT_NE(out.find(R"(hostile_total{v="new\nline"} 1)"), std::string::npos);
+    EXPECT_NE(out.find(R"(hostile_total{v="\\n literal"} 1)"), std::string::npos);
+    EXPECT_NE(out.find("hostile_total{v=\"bad\xEF\xBF\xBD\xEF\xBF\xBDutf8\"} 1"), std::string::npos);
+    EXPECT_EQ(f.size(), values.size() + 2);
+    const auto check = vitals_test::promtool_check(out);
+    EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << out;
+}
+
+TEST(Family, InvalidUtf8VariantsShareOneRepairedSeries) {
+    registry r;
+    auto& f = r.counter<"u_total", labels<"v">>("u");
+    f.labels(std::string("a\xff")).inc();
+    f.labels(std::string("a\xfe")).inc();
+    EXPECT_EQ(f.size(), 1u);
+    EXPECT_EQ(f.with("a\xEF\xBF\xBD").value(), 2);
+}
+
+TEST(Family, ManySeriesGrowTheTable) {
+    registry r;
+    auto& f = r.gauge<"shard_size", labels<"shard">>("s");
+    for (int i = 0; i < 5000; ++i) f.labels(std::to_string(i)).set(i);
+    EXPECT_EQ(f.size(), 5000u);
+    for (int i = 0; i < 5000; i += 499) EXPECT_EQ(f.with(std::to_string(i)).value(), i);
+}
+
+// Stress (run under TSan in CI): lookups on many threads while series are removed and created
+// again and handles to them are kept.
+TEST(Family, ConcurrentLookupRemoveAndRecreate) {
+    registry r;
+    auto& f = r.counter<"churn_total", labels<"k">>("c");
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> ts;
+    std::atomic<std::uint64_t> done{0};
+    for (int t = 0; t < 3; ++t)
+        ts.emplace_back([&, t] {
+            std::vector<counter> kept;
+            for (int i = 0; !stop.load(); ++i) {
+                const std::string k = std::to_string((i + t) % 16);
+                f.labels(k).inc();
+                if (i % 64 == 0) kept.push_back(f.with(k));
+                if (kept.size() > 8) kept.erase(kept.begin());
+                for (auto& h : kept) h.inc();
+                ++done;
+            }
+        });
+    ts.emplace_back([&] {
+        for (int i = 0; i < 2000; ++i) {
+            f.remove(std::to_string(i % 16));
+            if (i % 100 == 0) (void)render_text(r);
+        }
+        stop = true;
+    });
+    for (auto& t : ts) t.join();
+    EXPECT_GT(done.load(), 0u);
+    EXPECT_LE(f.size(), 16u);
+}

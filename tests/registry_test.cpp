@@ -1,0 +1,113 @@
+// Tests for vitals/core/registry.hpp.
+#include <vitals/vitals.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "support/promtool.hpp"
+
+using namespace vitals;
+
+TEST(Registry, SameDefinitionReturnsSameFamily) {
+    registry r;
+    auto& a = r.counter<"requests_total", labels<"code">>("Requests.");
+    auto& b = r.counter<"requests_total", labels<"code">>("Requests.");
+    EXPECT_EQ(&a, &b);
+    auto c1 = r.counter<"plain_total">("p");
+    auto c2 = r.counter<"plain_total">("p");
+    c1.inc();
+    EXPECT_EQ(c2.value(), 1);  // the same series
+    EXPECT_EQ(r.family_count(), 2u);
+}
+
+TEST(Registry, ConflictingDefinitionsThrow) {
+    registry r;
+    (void)r.counter<"thing_total", labels<"a">>("t");
+    EXPECT_THROW(((void)r.gauge<"thing_total", labels<"a">>("t")), registration_error);
+    EXPECT_THROW(((void)r.counter<"thing_total", labels<"b">>("t")), registration_error);
+    EXPECT_THROW(((void)r.counter<"thing_total", labels<"a">>("other help")), registration_error);
+    (void)r.histogram<"lat">("l", std::vector<double>{1, 2});
+    EXPECT_THROW((void)r.histogram<"lat">("l", std::vector<double>{1, 3}), registration_error);
+    EXPECT_NO_THROW((void)r.histogram<"lat">("l", std::vector<double>{1, 2}));
+    // A histogram's samples would collide with these names.
+    EXPECT_THROW((void)r.counter<"lat_count">("c"), registration_error);
+    EXPECT_THROW((void)r.gauge<"lat_bucket">("c"), registration_error);
+    try {
+        (void)r.gauge<"thing_total", labels<"a">>("t");
+    } catch (const registration_error& e) {
+        EXPECT_NE(std::string(e.what()).find("thing_total"), std::string::npos);
+    }
+}
+
+TEST(Registry, RuntimeNamesAreChecked) {
+    registry r;
+    EXPECT_THROW((void)r.counter("bad name", "x"), invalid_argument_error);
+    EXPECT_THROW((void)r.gauge<labels<"a">>("9x", "x"), invalid_argument_error);
+    auto c = r.counter("dynamic_total", "made at run time");
+    c.inc();
+    EXPECT_NE(render_text(r).find("dynamic_total 1\n"), std::string::npos);
+}
+
+TEST(Registry, ConstLabelsOnEverySeries) {
+    registry r({{"service", "api"}, {"environment", "prod"}});
+    auto c = r.counter<"a_total">("a");
+    c.inc();
+    auto& g = r.gauge<"b", labels<"x">>("b");
+    g.labels("1").set(1);
+    auto& h = r.histogram<"c_seconds", labels<"route">>("c", std::vector<double>{1});
+    h.labels("/").observe(0.5);
+    auto& cb = r.callback_gauge<"d">("d");
+    cb.set([] { return 4.0; });
+    const std::string out = render_text(r);
+    std::istringstream lines(out);
+    std::string line;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.starts_with("#")) continue;
+        ++samples;
+        EXPECT_NE(line.find("service=\"api\""), std::string::npos) << line;
+        EXPECT_NE(line.find("environment=\"prod\""), std::string::npos) << line;
+    }
+    EXPECT_EQ(samples, 1 + 1 + 4 + 1);
+    const auto check = vitals_test::promtool_check(out);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST(Registry, FamilyLabelTakesPrecedenceOverConstLabel) {
+    registry r({{"service", "archon"}, {"environment", "prod"}});
+    auto& f = r.counter<"service_starts_total", labels<"service">>("s");
+    f.labels("watchdog").inc();
+    const std::string out = render_text(r);
+    EXPECT_NE(out.find("service_starts_total{environment=\"prod\",service=\"watchdog\"} 1"), std::string::npos) << out;
+    EXPECT_EQ(out.find("archon"), std::string::npos);
+}
+
+TEST(Registry, BadConstLabelsThrow) {
+    EXPECT_THROW(registry(const_labels{{"__x", "1"}}), invalid_argument_error);
+    EXPECT_THROW(registry(const_labels{{"a", "1"}, {"a", "2"}}), invalid_argument_error);
+}
+
+TEST(Registry, ConstLabelsFromEnvironment) {
+    ::setenv("SERVICE_NAME", "archon72-api", 1);
+    ::unsetenv("ENVIRONMENT");
+    auto l = const_labels_from_env("api", "development");
+    ASSERT_EQ(l.size(), 2u);
+    EXPECT_EQ(l[0], (std::pair<std::string, std::string>{"service", "archon72-api"}));
+    EXPECT_EQ(l[1], (std::pair<std::string, std::string>{"environment", "development"}));
+    ::unsetenv("SERVICE_NAME");
+    EXPECT_TRUE(const_labels_from_env().empty());
+}
+
+// The operational set and any other set live in different registries and never mix.
+TEST(Registry, IndependentRegistriesNeverLeak) {
+    registry ops, governance;
+    ops.counter<"http_requests_total">("h").inc();
+    governance.gauge<"halt_state">("Governance only.").set(1);
+    governance.counter<"constitutional_breach_count">("Governance only.").inc();
+    const std::string out = render_text(ops);
+    EXPECT_EQ(out.find("halt_state"), std::string::npos);
+    EXPECT_EQ(out.find("constitutional_breach_count"), std::string::npos);
+    EXPECT_NE(render_text(governance).find("halt_state 1"), std::string::npos);
+}
