@@ -19,7 +19,9 @@
 #include "../detail/text.hpp"
 #include "../detail/thread_cells.hpp"
 #include "counter.hpp"
+#include "exemplar.hpp"
 #include "names.hpp"
+#include "sample_data.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -54,6 +56,48 @@ public:
     virtual void histogram_sample(const detail::series_base& s, std::span<const std::uint64_t> cumulative,
                                   double sum) = 0;
     virtual void end_family() = 0;
+
+    // The kinds below were added later; each has a default, so a visitor written for counters,
+    // gauges and histograms keeps compiling and renders what it can.
+
+    /// A counter sample with its exemplar (null when none). Default: the sample without it.
+    virtual void counter_sample_with_exemplar(const detail::series_base& s, const counter_value& v,
+                                              const exemplar* ex) {
+        (void)ex;
+        counter_sample(s, v);
+    }
+    /// A histogram sample with one exemplar pointer per bucket (null where none; the span may be
+    /// empty). Default: the sample without them.
+    virtual void histogram_sample_with_exemplars(const detail::series_base& s,
+                                                 std::span<const std::uint64_t> cumulative, double sum,
+                                                 std::span<const exemplar* const> bucket_exemplars) {
+        (void)bucket_exemplars;
+        histogram_sample(s, cumulative, sum);
+    }
+    /// A summary: quantiles over its window, and the all-time sum and count. Default: nothing (a
+    /// format without summaries leaves the family empty).
+    virtual void summary_sample(const detail::series_base& s, std::span<const quantile_value> quantiles,
+                                double sum, std::uint64_t count) {
+        (void)s, (void)quantiles, (void)sum, (void)count;
+    }
+    /// A native histogram, with classic buckets when it keeps them (the header's layout then
+    /// names them). Default: the classic buckets as a histogram sample, or nothing without them.
+    virtual void native_histogram_sample(const detail::series_base& s, const native_histogram_data& h,
+                                         std::span<const exemplar* const> bucket_exemplars) {
+        if (!h.classic_cumulative.empty()) histogram_sample_with_exemplars(s, h.classic_cumulative, h.sum, bucket_exemplars);
+    }
+    /// An info series (its labels are the information). Default: a gauge of value 1, which is how
+    /// formats without an info type show it.
+    virtual void info_sample(const detail::series_base& s) { gauge_sample(s, 1); }
+    /// A stateset series: one flag per state. `per_state[i]` is a series whose labels are the
+    /// series' own plus `<family name>="<states[i]>"`. Default: one 0/1 gauge sample per state.
+    virtual void stateset_sample(const detail::series_base& s, std::span<const std::string_view> states,
+                                 std::span<const bool> values,
+                                 std::span<const detail::series_base* const> per_state) {
+        (void)s, (void)states;
+        for (std::size_t i = 0; i < values.size() && i < per_state.size(); ++i)
+            gauge_sample(*per_state[i], values[i] ? 1.0 : 0.0);
+    }
 };
 
 /// The error thrown when a registration conflicts with an earlier one of the same name.
@@ -79,8 +123,13 @@ public:
 
     /// Sets the OpenMetrics unit (must be a suffix of the name, as OpenMetrics requires).
     void set_unit(std::string_view unit) {
-        if (!unit.empty() && !(name_.size() > unit.size() && name_.ends_with(unit) &&
-                               name_[name_.size() - unit.size() - 1] == '_'))
+        // A counter's unit comes before its `_total`, as OpenMetrics names the family without it.
+        const std::string_view base =
+            type_ == metric_type::counter && std::string_view(name_).ends_with("_total")
+                ? std::string_view(name_).substr(0, name_.size() - 6)
+                : std::string_view(name_);
+        if (!unit.empty() && !(base.size() > unit.size() && base.ends_with(unit) &&
+                               base[base.size() - unit.size() - 1] == '_'))
             throw invalid_argument_error("vitals: unit '" + std::string(unit) + "' must be a suffix of '" + name_ +
                                          "' after an underscore");
         unit_ = unit;
@@ -222,19 +271,26 @@ class normalized_values {
 public:
     template <class... V>
     explicit normalized_values(const V&... v) : views_{std::string_view(v)...} {
-        for (std::size_t i = 0; i < N; ++i)
-            if (!is_ascii(views_[i]) && !is_valid_utf8(views_[i])) repair(i);
-        hash_ = hash_values(views_);
+        std::uint64_t seen = 0;  // every byte of every value, OR-ed: no high bit means all ASCII
+        hash_ = hash_values(views_, seen);
+        if (seen & 0x8080808080808080ULL) [[unlikely]]
+            repair_all();
     }
     normalized_values(const normalized_values&) = delete;
     normalized_values& operator=(const normalized_values&) = delete;
     [[nodiscard]] label_key key() const noexcept { return {views_, hash_}; }
 
 private:
-    [[gnu::noinline]] void repair(std::size_t i) {
-        if (!repaired_) repaired_ = std::make_unique<std::array<std::string, N>>();
-        (*repaired_)[i] = to_valid_utf8(views_[i]);
-        views_[i] = (*repaired_)[i];
+    [[gnu::noinline]] void repair_all() {
+        bool changed = false;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (is_valid_utf8(views_[i])) continue;
+            if (!repaired_) repaired_ = std::make_unique<std::array<std::string, N>>();
+            (*repaired_)[i] = to_valid_utf8(views_[i]);
+            views_[i] = (*repaired_)[i];
+            changed = true;
+        }
+        if (changed) hash_ = hash_values(views_);
     }
     std::array<std::string_view, N> views_;
     std::unique_ptr<std::array<std::string, N>> repaired_;
@@ -330,7 +386,7 @@ public:
     void collect(sample_visitor& v) override {
         std::lock_guard lock(mu_);
         reclaim_locked();
-        if constexpr (std::is_same_v<Series, detail::histogram_series>)
+        if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
             v.begin_family(header(params_.layout.get()));
         else
             v.begin_family(header());
@@ -362,7 +418,9 @@ private:
             return s;
         std::lock_guard lock(mu_);
         if (Series* s = table_.find(k)) return s;
-        order_.reserve(order_.size() + 1);
+        // Room for the push_back below, so that it cannot throw once the series is in the table;
+        // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
+        if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
         auto* s = new Series(params_, names_span(), k);
         auto old = [&] {
             try {
@@ -393,7 +451,9 @@ private:
     }
 
     void emit(sample_visitor& v, Series& s) {
-        if constexpr (std::is_same_v<Series, detail::histogram_series>) {
+        if constexpr (requires { s.emit_locked(v); }) {  // kinds that know their own visitor call
+            s.emit_locked(v);
+        } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
             scratch_.resize(s.bucket_count());
             const double sum = s.read_locked(scratch_);
             v.histogram_sample(s, scratch_, sum);

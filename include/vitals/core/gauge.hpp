@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <concepts>
+#include <cstdint>
 
 #include "../detail/thread_cells.hpp"
 #include "series.hpp"
@@ -23,7 +24,9 @@ public:
     struct params {
         bool operator==(const params&) const = default;
     };
-    static constexpr std::uint32_t words = 1;
+    // Per thread: integral deltas as a two's complement integer (exact, and an integer add keeps
+    // the hot path off the floating-point latency chain), then non-integral deltas as a double.
+    static constexpr std::uint32_t words = 2;
     static constexpr metric_type type = metric_type::gauge;
 
     gauge_series(const params&, std::span<const std::string_view> names, const label_key& key)
@@ -43,12 +46,19 @@ public:
         if (!std::isfinite(d)) return false;
         if (!has_deltas_.load(std::memory_order_relaxed)) [[unlikely]]
             has_deltas_.store(true, std::memory_order_relaxed);
-        add_local_double(local_cells(slot_)[0], d);
+        cell_word* w = local_cells(slot_);
+        // |d| < 2^63 and integral: the cast is exact. With a constant d (inc(), dec()) this folds.
+        if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+            static_cast<double>(static_cast<std::int64_t>(d)) == d) [[likely]]
+            add_local(w[0], static_cast<std::uint64_t>(static_cast<std::int64_t>(d)));
+        else
+            add_local_double(w[1], d);
         return true;
     }
 
     void fold(const cell_word* w) noexcept override {
-        folded_ += word_to_double(w[0].load(std::memory_order_relaxed));
+        folded_int_ += w[0].load(std::memory_order_relaxed);
+        folded_ += word_to_double(w[1].load(std::memory_order_relaxed));
     }
 
     double read_locked() const {
@@ -61,15 +71,20 @@ public:
 
 private:
     double deltas_locked() const {
+        // The integer words wrap modulo 2^64; their total is exact while the net sum fits 64 bits.
+        std::uint64_t whole = folded_int_;
         double sum = folded_;
-        cell_space::instance().for_each_thread(
-            slot_, [&](const cell_word* w) { sum += word_to_double(w[0].load(std::memory_order_relaxed)); });
-        return sum;
+        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+            whole += w[0].load(std::memory_order_relaxed);
+            sum += word_to_double(w[1].load(std::memory_order_relaxed));
+        });
+        return static_cast<double>(static_cast<std::int64_t>(whole)) + sum;
     }
 
     std::uint32_t slot_;
     std::atomic<std::uint64_t> base_{0};
     std::atomic<bool> has_deltas_{false};
+    std::uint64_t folded_int_ = 0;
     double folded_ = 0;
 };
 

@@ -18,7 +18,9 @@
 #include "family.hpp"
 #include "gauge.hpp"
 #include "histogram.hpp"
+#include "info.hpp"
 #include "names.hpp"
+#include "stateset.hpp"
 
 namespace vitals {
 
@@ -128,6 +130,25 @@ public:
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
     }
 
+    /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
+    /// family without it). Add series with `family.set(label values...)`.
+    template <fixed_string Name, label_set Labels = labels<>>
+    info_family<Labels>& info(std::string_view help) {
+        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(Name.view().ends_with("_info") && Name.view().size() > 5, "vitals: an info metric's name must end in '_info'");
+        return add<info_family<Labels>>(Name.view(), help);
+    }
+
+    /// Registers (or finds) a stateset family with the given states; the family's name is also
+    /// the label that names a state, so it must be a valid label name distinct from the labels.
+    template <fixed_string Name, label_set Labels = labels<>>
+    stateset_family<Labels>& stateset(std::string_view help, std::vector<std::string> states) {
+        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
+                      "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
+        return add<stateset_family<Labels>>(Name.view(), help, std::move(states));
+    }
+
     /// Registers a family built elsewhere (other metric kinds plug in here). Returns the family
     /// already registered under that name when it has the same definition; throws
     /// registration_error when it differs.
@@ -187,6 +208,9 @@ private:
         const std::string& n = f.name();
         if (f.type() == metric_type::histogram) return {n, n + "_bucket", n + "_sum", n + "_count"};
         if (f.type() == metric_type::summary) return {n, n + "_sum", n + "_count"};
+        // OpenMetrics names a counter's family without `_total`; that name must be free too.
+        if (f.type() == metric_type::counter && n.size() > 6 && n.ends_with("_total"))
+            return {n, n.substr(0, n.size() - 6)};
         return {n};
     }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <utility>
 #include <cstdint>
@@ -28,17 +29,25 @@ struct label_key {
     std::uint64_t hash;
 };
 
+/// Hashes label values; every byte is also OR-ed into `seen` (see hash_bytes), so that the caller
+/// learns whether all values are ASCII from the same pass.
+inline std::uint64_t hash_values(std::span<const std::string_view> values, std::uint64_t& seen) noexcept {
+    std::uint64_t h = 0x243F6A8885A308D3ULL ^ values.size();
+    for (auto v : values) h = hash_combine(h, hash_bytes(v, seen));
+    return h;
+}
 inline std::uint64_t hash_values(std::span<const std::string_view> values) noexcept {
-    std::uint64_t h = 0x243F6A8885A308D3ULL;
-    for (auto v : values) h = hash_append(h, v);
-    return mix64(h);
+    std::uint64_t seen = 0;
+    return hash_values(values, seen);
 }
 
 /// Base of every series. Reference counted: the family's lookup table holds one reference and
 /// every handle one more, so a handle outlives the series' removal from its family.
 class series_base {
 public:
-    series_base(std::span<const std::string_view> label_names, const label_key& key) : hash_(key.hash) {
+    series_base(std::span<const std::string_view> label_names, const label_key& key)
+        : hash_(key.hash),
+          created_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
         std::size_t raw = 0;
         for (auto v : key.values) raw += v.size() + 4;
         key_.reserve(raw);
@@ -75,6 +84,9 @@ public:
 
     [[nodiscard]] std::uint64_t hash() const noexcept { return hash_; }
 
+    /// When the series was created, in seconds since the Unix epoch (OpenMetrics `_created`).
+    [[nodiscard]] double created_time() const noexcept { return created_; }
+
     [[nodiscard]] bool matches(const label_key& k) const noexcept {
         if (k.hash != hash_) return false;
         std::size_t i = 0;
@@ -83,7 +95,7 @@ public:
             if (i + sizeof n > key_.size()) return false;
             std::memcpy(&n, key_.data() + i, sizeof n);
             i += sizeof n;
-            if (n != v.size() || key_.compare(i, n, v) != 0) return false;
+            if (n != v.size() || i + n > key_.size() || !bytes_equal(key_.data() + i, v.data(), n)) return false;
             i += n;
         }
         return i == key_.size();
@@ -97,6 +109,7 @@ public:
 private:
     std::atomic<std::uint32_t> refs_{1};
     std::uint64_t hash_;
+    double created_;
     std::string key_;    // each value as a 4-byte length and its bytes
     std::string block_;  // escaped once here, never again per scrape
 };

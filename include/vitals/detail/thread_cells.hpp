@@ -188,7 +188,8 @@ public:
 
 private:
     cell_space() {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED) && !defined(VITALS_TSAN)
+// MEMBARRIER_CMD_* are enumerators, not macros: test for the syscall number instead.
+#if defined(__linux__) && defined(SYS_membarrier) && !defined(VITALS_TSAN)
         const long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
         if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
@@ -197,7 +198,7 @@ private:
     }
 
     static void heavy_fence() noexcept {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+#if defined(__linux__) && defined(SYS_membarrier)
         if (use_membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) return;
 #endif
         std::atomic_thread_fence(std::memory_order_seq_cst);

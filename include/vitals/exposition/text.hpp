@@ -1,8 +1,10 @@
 // vitals — Prometheus text exposition format 0.0.4.
 #pragma once
 
+#include <charconv>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -23,20 +25,53 @@ concept char_sink = requires(S& s, const char* p, std::size_t n) { s.append(p, n
 namespace detail {
 
 /// Shared by the text formats: writing names, label sets and numbers into a sink.
+///
+/// Output is staged in a buffer of the writer's own and handed to the sink a few KiB at a time: a
+/// sample line is a dozen short pieces, and appending each one to the sink (a capacity check and a
+/// library memcpy per piece) was most of the cost of a render. A derived writer must call flush()
+/// at the end of every family (and render functions once more at the end).
 template <char_sink Sink>
 class text_sink_writer {
+public:
+    /// Hands everything staged so far to the sink.
+    void flush() {
+        if (len_ == 0) return;
+        out_.append(buf_, len_);
+        len_ = 0;
+    }
+
 protected:
     explicit text_sink_writer(Sink& out) : out_(out) {}
-    void put(std::string_view s) { out_.append(s.data(), s.size()); }
-    void put(char c) { out_.append(&c, 1); }
+    void put(const char* p, std::size_t n) {
+        if (n > sizeof buf_ - len_) [[unlikely]] {
+            flush();
+            if (n > sizeof buf_) {
+                out_.append(p, n);
+                return;
+            }
+        }
+        std::memcpy(buf_ + len_, p, n);
+        len_ += n;
+    }
+    void put(std::string_view s) { put(s.data(), s.size()); }
+    void put(char c) {
+        if (len_ == sizeof buf_) [[unlikely]]
+            flush();
+        buf_[len_++] = c;
+    }
+    /// Room for `n` more characters in the staging buffer (n is small).
+    char* reserve(std::size_t n) {
+        if (n > sizeof buf_ - len_) [[unlikely]]
+            flush();
+        return buf_ + len_;
+    }
     void put_double(double v) {
-        char buf[max_double_chars];
-        out_.append(buf, format_double(buf, v));
+        char* p = reserve(max_double_chars);
+        len_ += format_double(p, v);
     }
     void put_uint(std::uint64_t v) {
-        char buf[24];
-        const auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
+        char* p = reserve(24);
+        len_ += static_cast<std::size_t>(std::to_chars(p, p + 24, v).ptr - p);
     }
     void put_counter(const counter_value& v) {
         if (!v.is_integer()) return put_double(v.as_double());
@@ -49,7 +84,7 @@ protected:
             *--p = static_cast<char>('0' + static_cast<int>(x % 10));
             x /= 10;
         }
-        out_.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+        put(p, static_cast<std::size_t>(buf + sizeof buf - p));
     }
     /// `{const,series,extra_name="extra_value"}`, or nothing when all are empty.
     void put_labels(std::string_view const_block, std::string_view block, std::string_view extra_name = {},
@@ -83,6 +118,10 @@ protected:
     }
 
     Sink& out_;
+
+private:
+    std::size_t len_ = 0;
+    char buf_[4096];
 };
 
 inline std::string_view text_type_name(metric_type t) noexcept {
@@ -106,6 +145,7 @@ class text_writer final : public sample_visitor, text_sink_writer<Sink> {
 
 public:
     explicit text_writer(Sink& out) : base(out) {}
+    using base::flush;
 
     void begin_family(const family_header& h) override {
         h_ = h;
@@ -141,13 +181,40 @@ public:
 
     void histogram_sample(const series_base& s, std::span<const std::uint64_t> cumulative, double sum) override {
         const auto le = h_.layout->le_text();
-        for (std::size_t i = 0; i < cumulative.size(); ++i) {
-            put(h_.name);
-            put("_bucket");
-            this->put_labels(h_.const_block, s.label_block(), "le", le[i]);
-            put(' ');
-            this->put_uint(cumulative[i]);
-            put('\n');
+        // Every bucket line starts `name_bucket{const,labels,le="`: put it together once per series
+        // (when it fits the scratch array) and copy it per bucket.
+        const std::string_view block = s.label_block();
+        const std::size_t prefix_len = h_.name.size() + 8 + h_.const_block.size() + block.size() + 2 + 4;
+        if (prefix_len <= sizeof prefix_) {
+            char* p = prefix_;
+            auto add = [&p](std::string_view x) {
+                std::memcpy(p, x.data(), x.size());
+                p += x.size();
+            };
+            add(h_.name);
+            add("_bucket{");
+            add(h_.const_block);
+            if (!h_.const_block.empty()) *p++ = ',';
+            add(block);
+            if (!block.empty()) *p++ = ',';
+            add("le=\"");
+            const std::string_view prefix(prefix_, static_cast<std::size_t>(p - prefix_));
+            for (std::size_t i = 0; i < cumulative.size(); ++i) {
+                put(prefix);
+                put(le[i]);
+                put("\"} ");
+                this->put_uint(cumulative[i]);
+                put('\n');
+            }
+        } else {
+            for (std::size_t i = 0; i < cumulative.size(); ++i) {
+                put(h_.name);
+                put("_bucket");
+                this->put_labels(h_.const_block, block, "le", le[i]);
+                put(' ');
+                this->put_uint(cumulative[i]);
+                put('\n');
+            }
         }
         put(h_.name);
         put("_sum");
@@ -163,10 +230,11 @@ public:
         put('\n');
     }
 
-    void end_family() override {}
+    void end_family() override { this->flush(); }
 
 private:
     family_header h_;
+    char prefix_[512];
 };
 
 }  // namespace detail
@@ -177,6 +245,7 @@ template <char_sink Sink>
 void render_text(const registry& r, Sink& out) {
     detail::text_writer<Sink> w(out);
     r.collect(w);
+    w.flush();
 }
 
 /// The registry's exposition in text format 0.0.4.

@@ -1,0 +1,357 @@
+// vitals benchmarks, side by side with prometheus-cpp when it is available.
+//
+// Every case is registered as `<case>/vitals` and, when built with VITALS_BENCH_PROMETHEUS_CPP,
+// `<case>/prometheus_cpp`, with the same inputs for both. The hot-path cases run with one and two
+// threads; with two threads both threads update the *same* series, and the figure to compare is
+// CPU time per operation (Google Benchmark sums the CPU time of all threads and divides it by the
+// iterations of all threads).
+//
+// Each hot loop ends with benchmark::ClobberMemory(): the compiler must assume any memory changed,
+// so it reloads the thread-local pointers, the series and its slot on every iteration, as it would
+// in real code where the update sits among other work. Nothing is hoisted out of the loop for
+// either library.
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <vitals/vitals.hpp>
+
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#endif
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Shared inputs.
+
+// Ten finite bucket bounds (the Prometheus defaults less the last one); +Inf is implied.
+constexpr std::array<double, 10> bucket_bounds{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5};
+
+// Observations spread over every bucket, +Inf included; cycled through by the histogram cases.
+const std::vector<double>& observations() {
+    static const std::vector<double> v = [] {
+        std::vector<double> out(1024);
+        std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+        for (auto& o : out) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            const double u = static_cast<double>(x >> 11) / 9007199254740992.0;  // [0, 1)
+            o = 0.001 * std::pow(10000.0, u);                                     // 1 ms .. 10 s, log-uniform
+        }
+        return out;
+    }();
+    return v;
+}
+
+// 64 label combinations for the labelled lookup: runtime strings, all of them already created.
+struct label_values {
+    std::vector<std::string> method, path, code;
+    label_values() {
+        const char* methods[] = {"GET", "POST", "PUT", "DELETE"};
+        const char* paths[] = {"/api/v1/users", "/api/v1/orders", "/healthz", "/metrics"};
+        const char* codes[] = {"200", "404", "500", "503"};
+        for (auto* m : methods)
+            for (auto* p : paths)
+                for (auto* c : codes) {
+                    method.emplace_back(m);
+                    path.emplace_back(p);
+                    code.emplace_back(c);
+                }
+    }
+    std::size_t size() const { return method.size(); }
+};
+const label_values& combos() {
+    static const label_values v;
+    return v;
+}
+
+constexpr int render_counter_series = 10000;
+constexpr int render_histogram_series = 1000;
+
+std::string series_path(int i) { return "/api/v1/resource/" + std::to_string(i); }
+
+// ---------------------------------------------------------------------------------------------
+// vitals fixtures (function-local statics: built once, shared by all threads of a case).
+
+struct vitals_hot {
+    vitals::registry reg;
+    vitals::counter counter = reg.counter<"bench_counter_total">("A counter.");
+    vitals::gauge gauge_inc = reg.gauge<"bench_gauge_inc">("A gauge that is incremented.");
+    vitals::gauge gauge_set = reg.gauge<"bench_gauge_set">("A gauge that is set.");
+    vitals::histogram histogram = reg.histogram<"bench_histogram_seconds">("A histogram.", bucket_bounds);
+    vitals::counter_family<vitals::labels<"method", "path", "code">>& family =
+        reg.counter<"bench_labeled_total", vitals::labels<"method", "path", "code">>("A labelled counter.");
+    vitals::counter kept = family.with("GET", "/api/v1/users", "200");
+    vitals_hot() {
+        const auto& c = combos();
+        for (std::size_t i = 0; i < c.size(); ++i) family.labels(c.method[i], c.path[i], c.code[i]).inc();
+    }
+};
+vitals_hot& vh() {
+    static vitals_hot f;
+    return f;
+}
+
+struct vitals_render_counters {
+    vitals::registry reg;
+    vitals_render_counters() {
+        auto& fam = reg.counter<"bench_requests_total", vitals::labels<"method", "path">>("Requests.");
+        for (int i = 0; i < render_counter_series; ++i)
+            fam.labels(i % 2 ? "GET" : "POST", series_path(i)).inc(static_cast<std::uint64_t>(i) * 7 + 1);
+    }
+};
+
+struct vitals_render_histograms {
+    vitals::registry reg;
+    vitals_render_histograms() {
+        auto& fam = reg.histogram<"bench_latency_seconds", vitals::labels<"path">>("Latency.", bucket_bounds);
+        const auto& obs = observations();
+        for (int i = 0; i < render_histogram_series; ++i) {
+            auto s = fam.labels(series_path(i));
+            for (int k = 0; k < 16; ++k) s.observe(obs[static_cast<std::size_t>(i * 16 + k) % obs.size()]);
+        }
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// vitals cases.
+
+void counter_inc_vitals(benchmark::State& state) {
+    const vitals::counter& c = vh().counter;
+    for (auto _ : state) {
+        c.inc();
+        benchmark::ClobberMemory();
+    }
+}
+
+void gauge_inc_vitals(benchmark::State& state) {
+    const vitals::gauge& g = vh().gauge_inc;
+    for (auto _ : state) {
+        g.inc();
+        benchmark::ClobberMemory();
+    }
+}
+
+void gauge_set_vitals(benchmark::State& state) {
+    const vitals::gauge& g = vh().gauge_set;
+    std::int64_t v = 0;  // an integer chain, converted each time: no FP latency chain in the loop
+    for (auto _ : state) {
+        g.set(static_cast<double>(v++));
+        benchmark::ClobberMemory();
+    }
+}
+
+void histogram_observe_vitals(benchmark::State& state) {
+    const vitals::histogram& h = vh().histogram;
+    const auto& obs = observations();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 512;
+    for (auto _ : state) {
+        h.observe(obs[i++ & 1023]);
+        benchmark::ClobberMemory();
+    }
+}
+
+void labeled_inc_vitals(benchmark::State& state) {
+    auto& fam = vh().family;
+    const auto& c = combos();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
+    for (auto _ : state) {
+        const std::size_t k = i++ & 63;
+        fam.labels(c.method[k], c.path[k], c.code[k]).inc();
+        benchmark::ClobberMemory();
+    }
+}
+
+void labeled_inc_handle_vitals(benchmark::State& state) {
+    const vitals::counter& c = vh().kept;
+    for (auto _ : state) {
+        c.inc();
+        benchmark::ClobberMemory();
+    }
+}
+
+void render_counters_10k_vitals(benchmark::State& state) {
+    static vitals_render_counters f;
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        vitals::render_text(f.reg, out);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["bytes"] = static_cast<double>(out.size());
+}
+
+void render_histograms_1k_vitals(benchmark::State& state) {
+    static vitals_render_histograms f;
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        vitals::render_text(f.reg, out);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["bytes"] = static_cast<double>(out.size());
+}
+
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+// ---------------------------------------------------------------------------------------------
+// prometheus-cpp fixtures and cases: the same work through its public API.
+
+struct prom_hot {
+    prometheus::Registry reg;
+    prometheus::Counter& counter =
+        prometheus::BuildCounter().Name("bench_counter_total").Help("A counter.").Register(reg).Add({});
+    prometheus::Gauge& gauge_inc =
+        prometheus::BuildGauge().Name("bench_gauge_inc").Help("A gauge that is incremented.").Register(reg).Add({});
+    prometheus::Gauge& gauge_set =
+        prometheus::BuildGauge().Name("bench_gauge_set").Help("A gauge that is set.").Register(reg).Add({});
+    prometheus::Histogram& histogram =
+        prometheus::BuildHistogram()
+            .Name("bench_histogram_seconds")
+            .Help("A histogram.")
+            .Register(reg)
+            .Add({}, prometheus::Histogram::BucketBoundaries(bucket_bounds.begin(), bucket_bounds.end()));
+    prometheus::Family<prometheus::Counter>& family =
+        prometheus::BuildCounter().Name("bench_labeled_total").Help("A labelled counter.").Register(reg);
+    prom_hot() {
+        const auto& c = combos();
+        for (std::size_t i = 0; i < c.size(); ++i)
+            family.Add({{"method", c.method[i]}, {"path", c.path[i]}, {"code", c.code[i]}}).Increment();
+    }
+};
+prom_hot& ph() {
+    static prom_hot f;
+    return f;
+}
+
+struct prom_render_counters {
+    prometheus::Registry reg;
+    prom_render_counters() {
+        auto& fam = prometheus::BuildCounter().Name("bench_requests_total").Help("Requests.").Register(reg);
+        for (int i = 0; i < render_counter_series; ++i)
+            fam.Add({{"method", i % 2 ? "GET" : "POST"}, {"path", series_path(i)}}).Increment(i * 7.0 + 1);
+    }
+};
+
+struct prom_render_histograms {
+    prometheus::Registry reg;
+    prom_render_histograms() {
+        auto& fam = prometheus::BuildHistogram().Name("bench_latency_seconds").Help("Latency.").Register(reg);
+        const prometheus::Histogram::BucketBoundaries b(bucket_bounds.begin(), bucket_bounds.end());
+        const auto& obs = observations();
+        for (int i = 0; i < render_histogram_series; ++i) {
+            auto& h = fam.Add({{"path", series_path(i)}}, b);
+            for (int k = 0; k < 16; ++k) h.Observe(obs[static_cast<std::size_t>(i * 16 + k) % obs.size()]);
+        }
+    }
+};
+
+void counter_inc_prom(benchmark::State& state) {
+    prometheus::Counter& c = ph().counter;
+    for (auto _ : state) {
+        c.Increment();
+        benchmark::ClobberMemory();
+    }
+}
+
+void gauge_inc_prom(benchmark::State& state) {
+    prometheus::Gauge& g = ph().gauge_inc;
+    for (auto _ : state) {
+        g.Increment();
+        benchmark::ClobberMemory();
+    }
+}
+
+void gauge_set_prom(benchmark::State& state) {
+    prometheus::Gauge& g = ph().gauge_set;
+    std::int64_t v = 0;
+    for (auto _ : state) {
+        g.Set(static_cast<double>(v++));
+        benchmark::ClobberMemory();
+    }
+}
+
+void histogram_observe_prom(benchmark::State& state) {
+    prometheus::Histogram& h = ph().histogram;
+    const auto& obs = observations();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 512;
+    for (auto _ : state) {
+        h.Observe(obs[i++ & 1023]);
+        benchmark::ClobberMemory();
+    }
+}
+
+void labeled_inc_prom(benchmark::State& state) {
+    auto& fam = ph().family;
+    const auto& c = combos();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
+    for (auto _ : state) {
+        const std::size_t k = i++ & 63;
+        fam.Add({{"method", c.method[k]}, {"path", c.path[k]}, {"code", c.code[k]}}).Increment();
+        benchmark::ClobberMemory();
+    }
+}
+
+// What prometheus-cpp's exposer does per scrape: collect, then serialize to a string.
+template <class Fixture>
+void render_prom(benchmark::State& state) {
+    static Fixture f;
+    const prometheus::TextSerializer serializer;
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        const std::string out = serializer.Serialize(f.reg.Collect());
+        bytes = out.size();
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["bytes"] = static_cast<double>(bytes);
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Registration: vitals and prometheus-cpp interleaved case by case, so both see the same machine
+// state (frequency, caches) as closely as possible.
+
+using bench_fn = void (*)(benchmark::State&);
+
+void hot(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn)->Threads(1)->Threads(2); }
+void cold(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMicrosecond); }
+
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+#define VITALS_BENCH_PEER(kind, name, fn) kind(name, fn)
+#else
+#define VITALS_BENCH_PEER(kind, name, fn) static_cast<void>(0)
+#endif
+
+[[maybe_unused]] const bool registered = [] {
+    hot("counter_inc/vitals", counter_inc_vitals);
+    VITALS_BENCH_PEER(hot, "counter_inc/prometheus_cpp", counter_inc_prom);
+    hot("gauge_inc/vitals", gauge_inc_vitals);
+    VITALS_BENCH_PEER(hot, "gauge_inc/prometheus_cpp", gauge_inc_prom);
+    hot("gauge_set/vitals", gauge_set_vitals);
+    VITALS_BENCH_PEER(hot, "gauge_set/prometheus_cpp", gauge_set_prom);
+    hot("histogram_observe/vitals", histogram_observe_vitals);
+    VITALS_BENCH_PEER(hot, "histogram_observe/prometheus_cpp", histogram_observe_prom);
+    hot("labeled_inc/vitals", labeled_inc_vitals);
+    VITALS_BENCH_PEER(hot, "labeled_inc/prometheus_cpp", labeled_inc_prom);
+    hot("labeled_inc_handle/vitals", labeled_inc_handle_vitals);
+    cold("render_counters_10k/vitals", render_counters_10k_vitals);
+    VITALS_BENCH_PEER(cold, "render_counters_10k/prometheus_cpp", render_prom<prom_render_counters>);
+    cold("render_histograms_1k/vitals", render_histograms_1k_vitals);
+    VITALS_BENCH_PEER(cold, "render_histograms_1k/prometheus_cpp", render_prom<prom_render_histograms>);
+    return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

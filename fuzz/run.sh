@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time with libFuzzer (Clang), starting from the committed
+# seed corpora (new finds go to a scratch copy, not into the repository).
+#   FUZZ_SECONDS  time per target (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build-fuzz}
+[ -f "$build/build.ninja" ] || CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false -Dbench=false >/dev/null
+ninja -C "$build" -j"$(nproc)"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for corpus in fuzz/corpus/*/; do
+  name=$(basename "$corpus")
+  target="$build/fuzz/${name}_fuzz"
+  mkdir -p "$scratch/$name"
+  cp "$corpus"* "$scratch/$name/" 2>/dev/null || true
+  echo "fuzzing $name for ${FUZZ_SECONDS:-30}s"
+  "$target" -max_total_time="${FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$scratch/$name" 2>&1 | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz target $name failed"; exit 1; }
+done
+echo "fuzzing: all targets ran clean"

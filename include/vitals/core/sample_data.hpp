@@ -1,0 +1,48 @@
+// vitals — what the newer metric kinds hand an exposition format per series: summary quantiles and
+// native-histogram buckets. Plain views: a family fills them from scratch buffers of its own during
+// a render, so formats never allocate for them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace vitals {
+
+/// One quantile of a summary: `quantile` in [0, 1] and its estimated value (NaN when the window
+/// holds no observations).
+struct quantile_value {
+    double quantile = 0;  ///< The rank asked for, 0.5 for the median.
+    double value = 0;     ///< The estimate.
+};
+
+/// A run of consecutive native-histogram buckets: `offset` is the gap (in bucket indexes) after the
+/// previous span, or the first index for the first span; `length` buckets follow.
+struct bucket_span {
+    std::int32_t offset = 0;  ///< Gap to the previous span, or the starting index.
+    std::uint32_t length = 0; ///< Number of consecutive buckets.
+};
+
+/// One side (positive or negative values) of a native histogram, as Prometheus encodes it: spans
+/// plus one count delta per bucket (each bucket's count minus the previous bucket's, the first
+/// against zero).
+struct native_buckets {
+    std::span<const bucket_span> spans;    ///< Where the buckets are.
+    std::span<const std::int64_t> deltas;  ///< One per bucket covered by the spans.
+};
+
+/// A native histogram's state for one render. Bucket `i` of schema `s` holds values in
+/// (base^(i-1), base^i] with base = 2^(2^-s); negative values mirror that on `negative`.
+struct native_histogram_data {
+    std::int32_t schema = 0;         ///< -4 … 8; higher means finer buckets.
+    double zero_threshold = 0;       ///< |v| <= this counts in the zero bucket.
+    std::uint64_t zero_count = 0;    ///< Observations in the zero bucket.
+    std::uint64_t count = 0;         ///< All observations.
+    double sum = 0;                  ///< Sum of all observations.
+    native_buckets positive;         ///< Buckets of values above the zero bucket.
+    native_buckets negative;         ///< Buckets of values below it (mirrored indexes).
+    /// Classic buckets kept alongside (cumulative, one per bound of the family's layout plus +Inf);
+    /// empty when the histogram has none.
+    std::span<const std::uint64_t> classic_cumulative;
+};
+
+}  // namespace vitals

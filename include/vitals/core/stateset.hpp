@@ -1,0 +1,142 @@
+// vitals — stateset: a fixed list of states, each on or off (feature flags, an enum's current
+// value). OpenMetrics has a type for it; other formats show one 0/1 gauge series per state, with
+// the family's name as the label that names the state.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "family.hpp"
+
+namespace vitals {
+
+/// One series of a stateset: a flag per state. Setting a flag is a relaxed store; no lock.
+class stateset_series final : public detail::series_base {
+public:
+    /// Created by stateset_family.
+    stateset_series(std::span<const std::string_view> names, const detail::label_key& key,
+                    std::span<const std::string_view> state_label_names, std::span<const std::string> states)
+        : series_base(names, key), states_(states), flags_(states.size()) {
+        // The per-state views that formats without a stateset type render as separate series.
+        std::vector<std::string_view> values(key.values.begin(), key.values.end());
+        values.push_back({});
+        for (const auto& st : states) {
+            values.back() = st;
+            const detail::label_key k{values, detail::hash_values(values)};
+            per_state_.push_back(std::make_unique<detail::series_base>(state_label_names, k));
+        }
+        for (const auto& p : per_state_) per_state_ptrs_.push_back(p.get());
+    }
+
+    /// Sets one state on or off; throws invalid_argument_error for a state the family lacks.
+    void set(std::string_view state, bool on) { flags_[index(state)].store(on, std::memory_order_relaxed); }
+
+    /// Turns `state` on and every other state off (a stateset used as an enum).
+    void set_only(std::string_view state) {
+        const std::size_t k = index(state);
+        for (std::size_t i = 0; i < flags_.size(); ++i) flags_[i].store(i == k, std::memory_order_relaxed);
+    }
+
+    /// Whether `state` is on.
+    [[nodiscard]] bool get(std::string_view state) const { return flags_[index(state)].load(std::memory_order_relaxed); }
+
+    /// Reports the flags to a visitor.
+    void emit_locked(sample_visitor& v, std::span<const std::string_view> state_views) const {
+        std::vector<char> snapshot(flags_.size());
+        for (std::size_t i = 0; i < flags_.size(); ++i) snapshot[i] = flags_[i].load(std::memory_order_relaxed);
+        bool values[64];  // the family caps states at 64
+        for (std::size_t i = 0; i < snapshot.size(); ++i) values[i] = snapshot[i] != 0;
+        v.stateset_sample(*this, state_views, std::span<const bool>(values, snapshot.size()), per_state_ptrs_);
+    }
+
+private:
+    std::size_t index(std::string_view state) const {
+        for (std::size_t i = 0; i < states_.size(); ++i)
+            if (states_[i] == state) return i;
+        throw invalid_argument_error("vitals: unknown state '" + std::string(state) + "'");
+    }
+
+    std::span<const std::string> states_;
+    std::vector<std::atomic<bool>> flags_;
+    std::vector<std::unique_ptr<detail::series_base>> per_state_;
+    std::vector<const detail::series_base*> per_state_ptrs_;
+};
+
+/// A stateset family: `registry.stateset<"feature", labels<"env">>("Flags.", {"fast", "safe"})`.
+/// Series are created on first use and live as long as the family, so the references that
+/// `labels()` returns stay valid.
+template <label_set Labels>
+class stateset_family final : public family_base {
+    static constexpr std::size_t label_count = Labels::size;
+
+public:
+    /// Use registry::stateset() rather than constructing one yourself. States must be 1 to 64
+    /// distinct, non-empty, valid UTF-8 strings without `\`, `"` or line feeds (they are written
+    /// as label values verbatim); otherwise invalid_argument_error.
+    stateset_family(std::string name, std::string help, std::vector<std::string> states)
+        : family_base(std::move(name), std::move(help), metric_type::stateset, {Labels::names, label_count}),
+          states_(std::move(states)) {
+        if (states_.empty() || states_.size() > 64)
+            throw invalid_argument_error("vitals: a stateset needs 1 to 64 states");
+        for (std::size_t i = 0; i < states_.size(); ++i) {
+            const auto& s = states_[i];
+            if (s.empty() || !detail::is_valid_utf8(s) || s.find_first_of("\\\"\n") != std::string::npos)
+                throw invalid_argument_error("vitals: invalid state name '" + s + "'");
+            for (std::size_t j = 0; j < i; ++j)
+                if (states_[j] == s) throw invalid_argument_error("vitals: duplicate state '" + s + "'");
+        }
+        for (const auto& s : states_) state_views_.push_back(s);
+        for (std::size_t i = 0; i < label_count; ++i) state_label_names_[i] = Labels::names[i];
+        state_label_names_[label_count] = this->name();
+    }
+
+    /// The series with these label values, created (all states off) on first use.
+    template <class... V>
+    stateset_series& labels(const V&... values) {
+        static_assert(sizeof...(V) == label_count,
+                      "vitals: wrong number of label values: pass exactly one value per label of the family");
+        detail::normalized_values<label_count> key(values...);
+        std::lock_guard lock(mu_);
+        for (const auto& s : series_)
+            if (s->matches(key.key())) return *s;
+        series_.push_back(std::make_unique<stateset_series>(std::span<const std::string_view>{Labels::names, label_count},
+                                                            key.key(), state_label_names_, states_));
+        return *series_.back();
+    }
+
+    /// The states, in declaration order.
+    [[nodiscard]] std::span<const std::string> states() const noexcept { return states_; }
+
+    [[nodiscard]] std::size_t size() const override {
+        std::lock_guard lock(mu_);
+        return series_.size();
+    }
+
+    void collect(sample_visitor& v) override {
+        std::lock_guard lock(mu_);
+        v.begin_family(header());
+        for (const auto& s : series_) s->emit_locked(v, state_views_);
+        v.end_family();
+    }
+
+    [[nodiscard]] bool same_definition(const family_base& other) const override {
+        const auto* o = dynamic_cast<const stateset_family*>(&other);
+        return o && o->help() == help() && o->states_ == states_;
+    }
+
+private:
+    std::vector<std::string> states_;
+    std::vector<std::string_view> state_views_;
+    std::array<std::string_view, label_count + 1> state_label_names_;
+    mutable std::mutex mu_;
+    std::vector<std::unique_ptr<stateset_series>> series_;
+};
+
+}  // namespace vitals
