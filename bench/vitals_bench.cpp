@@ -354,4 +354,48 @@ void cold(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------
+// Summaries (issue 6, formats engineer): quantiles over a 10-minute window in 5 age buckets, the
+// defaults of both libraries. prometheus-cpp takes a mutex per observation; vitals writes the
+// calling thread's own bucket.
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+#include <prometheus/summary.h>
+#endif
+
+namespace {
+
+void summary_observe_vitals(benchmark::State& state) {
+    static vitals::registry reg;
+    static const vitals::summary s = reg.summary<"bench_summary_seconds">("A summary.", {0.5, 0.9, 0.99});
+    const auto& obs = observations();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 512;
+    for (auto _ : state) {
+        s.observe(obs[i++ & 1023]);
+        benchmark::ClobberMemory();
+    }
+}
+
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+void summary_observe_prom(benchmark::State& state) {
+    static prometheus::Registry reg;
+    static prometheus::Summary& s =
+        prometheus::BuildSummary().Name("bench_summary_seconds").Help("A summary.").Register(reg).Add(
+            {}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
+    const auto& obs = observations();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 512;
+    for (auto _ : state) {
+        s.Observe(obs[i++ & 1023]);
+        benchmark::ClobberMemory();
+    }
+}
+#endif
+
+[[maybe_unused]] const bool registered_summary = [] {
+    hot("summary_observe/vitals", summary_observe_vitals);
+    VITALS_BENCH_PEER(hot, "summary_observe/prometheus_cpp", summary_observe_prom);
+    return true;
+}();
+
+}  // namespace
+
 BENCHMARK_MAIN();

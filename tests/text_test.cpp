@@ -154,10 +154,10 @@ TEST(Text, RendersParseWhileWritersRun) {
         });
     std::vector<std::string> samples;
     std::thread reader([&] {
-        while (!stop.load()) {
+        do {  // at least once, however fast the writers are
             std::string out = render_text(r);
             if (samples.size() < 5) samples.push_back(std::move(out));
-        }
+        } while (!stop.load());
     });
     for (auto& w : writers) w.join();
     stop = true;

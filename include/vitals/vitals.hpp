@@ -12,3 +12,4 @@
 #include "core/operational.hpp"
 #include "core/registry.hpp"
 #include "exposition/text.hpp"
+#include "version.hpp"

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "../detail/exemplar_store.hpp"
 #include "../detail/thread_cells.hpp"
 #include "series.hpp"
 
@@ -88,7 +89,12 @@ public:
         return read_locked();
     }
 
+    /// The latest exemplar (one slot).
+    exemplar_slots& exemplars() noexcept { return exemplars_; }
+    [[nodiscard]] const exemplar_slots& exemplars() const noexcept { return exemplars_; }
+
 private:
+    exemplar_slots exemplars_{1};
     std::uint32_t slot_;
     std::atomic<std::uint64_t> carry_{0};
     uint128 folded_int_ = 0;
@@ -117,6 +123,17 @@ public:
     template <std::floating_point T>
     bool inc(T v) const {
         return series().add(static_cast<double>(v));
+    }
+
+    /// Adds `n` and keeps `ex` as the counter's exemplar (the latest one wins; when another thread
+    /// is storing one at the same instant, this one is dropped rather than waited for).
+    /// Refused like inc(n) (false, nothing recorded) for negative, NaN or infinite amounts.
+    template <class T>
+        requires std::integral<T> || std::floating_point<T>
+    bool inc(T n, const exemplar_labels& ex) const {
+        if (!inc(n)) return false;
+        series().exemplars().store(0, ex, static_cast<double>(n));
+        return true;
     }
 
     /// The current total, summed over all threads.

@@ -161,12 +161,33 @@ public:
     /// True when `other` was declared with the same type, labels and parameters.
     [[nodiscard]] virtual bool same_definition(const family_base& other) const = 0;
 
+    /// The default limit on the number of series in one family (see set_series_limit).
+    static constexpr std::size_t default_series_limit = 10000;
+
+    /// Caps the number of label combinations. Past the cap, a new combination is not created: its
+    /// updates go to one overflow series whose every label value is `overflow_label_value`, and
+    /// the turned-away lookup is counted (registry self-metric
+    /// `vitals_series_limit_rejections_total{metric}`). Memory stays bounded whatever the
+    /// cardinality of the input; the service keeps running. Existing series are unaffected.
+    void set_series_limit(std::size_t limit) noexcept { series_limit_.store(limit, std::memory_order_relaxed); }
+    [[nodiscard]] std::size_t series_limit() const noexcept { return series_limit_.load(std::memory_order_relaxed); }
+    /// How many lookups were sent to the overflow series so far.
+    [[nodiscard]] std::uint64_t series_limit_rejections() const noexcept {
+        return rejections_.load(std::memory_order_relaxed);
+    }
+    /// The label value of every label of the overflow series.
+    static constexpr std::string_view overflow_label_value = "__overflow__";
+
 protected:
+    void count_rejection() noexcept { rejections_.fetch_add(1, std::memory_order_relaxed); }
+
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
         return {name_, help_, unit_, type_, label_names_, const_block_, const_labels_, layout};
     }
 
 private:
+    std::atomic<std::size_t> series_limit_{default_series_limit};
+    std::atomic<std::uint64_t> rejections_{0};
     std::string name_, help_, unit_;
     metric_type type_;
     std::span<const std::string_view> label_names_;
@@ -418,6 +439,23 @@ private:
             return s;
         std::lock_guard lock(mu_);
         if (Series* s = table_.find(k)) return s;
+        if (order_.size() >= series_limit()) [[unlikely]] {
+            count_rejection();
+            return overflow_series_locked();
+        }
+        return create_locked(k);
+    }
+
+    // The one series that takes the updates of every combination turned away by the limit.
+    Series* overflow_series_locked() {
+        std::array<std::string_view, label_count> values;
+        values.fill(overflow_label_value);
+        const detail::label_key k{values, detail::hash_values(values)};
+        if (Series* s = table_.find(k)) return s;
+        return create_locked(k);
+    }
+
+    Series* create_locked(const detail::label_key& k) {
         // Room for the push_back below, so that it cannot throw once the series is in the table;
         // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
         if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
@@ -456,11 +494,20 @@ private:
         } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
             scratch_.resize(s.bucket_count());
             const double sum = s.read_locked(scratch_);
-            v.histogram_sample(s, scratch_, sum);
+            if (!s.exemplars().any()) return v.histogram_sample(s, scratch_, sum);
+            exemplar_scratch_.resize(s.bucket_count());
+            exemplar_ptrs_.assign(s.bucket_count(), nullptr);
+            for (std::size_t i = 0; i < s.bucket_count(); ++i)
+                if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
+            v.histogram_sample_with_exemplars(s, scratch_, sum, exemplar_ptrs_);
         } else if constexpr (std::is_same_v<Series, detail::gauge_series>) {
             v.gauge_sample(s, s.read_locked());
         } else {
-            v.counter_sample(s, s.read_locked());
+            exemplar_scratch_.resize(1);
+            if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
+                v.counter_sample_with_exemplar(s, s.read_locked(), &exemplar_scratch_[0]);
+            else
+                v.counter_sample(s, s.read_locked());
         }
     }
 
@@ -471,6 +518,8 @@ private:
     std::vector<Series*> retired_;
     std::vector<std::unique_ptr<void, void (*)(void*)>> retired_tables_;
     std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
+    std::vector<exemplar> exemplar_scratch_;
+    std::vector<const exemplar*> exemplar_ptrs_;
 };
 
 }  // namespace vitals

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../detail/exemplar_store.hpp"
 #include "../detail/thread_cells.hpp"
 #include "names.hpp"
 #include "series.hpp"
@@ -113,23 +114,36 @@ public:
           bounds_(layout_->bounds().data()),
           finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
           slot_(cell_space::instance().allocate(finite_ + 2, this)),
-          folded_(finite_ + 1, 0) {}
+          folded_(finite_ + 1, 0),
+          exemplars_(finite_ + 1) {}
     ~histogram_series() override { cell_space::instance().release(slot_); }
+
+    std::uint32_t bucket_of(double v) const noexcept {
+        if (finite_ <= 16) {
+            std::uint32_t i = 0;
+            while (i < finite_ && v > bounds_[i]) ++i;
+            return i;
+        }
+        return static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+    }
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        std::uint32_t i;
-        if (finite_ <= 16) {
-            i = 0;
-            while (i < finite_ && v > bounds_[i]) ++i;
-        } else {
-            i = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
-        }
+        const std::uint32_t i = bucket_of(v);
         cell_word* w = local_cells(slot_);
         add_local(w[i], 1);
         add_local_double(w[finite_ + 1], v);
         return true;
     }
+
+    bool observe(double v, const exemplar_labels& ex) {
+        if (!observe(v)) return false;
+        exemplars_.store(bucket_of(v), ex, v);
+        return true;
+    }
+
+    /// The latest exemplar per bucket (+Inf included).
+    [[nodiscard]] const exemplar_slots& exemplars() const noexcept { return exemplars_; }
 
     void fold(const cell_word* w) noexcept override {
         for (std::uint32_t i = 0; i <= finite_; ++i) folded_[i] += w[i].load(std::memory_order_relaxed);
@@ -159,6 +173,7 @@ private:
     std::uint32_t slot_;
     std::vector<std::uint64_t> folded_;
     double folded_sum_ = 0;
+    exemplar_slots exemplars_;
 };
 
 }  // namespace detail
@@ -178,6 +193,10 @@ public:
     /// Records one observation; NaN is refused (false). +Inf and -Inf are counted in the +Inf and
     /// first bucket respectively and make the sum infinite, as in the Go client.
     bool observe(double v) const { return series().observe(v); }
+
+    /// Records one observation and keeps `ex` as the exemplar of its bucket (the latest wins; a
+    /// store racing another on the same bucket is dropped rather than waited for).
+    bool observe(double v, const exemplar_labels& ex) const { return series().observe(v, ex); }
 
     /// Records a duration in seconds.
     template <class Rep, class Period>

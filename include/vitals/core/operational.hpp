@@ -26,20 +26,24 @@ inline constexpr fixed_buckets http_duration_buckets{{0.01, 0.025, 0.05, 0.1, 0.
 /// - `http_requests_failed_total{method,endpoint,status,error_type}` (counter).
 /// Several logical services (api, event-writer, observer, watchdog) can live in one process;
 /// each call of service_started() counts a start and restarts that service's uptime clock.
-class operational_metrics {
+///
+/// A class template only so that including this header costs no template instantiation: use the
+/// alias `vitals::operational_metrics`.
+template <class Registry>
+class basic_operational_metrics {
 public:
     using duration_family = histogram_family<labels<"method", "endpoint">>;
     using requests_family = counter_family<labels<"method", "endpoint", "status">>;
     using failures_family = counter_family<labels<"method", "endpoint", "status", "error_type">>;
 
-    explicit operational_metrics(registry& r)
-        : uptime_(r.callback_gauge<"uptime_seconds", labels<"service">>("Seconds since the service last started.")),
-          starts_(r.counter<"service_starts_total", labels<"service">>("Number of times the service has started.")),
-          request_duration(r.histogram<"http_request_duration_seconds", labels<"method", "endpoint">>(
+    explicit basic_operational_metrics(Registry& r)
+        : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>("Seconds since the service last started.")),
+          starts_(r.template counter<"service_starts_total", labels<"service">>("Number of times the service has started.")),
+          request_duration(r.template histogram<"http_request_duration_seconds", labels<"method", "endpoint">>(
               "HTTP request latency in seconds.", http_duration_buckets)),
-          requests_total(r.counter<"http_requests_total", labels<"method", "endpoint", "status">>(
+          requests_total(r.template counter<"http_requests_total", labels<"method", "endpoint", "status">>(
               "HTTP requests handled, by method, route template and status code.")),
-          requests_failed_total(r.counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
+          requests_failed_total(r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
               "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
     /// Records that `service` (re)started now: counts a start and restarts its uptime.
@@ -87,5 +91,8 @@ public:
     /// `http_requests_failed_total{method,endpoint,status,error_type}`.
     failures_family& requests_failed_total;
 };
+
+/// The operational metrics of a service in a vitals::registry.
+using operational_metrics = basic_operational_metrics<registry>;
 
 }  // namespace vitals

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,7 +21,9 @@
 #include "histogram.hpp"
 #include "info.hpp"
 #include "names.hpp"
+#include "native_histogram.hpp"
 #include "stateset.hpp"
+#include "summary.hpp"
 
 namespace vitals {
 
@@ -33,6 +36,12 @@ using gauge_family = metric_family<detail::gauge_series, Labels>;
 /// A histogram family with compile-time labels.
 template <label_set Labels>
 using histogram_family = metric_family<detail::histogram_series, Labels>;
+/// A summary family with compile-time labels.
+template <label_set Labels>
+using summary_family = metric_family<detail::summary_series, Labels>;
+/// A native histogram family with compile-time labels.
+template <label_set Labels>
+using native_histogram_family = metric_family<detail::native_histogram_series, Labels>;
 
 /// Label name/value pairs applied to every series a registry renders.
 using const_labels = std::vector<std::pair<std::string, std::string>>;
@@ -68,7 +77,11 @@ public:
                 if (const_labels_[j].first == const_labels_[i].first)
                     throw invalid_argument_error("vitals: duplicate const label '" + const_labels_[i].first + "'");
         }
+        rejections_const_block_ = escaped_block(const_labels_);
     }
+
+    /// The same, written inline: `registry r({{"service", "api"}});`.
+    registry(std::initializer_list<std::pair<std::string, std::string>> labels) : registry(const_labels(labels)) {}
 
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
@@ -130,6 +143,48 @@ public:
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
     }
 
+    /// Registers (or finds) a native histogram family (sparse exponential buckets, exposed in
+    /// protobuf; classic buckets kept too when `options.classic_buckets` is set). Without labels it
+    /// returns a vitals::native_histogram handle. Bad options throw invalid_argument_error.
+    template <fixed_string Name, label_set Labels = labels<>>
+    decltype(auto) native_histogram(std::string_view help, native_histogram_options options = {}) {
+        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
+        native_schema_for(options.bucket_factor);  // validates
+        if (!(options.zero_threshold >= 0) || !(options.max_zero_threshold >= 0) || options.min_reset_duration.count() < 0)
+            throw invalid_argument_error("vitals: native histogram thresholds and durations must not be negative");
+        std::shared_ptr<const histogram_layout> layout;
+        if (!options.classic_buckets.empty()) {
+            if (options.classic_buckets.size() > detail::max_slot_words - 5)
+                throw invalid_argument_error("vitals: too many classic buckets for a native histogram");
+            layout = std::make_shared<const histogram_layout>(options.classic_buckets);
+        }
+        return unwrap<Labels>(add<metric_family<detail::native_histogram_series, Labels>>(
+            Name.view(), help, detail::native_histogram_series::params{std::move(options), std::move(layout)}));
+    }
+
+    /// Registers (or finds) a summary family: the given quantiles (each in [0, 1], distinct) over a
+    /// sliding window, plus sum and count. `quantile` cannot be a label (compile error). Without
+    /// labels it returns a vitals::summary handle.
+    template <fixed_string Name, label_set Labels = labels<>>
+    decltype(auto) summary(std::string_view help, std::vector<double> quantiles = {0.5, 0.9, 0.99},
+                           summary_options options = {}) {
+        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(!Labels::contains("quantile"),
+                      "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
+        for (std::size_t i = 0; i < quantiles.size(); ++i) {
+            if (!(quantiles[i] >= 0 && quantiles[i] <= 1))
+                throw invalid_argument_error("vitals: summary quantiles must be in [0, 1]");
+            for (std::size_t j = 0; j < i; ++j)
+                if (quantiles[j] == quantiles[i]) throw invalid_argument_error("vitals: duplicate summary quantile");
+        }
+        if (options.age_buckets < 1 || options.age_buckets > 16 ||
+            options.max_age < std::chrono::seconds(options.age_buckets))
+            throw invalid_argument_error("vitals: a summary needs 1 to 16 age buckets of at least a second each");
+        return unwrap<Labels>(add<metric_family<detail::summary_series, Labels>>(
+            Name.view(), help, detail::summary_series::params{std::move(quantiles), options}));
+    }
+
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
     /// family without it). Add series with `family.set(label values...)`.
     template <fixed_string Name, label_set Labels = labels<>>
@@ -169,14 +224,24 @@ public:
                         throw registration_error("vitals: metric '" + f->name() + "' would expose '" + sample +
                                                  "', which '" + existing->name() + "' already exposes");
         f->apply_const_labels(const_labels_);
+        f->set_series_limit(default_series_limit_.load(std::memory_order_relaxed));
         families_.push_back(std::move(f));
         return static_cast<Family&>(*families_.back());
     }
 
-    /// Calls f.collect(v) for every family, in registration order.
+    /// Calls f.collect(v) for every family, in registration order. When any family has turned
+    /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
+    /// counts them (absent otherwise, so it costs nothing until it matters).
     void collect(sample_visitor& v) const {
         std::shared_lock lock(mu_);
         for (const auto& f : families_) f->collect(v);
+        collect_rejections(v);
+    }
+
+    /// The series limit given to families registered from now on (default
+    /// family_base::default_series_limit); each family can also be changed on its own.
+    void set_default_series_limit(std::size_t limit) noexcept {
+        default_series_limit_.store(limit, std::memory_order_relaxed);
     }
 
     /// The const labels given at construction.
@@ -214,9 +279,49 @@ private:
         return {n};
     }
 
+    void collect_rejections(sample_visitor& v) const {
+        static constexpr std::string_view names[] = {"metric"};
+        bool any = false;
+        for (const auto& f : families_) {
+            const std::uint64_t n = f->series_limit_rejections();
+            if (n == 0) continue;
+            if (!any) {
+                any = true;
+                family_header h;
+                h.name = "vitals_series_limit_rejections_total";
+                h.help = "Lookups of new label combinations sent to the overflow series because the family was at "
+                         "its series limit.";
+                h.type = metric_type::counter;
+                h.label_names = names;
+                h.const_block = rejections_const_block_;
+                h.const_labels = const_labels_;
+                v.begin_family(h);
+            }
+            const std::string_view value = f->name();
+            const detail::series_base series(names, {{&value, 1}, detail::hash_values({&value, 1})});
+            v.counter_sample(series, counter_value{0, n, 0});
+        }
+        if (any) v.end_family();
+    }
+
+    static std::string escaped_block(const const_labels& labels) {
+        std::string out;
+        for (const auto& [k, val] : labels) {
+            if (k == "metric") continue;
+            if (!out.empty()) out += ',';
+            out += k;
+            out += "=\"";
+            detail::append_escaped_label_value(out, val);
+            out += '"';
+        }
+        return out;
+    }
+
+    std::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
     mutable std::shared_mutex mu_;
     std::vector<std::unique_ptr<family_base>> families_;
     const_labels const_labels_;
+    std::string rejections_const_block_;
 };
 
 }  // namespace vitals

@@ -230,9 +230,50 @@ public:
         put('\n');
     }
 
+    void summary_sample(const series_base& s, std::span<const quantile_value> quantiles, double sum,
+                        std::uint64_t count) override {
+        for (const auto& q : quantiles) {
+            char buf[max_double_chars];
+            put(h_.name);
+            this->put_labels(h_.const_block, s.label_block(), "quantile", std::string_view(buf, format_double(buf, q.quantile)));
+            put(' ');
+            this->put_double(q.value);
+            put('\n');
+        }
+        sum_and_count(s, sum, count);
+    }
+
+    // Text 0.0.4 has no native buckets: the classic ones, or just +Inf when there are none.
+    void native_histogram_sample(const series_base& s, const native_histogram_data& h,
+                                 std::span<const exemplar* const>) override {
+        if (!h.classic_cumulative.empty()) return histogram_sample(s, h.classic_cumulative, h.sum);
+        put(h_.name);
+        put("_bucket");
+        this->put_labels(h_.const_block, s.label_block(), "le", "+Inf");
+        put(' ');
+        this->put_uint(h.count);
+        put('\n');
+        sum_and_count(s, h.sum, h.count);
+    }
+
     void end_family() override { this->flush(); }
 
 private:
+    void sum_and_count(const series_base& s, double sum, std::uint64_t count) {
+        put(h_.name);
+        put("_sum");
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_double(sum);
+        put('\n');
+        put(h_.name);
+        put("_count");
+        this->put_labels(h_.const_block, s.label_block());
+        put(' ');
+        this->put_uint(count);
+        put('\n');
+    }
+
     family_header h_;
     char prefix_[512];
 };

@@ -1,0 +1,71 @@
+// The code shown in docs/metrics.md, compiled and run in CI (tests/docs_samples_check.py checks
+// that the page shows exactly this code).
+#include <vitals/vitals.hpp>
+
+#include <iostream>
+#include <string>
+
+// A metric whose value lives elsewhere; read when the registry is rendered.
+struct work_queue {
+    std::size_t size() const { return 17; }
+};
+
+int main() {
+    // Every series this registry renders carries service="api" and environment="staging".
+    vitals::registry ops(vitals::const_labels{{"service", "api"}, {"environment", "staging"}});
+
+    // Counters: only go up. Integer increments are exact; bad increments are refused.
+    auto& requests = ops.counter<"http_requests_total", vitals::labels<"method", "endpoint", "status">>(
+        "HTTP requests handled, by method, route template and status code.");
+    requests.labels("GET", "/v1/events/{id}", "200").inc();
+    requests.labels("GET", "/v1/events/{id}", "200").inc(41);
+    bool accepted = requests.labels("GET", "/v1/events/{id}", "200").inc(-1);  // false: nothing added
+
+    // Gauges: go up and down, or are set.
+    auto& depth = ops.gauge<"event_queue_depth", vitals::labels<"queue">>("Events waiting to be written.");
+    depth.labels("primary").set(17);
+    depth.labels("primary").dec();
+
+    // Histograms: buckets fixed at registration (+Inf implied); observe values or durations.
+    auto& latency = ops.histogram<"http_request_duration_seconds", vitals::labels<"method", "endpoint">>(
+        "HTTP request latency in seconds.", vitals::http_duration_buckets);
+    latency.labels("GET", "/v1/events/{id}").observe(0.042);
+
+    // A family without labels hands out its single series directly.
+    auto in_flight = ops.gauge<"http_requests_in_flight">("HTTP requests being handled right now.");
+    in_flight.inc();
+
+    // A handle: look the series up once, then update it with no lookup at all.
+    auto ok = requests.with("POST", "/v1/events", "201");
+    ok.inc();
+
+    // Removing a series: it disappears from the next render. The handle still works, but what
+    // it records is no longer exposed; the same label values later start a new series at zero.
+    requests.remove("POST", "/v1/events", "201");
+    ok.inc();                                                 // counted, but no longer rendered
+    auto fresh = requests.with("POST", "/v1/events", "201");  // a new series, starting at zero
+
+    // Registering the same definition again returns the same family; a different one throws.
+    auto& again = ops.counter<"http_requests_total", vitals::labels<"method", "endpoint", "status">>(
+        "HTTP requests handled, by method, route template and status code.");
+    if (&again != &requests) return 1;
+    try {
+        ops.gauge<"http_requests_total">("Not a counter this time.");
+    } catch (const vitals::registration_error& e) {
+        std::cerr << e.what() << '\n';
+    }
+
+    // Callback metrics: computed at render time from state kept elsewhere.
+    work_queue queue;
+    auto& backlog = ops.callback_gauge<"work_queue_backlog", vitals::labels<"queue">>("Items waiting.");
+    backlog.set([&queue] { return static_cast<double>(queue.size()); }, "primary");
+
+    // Registries are independent: rendering one never shows another's metrics.
+    vitals::registry governance;
+    governance.gauge<"halt_state">("1 while the system is halted.").set(0);
+
+    std::string body;               // reuse it across scrapes
+    vitals::render_text(ops, body);  // appends text format 0.0.4
+    std::cout << body;
+    return fresh.value() == 0 && !accepted ? 0 : 1;
+}

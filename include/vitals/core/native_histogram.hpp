@@ -1,0 +1,527 @@
+// vitals — native histogram: Prometheus' sparse exponential buckets.
+//
+// Bucket `k` of schema `s` holds values in (2^((k-1)/2^s), 2^(k/2^s)]; negative values mirror that;
+// values with |v| <= the zero threshold go to the zero bucket. Only buckets that were hit exist,
+// so resolution is high and cost low for any value range; Prometheus receives them (protobuf only)
+// as spans plus count deltas.
+//
+// Design, and its limits:
+// - Observing takes no lock and no locked instruction. Count, sum, zero bucket and any classic
+//   buckets live in the series' per-thread cells (detail/thread_cells.hpp). Exponential buckets
+//   live in a per-thread, per-series state that the thread allocates on its first observation:
+//   one directory per sign (allocated on first use of that sign) of 256 pages, a page per power
+//   of two holding its 2^max(schema,0) buckets, allocated when first hit. A thread writes only its
+//   own pages; a render sums every thread's pages.
+// - The directory covers |v| in (2^-128, 2^128]. Smaller magnitudes always count in the zero
+//   bucket (the effective zero threshold is at least 2^-128, the Go client's default); larger
+//   ones, including infinities, count in the highest bucket of that range.
+// - Buckets are recorded at the configured schema; the bucket limit is applied when rendering,
+//   with the Go client's rules in its order: reset the histogram if the minimum reset duration has
+//   passed since the last reset, else widen the zero bucket (up to the maximum zero threshold),
+//   else halve the resolution (down to schema -4), repeated until the limit holds. Widened
+//   thresholds and lowered schemas persist until the next reset, as in the Go client. A reset is
+//   a baseline subtracted from the per-thread totals (writers cannot be stopped), so the rendered
+//   histogram restarts from zero, as Prometheus expects of a counter reset.
+// - NaN is refused (observe returns false), as by the classic histogram.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "../detail/thread_cells.hpp"
+#include "family.hpp"
+#include "histogram.hpp"
+#include "names.hpp"
+#include "series.hpp"
+
+namespace vitals {
+
+/// How a native histogram is built. The defaults are the Go client's recommended values, with a
+/// bucket limit of 160 (OpenTelemetry's default) rather than none.
+struct native_histogram_options {
+    /// Largest allowed ratio between a bucket's upper and lower bound; picks the schema (1.1 gives
+    /// schema 3: 8 buckets per power of two, at most 9% wide).
+    double bucket_factor = 1.1;
+    /// Values with |v| at most this count in the zero bucket (at least 2^-128 is used).
+    double zero_threshold = 2.938735877055719e-39;
+    /// Most buckets (positive plus negative) a render may expose; 0 for no limit.
+    std::uint32_t max_buckets = 160;
+    /// Reset the histogram to meet the limit only if this long has passed since the last reset;
+    /// zero never resets.
+    std::chrono::seconds min_reset_duration{0};
+    /// The zero bucket may be widened up to this to meet the limit; zero never widens it.
+    double max_zero_threshold = 0;
+    /// Classic bucket bounds to keep alongside (+Inf implied); empty for none. Prometheus 2.42
+    /// ingests only the native buckets of a histogram that has both; text formats see the classic.
+    std::vector<double> classic_buckets{};
+
+    bool operator==(const native_histogram_options&) const = default;
+};
+
+/// The schema a bucket factor gives, as the Go client picks it: the coarsest schema whose bucket
+/// growth factor 2^(2^-schema) does not exceed `factor`, clamped to -4 … 8.
+inline std::int32_t native_schema_for(double factor) {
+    if (!(factor > 1)) throw invalid_argument_error("vitals: a native histogram's bucket factor must be > 1");
+    const double floor = std::floor(std::log2(std::log2(factor)));
+    if (floor <= -8) return 8;
+    if (floor >= 4) return -4;
+    return -static_cast<std::int32_t>(floor);
+}
+
+/// The upper bound (inclusive) of bucket `key` at `schema`.
+inline double native_bucket_upper_bound(std::int32_t key, std::int32_t schema) noexcept {
+    if (schema <= 0) return std::ldexp(1.0, key * (1 << -schema));
+    const std::int32_t n = 1 << schema;
+    const std::int32_t oct = key >= 0 ? key / n : -((-key + n - 1) / n);  // floor division
+    const std::int32_t frac = key - oct * n;
+    return std::ldexp(std::exp2(static_cast<double>(frac) / n), oct);
+}
+
+/// A native histogram read at one moment (after the bucket limit was applied).
+struct native_histogram_snapshot {
+    std::int32_t schema = 0;                  ///< Current schema.
+    double zero_threshold = 0;                ///< Current zero threshold.
+    std::uint64_t zero_count = 0;             ///< Zero bucket.
+    std::uint64_t count = 0;                  ///< All observations.
+    double sum = 0;                           ///< Their sum.
+    std::map<std::int32_t, std::uint64_t> positive;  ///< Bucket key → count, non-empty buckets only.
+    std::map<std::int32_t, std::uint64_t> negative;  ///< The same for negative values.
+    std::vector<std::uint64_t> classic_cumulative;   ///< Classic buckets (cumulative, incl. +Inf).
+};
+
+namespace detail {
+
+inline constexpr std::int32_t native_pages = 256;       // powers of two covered: 2^-128 … 2^128
+inline constexpr std::int32_t native_page_offset = 128;
+inline constexpr double native_min_magnitude = 2.938735877055719e-39;  // 2^-128
+
+// Bounds within one power of two, per schema 1…8: bounds[j] = 2^(j/2^s) / 2, in [0.5, 1).
+inline const std::vector<double>& native_fraction_bounds(std::int32_t schema) {
+    static const auto tables = [] {
+        std::array<std::vector<double>, 9> t;
+        for (std::int32_t s = 1; s <= 8; ++s) {
+            const std::int32_t n = 1 << s;
+            for (std::int32_t j = 0; j < n; ++j) t[s].push_back(std::exp2(static_cast<double>(j) / n) / 2);
+        }
+        return t;
+    }();
+    return tables[static_cast<std::size_t>(schema)];
+}
+
+// The bucket key of magnitude a > 2^-128 at schema s >= 0 (Prometheus' definition), clamped to
+// the highest key the directory covers.
+inline std::int32_t native_key(double a, std::int32_t s) noexcept {
+    const std::int32_t top = native_page_offset * (1 << s) - 1;
+    if (!(a < 0x1p128)) return top;  // includes +Inf
+    int exp;
+    const double frac = std::frexp(a, &exp);  // a = frac * 2^exp, frac in [0.5, 1)
+    if (s == 0) return frac == 0.5 ? exp - 1 : exp;
+    const auto& b = native_fraction_bounds(s);
+    const auto j = static_cast<std::int32_t>(std::lower_bound(b.begin(), b.end(), frac) - b.begin());
+    return std::min((exp - 1) * (1 << s) + j, top);
+}
+
+// One thread's exponential buckets of one series (see the file comment).
+struct native_thread_state {
+    struct sign_dir {
+        std::atomic<cell_word*> pages[native_pages]{};
+        ~sign_dir() {
+            for (auto& p : pages) delete[] p.load(std::memory_order_relaxed);
+        }
+    };
+    std::atomic<sign_dir*> dirs[2]{};
+    ~native_thread_state() {
+        for (auto& d : dirs) delete d.load(std::memory_order_relaxed);
+    }
+};
+
+class native_histogram_series final : public series_base, public cell_owner {
+public:
+    struct params {
+        native_histogram_options options;
+        std::shared_ptr<const histogram_layout> layout;  // classic buckets; null when none
+        bool operator==(const params& o) const { return options == o.options; }
+    };
+    static constexpr metric_type type = metric_type::histogram;
+
+    // Words per thread: state pointer, count, sum, zero count, then the classic buckets.
+    static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2, w_zero = 3, w_classic = 4;
+
+    native_histogram_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+        : series_base(names, key),
+          opt_(p.options),
+          layout_(p.layout),
+          schema_(native_schema_for(opt_.bucket_factor)),
+          raw_schema_(std::max(schema_, 0)),
+          zero_threshold_(std::max(opt_.zero_threshold, native_min_magnitude)),
+          finite_(layout_ ? static_cast<std::uint32_t>(layout_->bounds().size()) : 0),
+          bounds_(layout_ ? layout_->bounds().data() : nullptr),
+          slot_(cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this)),
+          folded_classic_(layout_ ? finite_ + 1 : 0, 0),
+          cur_schema_(schema_),
+          cur_zero_threshold_(zero_threshold_),
+          last_reset_(std::chrono::steady_clock::now()) {}
+
+    ~native_histogram_series() override {
+        {
+            std::lock_guard lock(cell_space::instance().mutex());
+            cell_space::instance().for_each_thread(slot_, [](const cell_word* w) {
+                delete reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_acquire));
+            });
+        }
+        cell_space::instance().release(slot_);
+    }
+
+    bool observe(double v) {
+        if (std::isnan(v)) return false;
+        cell_word* w = local_cells(slot_);
+        add_local(w[w_count], 1);
+        add_local_double(w[w_sum], v);
+        if (bounds_) {
+            std::uint32_t i = 0;
+            if (finite_ <= 16) {
+                while (i < finite_ && v > bounds_[i]) ++i;
+            } else {
+                i = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+            }
+            add_local(w[w_classic + i], 1);
+        }
+        const double a = std::fabs(v);
+        if (a <= zero_threshold_) {
+            add_local(w[w_zero], 1);
+            return true;
+        }
+        // a > 2^-128, so the key is at least -128 * 2^schema + 1: the page is within the directory.
+        const std::int32_t key = native_key(a, raw_schema_);
+        const std::int32_t page = (key >> raw_schema_) + native_page_offset;  // floor division
+        add_local(page_of(w, v < 0, page)[key & ((1 << raw_schema_) - 1)], 1);
+        return true;
+    }
+
+    void fold(const cell_word* w) noexcept override {
+        folded_count_ += w[w_count].load(std::memory_order_relaxed);
+        folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
+        folded_zero_ += w[w_zero].load(std::memory_order_relaxed);
+        for (std::uint32_t i = 0; i < folded_classic_.size(); ++i)
+            folded_classic_[i] += w[w_classic + i].load(std::memory_order_relaxed);
+        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_acquire));
+        if (!st) return;
+        try {
+            add_pages(*st, folded_pos_, folded_neg_);
+        } catch (...) {
+            // Out of memory while a thread exits: its buckets are lost, its count and sum are not.
+        }
+        delete st;
+    }
+
+    /// Reads the histogram, applying the bucket limit (which may change the persistent schema,
+    /// zero threshold or reset baseline). Needs the cell space mutex held.
+    void read_locked(native_histogram_snapshot& out) {
+        std::lock_guard lock(read_mu_);
+        read_unlocked(out);
+    }
+
+    /// Emits the series to a visitor (called by the family with its locks held).
+    void emit_locked(sample_visitor& v) {
+        std::lock_guard lock(read_mu_);
+        read_unlocked(snap_);
+        encode(snap_.positive, pos_spans_, pos_deltas_);
+        encode(snap_.negative, neg_spans_, neg_deltas_);
+        native_histogram_data d;
+        d.schema = snap_.schema;
+        d.zero_threshold = snap_.zero_threshold;
+        d.zero_count = snap_.zero_count;
+        d.count = snap_.count;
+        d.sum = snap_.sum;
+        d.positive = {pos_spans_, pos_deltas_};
+        d.negative = {neg_spans_, neg_deltas_};
+        d.classic_cumulative = snap_.classic_cumulative;
+        v.native_histogram_sample(*this, d, {});
+    }
+
+private:
+    void read_unlocked(native_histogram_snapshot& out) {
+        raw_totals(raw_);
+        subtract_baseline(raw_);
+        if (opt_.min_reset_duration.count() > 0 && (cur_schema_ != schema_ || cur_zero_threshold_ != zero_threshold_) &&
+            std::chrono::steady_clock::now() - last_reset_ >= opt_.min_reset_duration)
+            reset_to(raw_);
+        shape(raw_, out);
+        while (opt_.max_buckets > 0 && out.positive.size() + out.negative.size() > opt_.max_buckets) {
+            if (opt_.min_reset_duration.count() > 0 &&
+                std::chrono::steady_clock::now() - last_reset_ >= opt_.min_reset_duration) {
+                reset_to(raw_);
+                shape(raw_, out);
+                break;
+            }
+            if (widen_zero_bucket(out)) {
+                shape(raw_, out);
+                continue;
+            }
+            if (cur_schema_ > -4) {
+                --cur_schema_;
+                shape(raw_, out);
+                continue;
+            }
+            break;
+        }
+    }
+
+public:
+    /// Spans and deltas of a side, as Prometheus encodes them; gaps of one or two empty buckets
+    /// are filled with zeros rather than starting a new span (smaller on the wire).
+    static void encode(const std::map<std::int32_t, std::uint64_t>& buckets, std::vector<bucket_span>& spans,
+                       std::vector<std::int64_t>& deltas) {
+        spans.clear();
+        deltas.clear();
+        std::int64_t prev_count = 0;
+        std::int32_t prev_key = 0;
+        bool first = true;
+        for (const auto& [k, c] : buckets) {
+            if (c == 0) continue;
+            const std::int32_t gap = first ? 0 : k - prev_key - 1;
+            if (first || gap > 2) {
+                spans.push_back({first ? k : gap, 0});
+            } else {
+                for (std::int32_t g = 0; g < gap; ++g) {
+                    deltas.push_back(-prev_count);
+                    prev_count = 0;
+                    ++spans.back().length;
+                }
+            }
+            deltas.push_back(static_cast<std::int64_t>(c) - prev_count);
+            prev_count = static_cast<std::int64_t>(c);
+            ++spans.back().length;
+            prev_key = k;
+            first = false;
+        }
+    }
+
+private:
+    struct totals {
+        std::uint64_t count = 0, zero = 0;
+        double sum = 0;
+        std::vector<std::uint64_t> classic;  // per bucket, not cumulative
+        std::map<std::int32_t, std::uint64_t> pos, neg;  // at the raw schema
+    };
+
+    cell_word* page_of(cell_word* w, bool negative, std::int32_t page) {
+        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_relaxed));
+        if (!st) [[unlikely]] {
+            st = new native_thread_state;
+            w[w_state].store(reinterpret_cast<std::uint64_t>(st), std::memory_order_release);
+        }
+        auto* dir = st->dirs[negative].load(std::memory_order_relaxed);
+        if (!dir) [[unlikely]] {
+            dir = new native_thread_state::sign_dir;
+            st->dirs[negative].store(dir, std::memory_order_release);
+        }
+        cell_word* p = dir->pages[page].load(std::memory_order_relaxed);
+        if (!p) [[unlikely]] {
+            p = new cell_word[std::size_t{1} << raw_schema_]();
+            dir->pages[page].store(p, std::memory_order_release);
+        }
+        return p;
+    }
+
+    void add_pages(const native_thread_state& st, std::map<std::int32_t, std::uint64_t>& pos,
+                   std::map<std::int32_t, std::uint64_t>& neg) const {
+        const std::int32_t n = 1 << raw_schema_;
+        for (int sign = 0; sign < 2; ++sign) {
+            const auto* dir = st.dirs[sign].load(std::memory_order_acquire);
+            if (!dir) continue;
+            auto& m = sign ? neg : pos;
+            for (std::int32_t p = 0; p < native_pages; ++p) {
+                const cell_word* words = dir->pages[p].load(std::memory_order_acquire);
+                if (!words) continue;
+                for (std::int32_t i = 0; i < n; ++i)
+                    if (const std::uint64_t c = words[i].load(std::memory_order_relaxed))
+                        m[(p - native_page_offset) * n + i] += c;
+            }
+        }
+    }
+
+    void raw_totals(totals& t) const {
+        t.count = folded_count_;
+        t.sum = folded_sum_;
+        t.zero = folded_zero_;
+        t.classic = folded_classic_;
+        t.pos = folded_pos_;
+        t.neg = folded_neg_;
+        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+            t.count += w[w_count].load(std::memory_order_relaxed);
+            t.sum += word_to_double(w[w_sum].load(std::memory_order_relaxed));
+            t.zero += w[w_zero].load(std::memory_order_relaxed);
+            for (std::size_t i = 0; i < t.classic.size(); ++i)
+                t.classic[i] += w[w_classic + i].load(std::memory_order_relaxed);
+            if (const auto* st = reinterpret_cast<const native_thread_state*>(w[w_state].load(std::memory_order_acquire)))
+                add_pages(*st, t.pos, t.neg);
+        });
+    }
+
+    void subtract_baseline(totals& t) const {
+        if (!has_baseline_) return;
+        t.count -= base_.count;
+        t.sum -= base_.sum;
+        t.zero -= base_.zero;
+        for (std::size_t i = 0; i < t.classic.size(); ++i) t.classic[i] -= base_.classic[i];
+        auto sub = [](std::map<std::int32_t, std::uint64_t>& m, const std::map<std::int32_t, std::uint64_t>& b) {
+            for (const auto& [k, c] : b) {
+                auto it = m.find(k);
+                if (it == m.end()) continue;
+                it->second -= c;
+                if (it->second == 0) m.erase(it);
+            }
+        };
+        sub(t.pos, base_.pos);
+        sub(t.neg, base_.neg);
+    }
+
+    // Everything observed so far becomes the baseline: the histogram starts again from zero at
+    // the configured schema and zero threshold.
+    void reset_to(totals& t) {
+        if (!has_baseline_) {
+            base_ = t;
+            has_baseline_ = true;
+        } else {
+            base_.count += t.count;
+            base_.sum += t.sum;
+            base_.zero += t.zero;
+            for (std::size_t i = 0; i < t.classic.size(); ++i) base_.classic[i] += t.classic[i];
+            for (const auto& [k, c] : t.pos) base_.pos[k] += c;
+            for (const auto& [k, c] : t.neg) base_.neg[k] += c;
+        }
+        t.count = t.zero = 0;
+        t.sum = 0;
+        std::fill(t.classic.begin(), t.classic.end(), 0);
+        t.pos.clear();
+        t.neg.clear();
+        cur_schema_ = schema_;
+        cur_zero_threshold_ = zero_threshold_;
+        last_reset_ = std::chrono::steady_clock::now();
+    }
+
+    // Raw buckets → exposed buckets at the current schema and zero threshold.
+    void shape(const totals& t, native_histogram_snapshot& out) const {
+        out.schema = cur_schema_;
+        out.zero_threshold = cur_zero_threshold_;
+        out.count = t.count;
+        out.sum = t.sum;
+        out.zero_count = t.zero;
+        out.positive.clear();
+        out.negative.clear();
+        const std::int32_t shift = raw_schema_ - cur_schema_;
+        auto move = [&](const std::map<std::int32_t, std::uint64_t>& from, std::map<std::int32_t, std::uint64_t>& to) {
+            for (const auto& [k, c] : from) {
+                if (native_bucket_upper_bound(k, raw_schema_) <= cur_zero_threshold_) {
+                    out.zero_count += c;
+                    continue;
+                }
+                // ceil(k / 2^shift), for negative k too.
+                const std::int32_t nk = shift == 0 ? k : -((-k) >> shift);
+                to[nk] += c;
+            }
+        };
+        move(t.pos, out.positive);
+        move(t.neg, out.negative);
+        out.classic_cumulative = t.classic;
+        for (std::size_t i = 1; i < out.classic_cumulative.size(); ++i)
+            out.classic_cumulative[i] += out.classic_cumulative[i - 1];
+    }
+
+    // Widens the zero bucket to swallow the bucket closest to zero, if the maximum allows.
+    bool widen_zero_bucket(const native_histogram_snapshot& s) {
+        if (cur_zero_threshold_ >= opt_.max_zero_threshold) return false;
+        std::int32_t smallest = INT32_MAX;
+        if (!s.positive.empty()) smallest = s.positive.begin()->first;
+        if (!s.negative.empty()) smallest = std::min(smallest, s.negative.begin()->first);
+        if (smallest == INT32_MAX) return false;
+        const double t = native_bucket_upper_bound(smallest, cur_schema_);
+        if (t > opt_.max_zero_threshold) return false;
+        cur_zero_threshold_ = t;
+        return true;
+    }
+
+    native_histogram_options opt_;
+    std::shared_ptr<const histogram_layout> layout_;
+    std::int32_t schema_, raw_schema_;
+    double zero_threshold_;
+    std::uint32_t finite_;
+    const double* bounds_;
+    std::uint32_t slot_;
+    // Left behind by exited threads (guarded by the cell space mutex).
+    std::uint64_t folded_count_ = 0, folded_zero_ = 0;
+    double folded_sum_ = 0;
+    std::vector<std::uint64_t> folded_classic_;
+    std::map<std::int32_t, std::uint64_t> folded_pos_, folded_neg_;
+    // Bucket-limit state and render scratch, guarded by read_mu_.
+    std::mutex read_mu_;
+    std::int32_t cur_schema_;
+    double cur_zero_threshold_;
+    std::chrono::steady_clock::time_point last_reset_;
+    bool has_baseline_ = false;
+    totals base_, raw_;
+    native_histogram_snapshot snap_;
+    std::vector<bucket_span> pos_spans_, neg_spans_;
+    std::vector<std::int64_t> pos_deltas_, neg_deltas_;
+};
+
+}  // namespace detail
+
+/// The operations of a native histogram, shared by the owning handle and the scoped reference.
+template <class Derived>
+class native_histogram_operations {
+public:
+    /// Records one observation; NaN is refused (false).
+    bool observe(double v) const { return series().observe(v); }
+
+    /// Records a duration in seconds.
+    template <class Rep, class Period>
+    void observe(std::chrono::duration<Rep, Period> d) const {
+        series().observe(std::chrono::duration<double>(d).count());
+    }
+
+    /// Reads the histogram as a render would (the bucket limit applied).
+    [[nodiscard]] native_histogram_snapshot snapshot() const {
+        native_histogram_snapshot s;
+        std::lock_guard lock(detail::cell_space::instance().mutex());
+        series().read_locked(s);
+        return s;
+    }
+
+private:
+    detail::native_histogram_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
+};
+
+/// A handle to one native histogram series; see `counter` for what handles guarantee.
+class native_histogram : public native_histogram_operations<native_histogram> {
+public:
+    explicit native_histogram(detail::series_ptr<detail::native_histogram_series> p) noexcept : p_(std::move(p)) {}
+
+private:
+    friend class native_histogram_operations<native_histogram>;
+    detail::native_histogram_series& series_ref() const noexcept { return *p_.get(); }
+    detail::series_ptr<detail::native_histogram_series> p_;
+};
+
+namespace detail {
+template <class Series>
+struct series_traits;
+template <>
+struct series_traits<native_histogram_series> {
+    using handle = native_histogram;
+    template <class D>
+    using operations = native_histogram_operations<D>;
+};
+}  // namespace detail
+
+}  // namespace vitals

@@ -1,0 +1,401 @@
+// vitals — summary: quantiles over a sliding time window, plus all-time sum and count.
+//
+// Accuracy: every quantile is estimated with a relative error of at most 0.55% for observations
+// with 2^-64 <= |v| < 2^64. The estimate for quantile q is within 0.55% of the observation of
+// rank floor(q * (n - 1)) among the n observations in the window (DDSketch's guarantee): values
+// are counted in logarithmic buckets, 64 per power of two, each reported by the point that
+// minimizes the relative error to both its ends, (2^(1/64) - 1) / (2^(1/64) + 1) < 0.0055.
+// Magnitudes below 2^-64 count as 0; from 2^64 up (infinities included) they count in the highest
+// bucket, so estimates there are only lower bounds.
+//
+// Window: like the Go client, `max_age` (10 minutes) split in `age_buckets` (5) rotating buckets;
+// quantiles cover the observations of the last max_age minus at most one bucket's width (8 to 10
+// minutes with the defaults). Empty windows give NaN quantiles.
+//
+// Cost: observing takes no lock and no locked instruction. Count and sum live in per-thread cells
+// (detail/thread_cells.hpp); buckets live in a per-thread, per-series state allocated on the
+// thread's first observation: per age bucket and sign, a directory of 128 pages (one per power of
+// two) allocated on first use, each page 64 counters (512 bytes) allocated when first hit. A
+// thread that finds its age bucket stale clears it itself; a render validates each age bucket with
+// its epoch tag (a seqlock) and skips one that is being cleared.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <time.h>
+
+#include "../detail/thread_cells.hpp"
+#include "family.hpp"
+#include "names.hpp"
+#include "series.hpp"
+
+namespace vitals {
+
+/// The sliding window of a summary's quantiles.
+struct summary_options {
+    /// How long an observation counts towards the quantiles.
+    std::chrono::seconds max_age{600};
+    /// How many buckets the window rotates through (1 to 16); more gives a smoother window.
+    std::uint32_t age_buckets = 5;
+
+    bool operator==(const summary_options&) const = default;
+};
+
+/// The relative error bound of summary quantiles (see summary.hpp).
+inline constexpr double summary_relative_error = 0.0055;
+
+namespace detail {
+
+inline constexpr int summary_sub_buckets = 64;  // per power of two
+inline constexpr int summary_octaves = 128;     // 2^-64 … 2^64
+inline constexpr int summary_min_exponent = -64;
+
+// Maps a magnitude to its bucket with a table lookup on the top mantissa bits and one compare.
+struct summary_index_table {
+    std::array<std::uint8_t, 4096> start{};         // bucket at the start of each mantissa cell
+    std::array<double, summary_sub_buckets + 1> bound{};  // 2^(j/64), j = 0 … 64
+
+    summary_index_table() {
+        for (int j = 0; j <= summary_sub_buckets; ++j) bound[j] = std::exp2(static_cast<double>(j) / summary_sub_buckets);
+        for (int t = 0; t < 4096; ++t) {
+            const double m = 1 + t / 4096.0;
+            int j = 0;
+            while (j + 1 < summary_sub_buckets && bound[j + 1] <= m) ++j;
+            start[t] = static_cast<std::uint8_t>(j);
+        }
+    }
+    static const summary_index_table& get() {
+        static const summary_index_table t;
+        return t;
+    }
+
+    // Bucket of magnitude a in [2^-64, 2^64): octave index * 64 + sub-bucket.
+    std::int32_t index(double a) const noexcept {
+        std::uint64_t bits;
+        std::memcpy(&bits, &a, 8);
+        const int e = static_cast<int>((bits >> 52) & 0x7FF) - 1023;
+        const std::uint64_t mant_bits = (bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL;
+        double m;
+        std::memcpy(&m, &mant_bits, 8);
+        int j = start[(bits >> 40) & 0xFFF];
+        if (m >= bound[static_cast<std::size_t>(j) + 1]) ++j;
+        return (e - summary_min_exponent) * summary_sub_buckets + j;
+    }
+
+    // The value reported for bucket `i`: the harmonic mean of its ends, which balances the
+    // relative error towards both.
+    double representative(std::int32_t i) const noexcept {
+        const int oct = i / summary_sub_buckets, j = i % summary_sub_buckets;
+        const double lo = std::ldexp(bound[j], oct + summary_min_exponent);
+        const double hi = std::ldexp(bound[j + 1], oct + summary_min_exponent);
+        return 2 * lo * hi / (lo + hi);
+    }
+};
+
+// Monotonic time in milliseconds; the coarse clock is cheap enough for the
+// hot path and its few-millisecond resolution is far below an age bucket's width.
+inline std::int64_t summary_now_ms() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+#else
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+#endif
+}
+
+// One thread's buckets of one summary series (see the file comment).
+struct summary_thread_state {
+    struct dir {
+        std::atomic<cell_word*> pages[summary_octaves]{};
+        ~dir() {
+            for (auto& p : pages) delete[] p.load(std::memory_order_relaxed);
+        }
+    };
+    struct age_slot {
+        std::atomic<std::int64_t> epoch{-1};  // -1: empty or being cleared
+        cell_word zero{0};
+        std::atomic<dir*> dirs[2]{};
+        ~age_slot() {
+            for (auto& d : dirs) delete d.load(std::memory_order_relaxed);
+        }
+    };
+    explicit summary_thread_state(std::uint32_t n) : ages(new age_slot[n]), count(n) {}
+    std::unique_ptr<age_slot[]> ages;
+    std::uint32_t count;
+};
+
+class summary_series final : public series_base, public cell_owner {
+public:
+    struct params {
+        std::vector<double> quantiles;
+        summary_options options;
+        bool operator==(const params&) const = default;
+    };
+    static constexpr metric_type type = metric_type::summary;
+    static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2;
+
+    summary_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+        : series_base(names, key),
+          quantiles_(p.quantiles),
+          ages_(p.options.age_buckets),
+          width_ms_(std::max<std::int64_t>(1, std::chrono::milliseconds(p.options.max_age).count() / ages_)),
+          table_(&summary_index_table::get()),
+          slot_(cell_space::instance().allocate(3, this)) {}
+
+    ~summary_series() override {
+        {
+            std::lock_guard lock(cell_space::instance().mutex());
+            cell_space::instance().for_each_thread(slot_, [](const cell_word* w) {
+                delete reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+            });
+        }
+        cell_space::instance().release(slot_);
+    }
+
+    bool observe(double v) {
+        if (std::isnan(v)) return false;
+        cell_word* w = local_cells(slot_);
+        add_local(w[w_count], 1);
+        add_local_double(w[w_sum], v);
+        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_relaxed));
+        if (!st) [[unlikely]] {
+            st = new summary_thread_state(ages_);
+            w[w_state].store(reinterpret_cast<std::uint64_t>(st), std::memory_order_release);
+        }
+        const std::int64_t epoch = summary_now_ms() / width_ms_;
+        auto& slot = st->ages[static_cast<std::size_t>(epoch % ages_)];
+        if (slot.epoch.load(std::memory_order_relaxed) != epoch) [[unlikely]]
+            rotate(slot, epoch);
+        const double a = std::fabs(v);
+        if (!(a >= 0x1p-64)) {
+            add_local(slot.zero, 1);
+            return true;
+        }
+        const std::int32_t i = a < 0x1p64 ? table_->index(a) : summary_octaves * summary_sub_buckets - 1;
+        add_local(page(slot, v < 0, i / summary_sub_buckets)[i % summary_sub_buckets], 1);
+        return true;
+    }
+
+    void fold(const cell_word* w) noexcept override {
+        folded_count_ += w[w_count].load(std::memory_order_relaxed);
+        folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
+        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+        if (!st) return;
+        try {
+            const std::int64_t now = summary_now_ms() / width_ms_;
+            for (std::uint32_t a = 0; a < st->count; ++a) {
+                const std::int64_t e = st->ages[a].epoch.load(std::memory_order_relaxed);
+                if (e < 0 || e <= now - ages_) continue;
+                add_slot(st->ages[a], folded_[e]);
+            }
+        } catch (...) {
+            // Out of memory while a thread exits: its window is lost, its count and sum are not.
+        }
+        delete st;
+    }
+
+    /// Quantile estimates over the window, and the all-time sum and count. Needs the cell space
+    /// mutex held.
+    void read_locked(std::span<const double> qs, std::vector<quantile_value>& out, double& sum,
+                     std::uint64_t& count) {
+        const std::int64_t now = summary_now_ms() / width_ms_;
+        std::map<std::int32_t, std::uint64_t> merged;  // signed order: negatives, zero (0), positives
+        std::uint64_t n = 0, c = folded_count_;
+        double s = folded_sum_;
+        std::erase_if(folded_, [&](const auto& kv) { return kv.first <= now - ages_; });
+        for (const auto& [e, buckets] : folded_)
+            for (const auto& [k, v] : buckets) merged[k] += v;
+        std::map<std::int32_t, std::uint64_t> scratch;
+        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+            c += w[w_count].load(std::memory_order_relaxed);
+            s += word_to_double(w[w_sum].load(std::memory_order_relaxed));
+            const auto* st = reinterpret_cast<const summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+            if (!st) return;
+            for (std::uint32_t a = 0; a < st->count; ++a) {
+                const auto& slot = st->ages[a];
+                const std::int64_t e1 = slot.epoch.load(std::memory_order_acquire);
+                if (e1 < 0 || e1 <= now - ages_ || e1 > now) continue;
+                scratch.clear();
+                add_slot(slot, scratch);
+                std::atomic_thread_fence(std::memory_order_acquire);
+                if (slot.epoch.load(std::memory_order_relaxed) != e1) continue;  // cleared meanwhile
+                for (const auto& [k, v] : scratch) merged[k] += v;
+            }
+        });
+        for (const auto& [k, v] : merged) n += v;
+        out.clear();
+        for (double q : qs) {
+            double value = std::nan("");
+            if (n > 0) {
+                const double rank = q * static_cast<double>(n - 1);
+                std::uint64_t cum = 0;
+                for (const auto& [k, v] : merged) {
+                    cum += v;
+                    if (static_cast<double>(cum) > rank) {
+                        value = k == 0 ? 0.0 : k > 0 ? table_->representative(k - 1) : -table_->representative(-k - 1);
+                        break;
+                    }
+                }
+            }
+            out.push_back({q, value});
+        }
+        sum = s;
+        count = c;
+    }
+
+    /// Emits the series to a visitor (called by the family with its locks held).
+    void emit_locked(sample_visitor& v) {
+        double sum = 0;
+        std::uint64_t count = 0;
+        read_locked(quantiles_, scratch_, sum, count);
+        v.summary_sample(*this, scratch_, sum, count);
+    }
+
+    [[nodiscard]] std::span<const double> quantiles() const noexcept { return quantiles_; }
+
+private:
+    // Clears an age bucket for a new epoch: readers see the tag change and drop what they read.
+    static void rotate(summary_thread_state::age_slot& slot, std::int64_t epoch) noexcept {
+        slot.epoch.store(-1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        slot.zero.store(0, std::memory_order_relaxed);
+        for (auto& d : slot.dirs)
+            if (auto* dir = d.load(std::memory_order_relaxed))
+                for (auto& p : dir->pages)
+                    if (cell_word* words = p.load(std::memory_order_relaxed))
+                        for (int i = 0; i < summary_sub_buckets; ++i) words[i].store(0, std::memory_order_relaxed);
+        slot.epoch.store(epoch, std::memory_order_release);
+    }
+
+    static cell_word* page(summary_thread_state::age_slot& slot, bool negative, std::int32_t octave) {
+        auto* dir = slot.dirs[negative].load(std::memory_order_relaxed);
+        if (!dir) [[unlikely]] {
+            dir = new summary_thread_state::dir;
+            slot.dirs[negative].store(dir, std::memory_order_release);
+        }
+        cell_word* p = dir->pages[octave].load(std::memory_order_relaxed);
+        if (!p) [[unlikely]] {
+            p = new cell_word[summary_sub_buckets]();
+            dir->pages[octave].store(p, std::memory_order_release);
+        }
+        return p;
+    }
+
+    // Adds an age bucket's counts to `m` under signed keys: -(i+1) for negative bucket i, 0 for
+    // the zero bucket, i+1 for positive bucket i, so the map's order is the values' order.
+    static void add_slot(const summary_thread_state::age_slot& slot, std::map<std::int32_t, std::uint64_t>& m) {
+        if (const auto z = slot.zero.load(std::memory_order_relaxed)) m[0] += z;
+        for (int sign = 0; sign < 2; ++sign) {
+            const auto* dir = slot.dirs[sign].load(std::memory_order_acquire);
+            if (!dir) continue;
+            for (int o = 0; o < summary_octaves; ++o) {
+                const cell_word* words = dir->pages[o].load(std::memory_order_acquire);
+                if (!words) continue;
+                for (int j = 0; j < summary_sub_buckets; ++j)
+                    if (const auto c = words[j].load(std::memory_order_relaxed)) {
+                        const std::int32_t i = o * summary_sub_buckets + j + 1;
+                        m[sign ? -i : i] += c;
+                    }
+            }
+        }
+    }
+
+    std::vector<double> quantiles_;
+    std::int64_t ages_;
+    std::int64_t width_ms_;
+    const summary_index_table* table_;
+    std::uint32_t slot_;
+    // Left behind by exited threads, by epoch (guarded by the cell space mutex).
+    std::uint64_t folded_count_ = 0;
+    double folded_sum_ = 0;
+    std::map<std::int64_t, std::map<std::int32_t, std::uint64_t>> folded_;
+    std::vector<quantile_value> scratch_;
+};
+
+}  // namespace detail
+
+/// The operations of a summary, shared by the owning handle and the scoped reference.
+template <class Derived>
+class summary_operations {
+public:
+    /// Records one observation; NaN is refused (false).
+    bool observe(double v) const { return series().observe(v); }
+
+    /// Records a duration in seconds.
+    template <class Rep, class Period>
+    void observe(std::chrono::duration<Rep, Period> d) const {
+        series().observe(std::chrono::duration<double>(d).count());
+    }
+
+    /// The family's quantiles, estimated over the current window (NaN when it is empty).
+    [[nodiscard]] std::vector<quantile_value> quantiles() const {
+        std::vector<quantile_value> out;
+        double sum = 0;
+        std::uint64_t count = 0;
+        std::lock_guard lock(detail::cell_space::instance().mutex());
+        series().read_locked(series().quantiles(), out, sum, count);
+        return out;
+    }
+
+    /// Estimates any quantile `q` in [0, 1] over the current window.
+    [[nodiscard]] double quantile(double q) const {
+        std::vector<quantile_value> out;
+        double sum = 0;
+        std::uint64_t count = 0;
+        const double qs[1] = {q};
+        std::lock_guard lock(detail::cell_space::instance().mutex());
+        series().read_locked(qs, out, sum, count);
+        return out[0].value;
+    }
+
+    /// Number of observations ever made.
+    [[nodiscard]] std::uint64_t count() const { return totals().second; }
+    /// Sum of all observations ever made.
+    [[nodiscard]] double sum() const { return totals().first; }
+
+private:
+    std::pair<double, std::uint64_t> totals() const {
+        std::vector<quantile_value> out;
+        double sum = 0;
+        std::uint64_t count = 0;
+        std::lock_guard lock(detail::cell_space::instance().mutex());
+        series().read_locked({}, out, sum, count);
+        return {sum, count};
+    }
+    detail::summary_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
+};
+
+/// A handle to one summary series; see `counter` for what handles guarantee.
+class summary : public summary_operations<summary> {
+public:
+    explicit summary(detail::series_ptr<detail::summary_series> p) noexcept : p_(std::move(p)) {}
+
+private:
+    friend class summary_operations<summary>;
+    detail::summary_series& series_ref() const noexcept { return *p_.get(); }
+    detail::series_ptr<detail::summary_series> p_;
+};
+
+namespace detail {
+template <class Series>
+struct series_traits;
+template <>
+struct series_traits<summary_series> {
+    using handle = summary;
+    template <class D>
+    using operations = summary_operations<D>;
+};
+}  // namespace detail
+
+}  // namespace vitals

@@ -1,0 +1,162 @@
+// vitals — lock-free storage of the latest exemplar per counter or per histogram bucket.
+//
+// Each slot is a small seqlock over atomic words: a writer claims the slot with one
+// compare-and-swap (a writer that finds the slot busy drops its exemplar instead of waiting: the
+// slot keeps "the latest" one that got through), copies the encoded exemplar word by word and
+// publishes it; a render copies the words and retries if a writer got in between. No thread ever
+// blocks, and nothing is allocated when an exemplar is recorded.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "../core/exemplar.hpp"
+#include "thread_cells.hpp"
+
+namespace vitals::detail {
+
+/// Room for an encoded label set: 128 code points are at most 512 bytes, plus 4 bytes of lengths
+/// per pair (at most 128 pairs, as every name has a code point).
+inline constexpr std::size_t exemplar_encoded_max = exemplar_labels::max_encoded_bytes;
+
+inline double unix_now() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct exemplar_slot {
+    static constexpr std::size_t data_words = (exemplar_encoded_max + 7) / 8;
+    std::atomic<std::uint64_t> seq{0};  // odd while a writer copies
+    std::atomic<std::uint64_t> value{0}, timestamp{0}, length{0};
+    std::atomic<std::uint64_t> data[data_words]{};
+
+    /// Publishes an encoded label set with its value; false if another writer held the slot.
+    bool store(const char* encoded, std::size_t n, double v, double ts) noexcept {
+        std::uint64_t s = seq.load(std::memory_order_relaxed);
+        if ((s & 1) || !seq.compare_exchange_strong(s, s + 1, std::memory_order_acquire)) return false;
+        std::atomic_thread_fence(std::memory_order_release);
+        value.store(double_to_word(v), std::memory_order_relaxed);
+        timestamp.store(double_to_word(ts), std::memory_order_relaxed);
+        length.store(n, std::memory_order_relaxed);
+        for (std::size_t i = 0; i * 8 < n; ++i) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, encoded + i * 8, n - i * 8 < 8 ? n - i * 8 : 8);
+            data[i].store(w, std::memory_order_relaxed);
+        }
+        seq.store(s + 2, std::memory_order_release);
+        return true;
+    }
+
+    /// Reads the slot into `out`; false when it is empty or kept changing under the reader.
+    bool load(exemplar& out) const {
+        char buf[data_words * 8];
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            const std::uint64_t s1 = seq.load(std::memory_order_acquire);
+            if (s1 == 0) return false;
+            if (s1 & 1) continue;
+            const double v = word_to_double(value.load(std::memory_order_relaxed));
+            const double ts = word_to_double(timestamp.load(std::memory_order_relaxed));
+            const std::size_t n = length.load(std::memory_order_relaxed);
+            if (n > exemplar_encoded_max) continue;
+            for (std::size_t i = 0; i * 8 < n; ++i) {
+                const std::uint64_t w = data[i].load(std::memory_order_relaxed);
+                std::memcpy(buf + i * 8, &w, 8);
+            }
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (seq.load(std::memory_order_relaxed) != s1) continue;
+            decode(std::string_view(buf, n), v, ts, out);
+            return true;
+        }
+        return false;
+    }
+
+private:
+    static void decode(std::string_view enc, double v, double ts, exemplar& out) {
+        out.labels.clear();
+        out.label_block.clear();
+        std::size_t i = 0;
+        auto take = [&]() {
+            std::uint16_t len;
+            std::memcpy(&len, enc.data() + i, 2);
+            std::string_view s = enc.substr(i + 2, len);
+            i += 2 + len;
+            return s;
+        };
+        while (i + 4 <= enc.size()) {
+            const std::string_view k = take();
+            const std::string_view val = take();
+            if (!out.label_block.empty()) out.label_block += ',';
+            out.label_block += k;
+            out.label_block += "=\"";
+            append_escaped_label_value(out.label_block, val);
+            out.label_block += '"';
+            out.labels.emplace_back(std::string(k), std::string(val));
+        }
+        out.value = v;
+        out.timestamp = ts;
+    }
+};
+
+/// Lazily allocated exemplar slots of one series (one per counter, one per histogram bucket);
+/// each slot (about 1 KiB) is allocated the first time an exemplar lands in it.
+class exemplar_slots {
+public:
+    explicit exemplar_slots(std::size_t count) : count_(count) {}
+    ~exemplar_slots() {
+        if (auto* table = table_.load(std::memory_order_acquire)) {
+            for (std::size_t i = 0; i < count_; ++i) delete table[i].load(std::memory_order_acquire);
+            delete[] table;
+        }
+    }
+    exemplar_slots(const exemplar_slots&) = delete;
+    exemplar_slots& operator=(const exemplar_slots&) = delete;
+
+    /// Records an exemplar in slot `i`; false if a concurrent writer held that slot.
+    bool store(std::size_t i, const exemplar_labels& labels, double value) {
+        return slot(i).store(labels.encoded().data(), labels.encoded().size(), value, unix_now());
+    }
+
+    /// Reads slot `i` into `out`; false when it holds no exemplar.
+    bool load(std::size_t i, exemplar& out) const {
+        const auto* table = table_.load(std::memory_order_acquire);
+        if (!table) return false;
+        const exemplar_slot* s = table[i].load(std::memory_order_acquire);
+        return s && s->load(out);
+    }
+
+    /// True once any exemplar was recorded.
+    [[nodiscard]] bool any() const noexcept { return table_.load(std::memory_order_acquire) != nullptr; }
+
+private:
+    template <class T>
+    static T* publish(std::atomic<T*>& where, T* fresh) {
+        T* seen = nullptr;
+        if (where.compare_exchange_strong(seen, fresh, std::memory_order_acq_rel)) return fresh;
+        return seen;
+    }
+    exemplar_slot& slot(std::size_t i) {
+        auto* table = table_.load(std::memory_order_acquire);
+        if (!table) [[unlikely]] {
+            auto* fresh = new std::atomic<exemplar_slot*>[count_]{};
+            table = publish(table_, fresh);
+            if (table != fresh) delete[] fresh;
+        }
+        exemplar_slot* s = table[i].load(std::memory_order_acquire);
+        if (!s) [[unlikely]] {
+            auto* fresh = new exemplar_slot;
+            s = publish(table[i], fresh);
+            if (s != fresh) delete fresh;
+        }
+        return *s;
+    }
+
+    std::size_t count_;
+    std::atomic<std::atomic<exemplar_slot*>*> table_{nullptr};
+};
+
+}  // namespace vitals::detail

@@ -1,0 +1,21 @@
+// A program that uses vitals the way an application would; built by every consumer project in
+// this folder. It prints its exposition, and run.sh checks the lines it expects.
+//
+//   consumer <how it was built>
+#include <vitals/process/build_info.hpp>
+#include <vitals/process/process_collector.hpp>
+#include <vitals/vitals.hpp>
+
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv) {
+    const std::string way = argc > 1 ? argv[1] : "unknown";
+    vitals::registry r(vitals::const_labels{{"consumer", way}});
+    vitals::operational_metrics ops(r);
+    ops.service_started("consumer");
+    ops.requests_total.labels("GET", "/v1/health", "200").inc();
+    vitals::register_process_metrics(r);
+    vitals::register_vitals_build_info(r);
+    std::cout << vitals::render_text(r);
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds and runs a tiny consumer program (consumer.cpp) against vitals in every way a C++ project
+# takes it in, and checks what each prints:
+#   1. Meson subproject: subprojects/vitals.wrap (a wrap-file whose source archive is the tree)
+#   2. Meson dependency('vitals') on an installed vitals, through pkg-config
+#   3. CMake find_package(vitals CONFIG) + vitals::vitals, from a relocated installation
+#   4. pkg-config --cflags/--libs on a plain compiler line
+#   5. A plain compiler line: -I include -pthread
+# Everything happens in a temporary directory that is removed at the end. CXX picks the compiler.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/tests/consumers"
+export CXX=${CXX:-c++}
+warnings=(-std=c++20 -Wall -Wextra -Wpedantic -Werror)
+version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$root/meson.build" | head -1)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vitals-consumers.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "consumers: FAIL: $*" >&2; exit 1; }
+
+# Runs a consumer binary and checks the lines every consumer must print.
+check() {
+  local way=$1 binary=$2 out="$tmp/$1.out"
+  "$binary" "$way" >"$out" || fail "$way: the consumer exited with $?"
+  grep -qx "http_requests_total{consumer=\"$way\",method=\"GET\",endpoint=\"/v1/health\",status=\"200\"} 1" "$out" ||
+    fail "$way: no http_requests_total line in:$(printf '\n'; cat "$out")"
+  grep -q "^vitals_build_info{consumer=\"$way\",version=\"$version\",revision=\"unknown\",compiler=\"[^\"]*\"} 1\$" "$out" ||
+    fail "$way: no vitals_build_info line in:$(printf '\n'; cat "$out")"
+  grep -q "^process_resident_memory_bytes{consumer=\"$way\"} [1-9]" "$out" ||
+    fail "$way: no process_resident_memory_bytes line in:$(printf '\n'; cat "$out")"
+  echo "consumers: $way ok"
+}
+
+# A project directory in the temporary folder: the given project files plus consumer.cpp.
+project() {
+  mkdir -p "$tmp/$1"
+  [ -d "$here/$1" ] && cp -R "$here/$1/." "$tmp/$1/"
+  cp "$here/consumer.cpp" "$tmp/$1/"
+}
+
+echo "consumers: vitals $version, CXX=$CXX"
+
+# --- 1. Meson subproject through a wrap-file ------------------------------------------------------
+# The source archive is what a release would ship: every file git knows or would add (outside a git
+# checkout: every file but build directories). It is put in packagecache, where Meson takes it
+# (after checking the hash) instead of downloading source_url.
+source_files() {
+  if command -v git >/dev/null && git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+    git -C "$root" ls-files -co --exclude-standard -z
+  else
+    (cd "$root" && find . \( -path './build*' -o -path ./.git -o -path ./subprojects \) -prune -o -type f -printf '%P\0')
+  fi
+}
+project meson_subproject
+mkdir -p "$tmp/meson_subproject/subprojects/packagecache"
+archive="$tmp/meson_subproject/subprojects/packagecache/vitals-$version.tar.gz"
+(cd "$root" && source_files | xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
+  tar -czf "$archive" --null -T - --transform "s,^,vitals-$version/,")
+cat >"$tmp/meson_subproject/subprojects/vitals.wrap" <<WRAP
+[wrap-file]
+directory = vitals-$version
+source_url = https://example.invalid/vitals-$version.tar.gz
+source_filename = vitals-$version.tar.gz
+source_hash = $(sha256sum "$archive" | cut -d' ' -f1)
+WRAP
+meson setup --wrap-mode=nodownload "$tmp/meson_subproject/build" "$tmp/meson_subproject" >"$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "meson subproject: setup"; }
+ninja -C "$tmp/meson_subproject/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "meson subproject: build"; }
+check meson-subproject "$tmp/meson_subproject/build/consumer"
+
+# --- install once, for the next three ---------------------------------------------------------------
+meson setup "$tmp/vitals-build" "$root" --prefix "$tmp/prefix" -Dtests=false -Dexamples=false -Dbench=false \
+  >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: meson setup"; }
+meson install -C "$tmp/vitals-build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: meson install"; }
+pc=$(find "$tmp/prefix" -name vitals.pc | head -1)
+[ -n "$pc" ] || fail "meson install wrote no vitals.pc"
+export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+[ "$(pkg-config --modversion vitals)" = "$version" ] || fail "vitals.pc: version $(pkg-config --modversion vitals)"
+pkg-config --cflags vitals | grep -q -- "-I$tmp/prefix/include" || fail "vitals.pc: Cflags $(pkg-config --cflags vitals)"
+pkg-config --libs vitals | grep -q -- "-pthread" || fail "vitals.pc: Libs $(pkg-config --libs vitals)"
+
+# --- 2. Meson dependency('vitals') through pkg-config ----------------------------------------------
+project meson_installed
+meson setup "$tmp/meson_installed/build" "$tmp/meson_installed" >"$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "meson installed: setup"; }
+ninja -C "$tmp/meson_installed/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "meson installed: build"; }
+check meson-installed "$tmp/meson_installed/build/consumer"
+
+# --- 4. pkg-config on a plain compiler line ----------------------------------------------------------
+project pkg_config
+# shellcheck disable=SC2046  # pkg-config prints several words on purpose
+"$CXX" "${warnings[@]}" $(pkg-config --cflags vitals) "$tmp/pkg_config/consumer.cpp" -o "$tmp/pkg_config/consumer" \
+  $(pkg-config --libs vitals) || fail "pkg-config: compile"
+check pkg-config "$tmp/pkg_config/consumer"
+
+# --- 3. CMake find_package, from a moved installation ---------------------------------------------------
+# Moving the prefix proves the package files locate the headers relative to themselves.
+mv "$tmp/prefix" "$tmp/relocated"
+project cmake
+cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_PREFIX_PATH="$tmp/relocated" >"$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "cmake: configure"; }
+cmake --build "$tmp/cmake/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake: build"; }
+check cmake "$tmp/cmake/build/consumer"
+# SameMajorVersion: an older request of the same major is met; a newer one or another major is not.
+major=${version%%.*}
+minor=$(echo "$version" | cut -d. -f2)
+for request in "$major.0" "$version"; do
+  cmake -S "$tmp/cmake" -B "$tmp/cmake/build-$request" -DCMAKE_PREFIX_PATH="$tmp/relocated" \
+    -DVITALS_REQUEST="$request" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake: request $request refused"; }
+done
+for request in "$major.$(( minor + 1 ))" "$(( major + 1 )).0"; do
+  if cmake -S "$tmp/cmake" -B "$tmp/cmake/build-$request" -DCMAKE_PREFIX_PATH="$tmp/relocated" \
+       -DVITALS_REQUEST="$request" >"$tmp/log" 2>&1; then
+    fail "cmake: request $request accepted by vitals $version"
+  fi
+done
+echo "consumers: cmake version checks ok"
+
+# --- 5. A plain compiler line -----------------------------------------------------------------------------
+project plain
+(cd "$root" && "$CXX" "${warnings[@]}" -I include -pthread "$tmp/plain/consumer.cpp" -o "$tmp/plain/consumer") ||
+  fail "plain: compile"
+check plain "$tmp/plain/consumer"
+
+echo "consumers: all ways ok"
