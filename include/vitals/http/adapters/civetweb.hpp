@@ -1,0 +1,151 @@
+// vitals — civetweb adapter: an instrumented civetweb server with handlers registered by template.
+//
+// civetweb selects handlers by URI glob and does not say which one matched, so handlers are
+// registered here with their route template: it becomes the `endpoint` label, is translated to a
+// civetweb glob, and is checked again exactly (globs also match longer paths). civetweb's
+// begin_request/end_request callbacks see every request, which is how requests that reach no
+// handler are recorded as endpoint `unmatched`. civetweb is C: an exception must not reach it, so
+// a handler that throws is recorded (error_type "exception") and answered 500 here.
+//
+// Include only in programs that use civetweb (link libcivetweb).
+#pragma once
+
+#include <civetweb.h>
+
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../metrics_endpoint.hpp"
+#include "../request_timer.hpp"
+#include "../route_template.hpp"
+
+namespace vitals::http {
+
+/// A running civetweb server whose handlers are timed. Handlers may be added while it runs.
+class civetweb_server {
+public:
+    /// A handler: writes the whole response to `conn` and returns the status code it sent (the
+    /// return value of civetweb's own handlers, too).
+    using handler = std::function<int(mg_connection* conn)>;
+
+    /// Starts civetweb with `options` (name/value pairs such as {"listening_ports",
+    /// "127.0.0.1:0"}); throws std::runtime_error when it cannot start.
+    civetweb_server(instrumentation& inst, const std::vector<std::string>& options) : inst_(inst) {
+        static const unsigned init = mg_init_library(0);  // once per process, before any mg_start
+        (void)init;
+        std::vector<const char*> opts;
+        for (const auto& o : options) opts.push_back(o.c_str());
+        opts.push_back(nullptr);
+        mg_callbacks cb{};
+        cb.begin_request = &begin_request;
+        cb.end_request = &end_request;
+        ctx_ = mg_start(&cb, this, opts.data());
+        if (!ctx_) throw std::runtime_error("vitals: civetweb failed to start (port in use or bad option?)");
+    }
+
+    civetweb_server(const civetweb_server&) = delete;
+    civetweb_server& operator=(const civetweb_server&) = delete;
+    ~civetweb_server() { stop(); }
+
+    /// Stops the server, waiting for requests in progress.
+    void stop() {
+        if (ctx_) mg_stop(ctx_);
+        ctx_ = nullptr;
+    }
+
+    /// Routes requests of any method whose path has the shape of `tmpl` ("/v1/events/{id}") to
+    /// `h`; the method label comes from each request.
+    civetweb_server& handle(std::string_view tmpl, handler h) {
+        route_template t(tmpl);
+        const std::string glob = t.to_glob();
+        auto& e = entries_.emplace_back(entry{std::move(t), &inst_.endpoint(tmpl), std::move(h)});
+        mg_set_request_handler(ctx_, glob.c_str(), &dispatch, &e);
+        return *this;
+    }
+
+    /// Serves `r` (which must outlive the server) at `path`.
+    civetweb_server& metrics(std::string_view path, const registry& r) {
+        return handle(path, [&r](mg_connection* conn) {
+            const char* accept = mg_get_header(conn, "Accept");
+            const auto m = render_metrics(r, accept ? accept : "");
+            mg_send_http_ok(conn, std::string(m.content_type).c_str(), static_cast<long long>(m.body.size()));
+            mg_write(conn, m.body.data(), m.body.size());
+            return 200;
+        });
+    }
+
+    /// The first listening port (the real one when configured as port 0).
+    [[nodiscard]] int port() const {
+        mg_server_port ports[4]{};
+        const int n = mg_get_server_ports(ctx_, 4, ports);
+        return n > 0 ? ports[0].port : -1;
+    }
+
+    /// The civetweb context, for anything this class does not wrap.
+    [[nodiscard]] mg_context* context() const noexcept { return ctx_; }
+
+private:
+    struct entry {
+        route_template tmpl;
+        endpoint_metrics* endpoint;
+        handler h;
+    };
+
+    // civetweb serves each request, callbacks included, on one worker thread.
+    struct request_state {
+        std::chrono::steady_clock::time_point start{};
+        bool matched = false;
+    };
+    static request_state& state() {
+        static thread_local request_state s;
+        return s;
+    }
+
+    static int begin_request(mg_connection*) {
+        state() = {std::chrono::steady_clock::now(), false};
+        return 0;  // civetweb goes on to route the request
+    }
+
+    static void end_request(const mg_connection* conn, int status) {
+        auto& s = state();
+        if (s.matched) return;
+        const mg_request_info* ri = mg_get_request_info(conn);
+        auto* self = static_cast<civetweb_server*>(ri ? ri->user_data : nullptr);
+        if (!self) return;
+        try {
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+            self->inst_.unmatched()
+                .for_method(ri->request_method ? ri->request_method : "")
+                .record(status, error_type::none, seconds);
+        } catch (...) {  // never let an exception into C
+        }
+    }
+
+    static int dispatch(mg_connection* conn, void* data) {
+        auto* e = static_cast<entry*>(data);
+        const mg_request_info* ri = mg_get_request_info(conn);
+        if (!ri || !ri->local_uri || !e->tmpl.matches(ri->local_uri)) return 0;  // not ours: civetweb goes on
+        state().matched = true;
+        try {
+            request_timer timer(e->endpoint->for_method(ri->request_method ? ri->request_method : ""));
+            const int status = e->h(conn);
+            timer.set_status(status);
+            return status;
+        } catch (...) {  // the timer has recorded the exception
+            mg_send_http_error(conn, 500, "%s", "internal error");
+            return 500;
+        }
+    }
+
+    instrumentation& inst_;
+    std::list<entry> entries_;  // stable addresses: civetweb holds pointers to them
+    mg_context* ctx_ = nullptr;
+};
+
+}  // namespace vitals::http

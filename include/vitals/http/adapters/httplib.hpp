@@ -1,0 +1,123 @@
+// vitals — cpp-httplib adapter: routes registered by template, timed by request_timer.
+//
+// cpp-httplib routes by regular expression and does not tell a handler which pattern matched,
+// so routes are registered here with their template: it becomes the `endpoint` label and is
+// translated to the regex cpp-httplib needs. Requests that match no route are recorded from the
+// server's logger (it sees every response) as endpoint `unmatched`.
+//
+// Include only in programs that use cpp-httplib (link cpp-httplib, pkg-config `cpp-httplib`).
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "../instrument.hpp"
+#include "../metrics_endpoint.hpp"
+#include "../route_template.hpp"
+
+namespace vitals::http {
+
+/// Registers instrumented routes on a cpp-httplib server. The adapter itself may go away after
+/// registration; `server` and `inst` must outlive the server's run.
+class httplib_adapter {
+public:
+    /// Takes over `server`'s pre-routing handler and logger to record unmatched requests;
+    /// `logger`, if given, is still called for every request.
+    httplib_adapter(httplib::Server& server, instrumentation& inst, httplib::Logger logger = nullptr)
+        : server_(server), inst_(inst) {
+        server_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+            unmatched_start() = std::chrono::steady_clock::now();
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
+        server_.set_logger([&inst, logger = std::move(logger)](const httplib::Request& req,
+                                                                const httplib::Response& res) {
+            // A route matched when cpp-httplib filled `matches`; our handlers recorded those.
+            if (req.matches.empty()) record_unmatched(inst, req, res);
+            if (logger) logger(req, res);
+        });
+    }
+
+    /// Registers `handler` for GET (and HEAD) on `tmpl`, e.g. "/v1/events/{id}".
+    httplib_adapter& Get(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Get(pattern(tmpl), wrap("GET", tmpl, std::move(handler)));
+        return *this;
+    }
+    /// Registers `handler` for POST on `tmpl`.
+    httplib_adapter& Post(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Post(pattern(tmpl), wrap("POST", tmpl, std::move(handler)));
+        return *this;
+    }
+    /// Registers `handler` for PUT on `tmpl`.
+    httplib_adapter& Put(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Put(pattern(tmpl), wrap("PUT", tmpl, std::move(handler)));
+        return *this;
+    }
+    /// Registers `handler` for PATCH on `tmpl`.
+    httplib_adapter& Patch(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Patch(pattern(tmpl), wrap("PATCH", tmpl, std::move(handler)));
+        return *this;
+    }
+    /// Registers `handler` for DELETE on `tmpl`.
+    httplib_adapter& Delete(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Delete(pattern(tmpl), wrap("DELETE", tmpl, std::move(handler)));
+        return *this;
+    }
+    /// Registers `handler` for OPTIONS on `tmpl`.
+    httplib_adapter& Options(std::string_view tmpl, httplib::Server::Handler handler) {
+        server_.Options(pattern(tmpl), wrap("OPTIONS", tmpl, std::move(handler)));
+        return *this;
+    }
+
+    /// Serves `r` at GET `path` (itself instrumented); `r` must outlive the server.
+    httplib_adapter& metrics(std::string_view path, const registry& r) {
+        return Get(path, [&r](const httplib::Request& req, httplib::Response& res) {
+            auto m = render_metrics(r, req.get_header_value("Accept"));
+            res.set_content(std::move(m.body), std::string(m.content_type).c_str());
+        });
+    }
+
+    /// The regex cpp-httplib is given for `tmpl`.
+    [[nodiscard]] static std::string pattern(std::string_view tmpl) {
+        return route_template(tmpl).to_regex();
+    }
+
+private:
+
+    httplib::Server::Handler wrap(std::string_view method, std::string_view tmpl, httplib::Server::Handler handler) {
+        endpoint_metrics* e = &inst_.endpoint(tmpl);
+        e->for_method(method);  // the route's latency series exists (at zero) from registration on
+        // The method is read per request: cpp-httplib also sends HEAD to GET routes.
+        return [e, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+            request_timer timer(e->for_method(req.method));
+            handler(req, res);
+            timer.set_status(res.status > 0 ? res.status : 200);
+        };
+    }
+
+    static std::chrono::steady_clock::time_point& unmatched_start() {
+        // cpp-httplib routes and logs a request on one worker thread.
+        static thread_local std::chrono::steady_clock::time_point t{};
+        return t;
+    }
+
+    static void record_unmatched(instrumentation& inst, const httplib::Request& req, const httplib::Response& res) {
+        auto& start = unmatched_start();
+        const auto now = std::chrono::steady_clock::now();
+        const double seconds =
+            start.time_since_epoch().count() ? std::chrono::duration<double>(now - start).count() : 0.0;
+        start = {};
+        try {
+            inst.unmatched().for_method(req.method).record(res.status, error_type::none, seconds);
+        } catch (...) {  // never fail a response for a metric
+        }
+    }
+
+    httplib::Server& server_;
+    instrumentation& inst_;
+};
+
+}  // namespace vitals::http

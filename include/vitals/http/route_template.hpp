@@ -1,0 +1,113 @@
+// vitals — route templates (`/v1/events/{id}`): the `endpoint` label of the HTTP metrics.
+//
+// The label is always the template, never the raw path, so that a path holding an id or a random
+// string cannot create a new series. Frameworks that lack a router of their own (Beast) or whose
+// patterns are not templates (regular expressions in cpp-httplib, globs in civetweb) get the
+// template translated at registration, and the template itself is kept for the label.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../core/names.hpp"
+
+namespace vitals::http {
+
+/// A parsed route template: literal segments and `{name}` parameters, each a whole segment.
+/// Matching allocates nothing, so a router can test every request against it.
+class route_template {
+public:
+    /// Parses `text`; throws invalid_argument_error unless it starts with '/' and every brace
+    /// pair is a whole segment with a non-empty name.
+    explicit route_template(std::string_view text) : text_(text) {
+        if (text_.empty() || text_[0] != '/')
+            throw invalid_argument_error("vitals: route template '" + text_ + "' must start with '/'");
+        std::size_t pos = 1;
+        while (pos <= text_.size()) {
+            std::size_t end = text_.find('/', pos);
+            if (end == std::string::npos) end = text_.size();
+            const std::string_view seg = std::string_view(text_).substr(pos, end - pos);
+            const bool param = seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+            const std::string_view inner = param ? seg.substr(1, seg.size() - 2) : seg;
+            if ((param && inner.empty()) || inner.find_first_of("{}") != std::string_view::npos)
+                throw invalid_argument_error("vitals: route template '" + text_ +
+                                             "': a parameter must be a whole segment such as {id}");
+            segments_.push_back({pos, end - pos, param});
+            pos = end + 1;
+        }
+    }
+
+    /// The template as written: the value of the `endpoint` label.
+    [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+    /// True when `path` (without query string) has the template's shape: literal segments equal,
+    /// each parameter a non-empty segment without '/'.
+    [[nodiscard]] bool matches(std::string_view path) const noexcept {
+        if (path.empty() || path[0] != '/') return false;
+        std::size_t pos = 1;
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+            if (pos > path.size()) return false;
+            std::size_t end = path.find('/', pos);
+            if (end == std::string_view::npos) end = path.size();
+            const std::string_view seg = path.substr(pos, end - pos);
+            const auto& s = segments_[i];
+            if (s.param ? seg.empty() : seg != std::string_view(text_).substr(s.offset, s.length)) return false;
+            pos = end + 1;
+        }
+        return pos == path.size() + 1;
+    }
+
+    /// An ECMAScript regular expression matching the same paths (cpp-httplib routes by regex).
+    [[nodiscard]] std::string to_regex() const {
+        std::string out;
+        for (const auto& s : segments_) {
+            out += '/';
+            if (s.param) {
+                out += "([^/]+)";
+                continue;
+            }
+            for (char c : std::string_view(text_).substr(s.offset, s.length)) {
+                if (std::string_view(R"(\^$.|?*+()[]{})").find(c) != std::string_view::npos) out += '\\';
+                out += c;
+            }
+        }
+        return out;
+    }
+
+    /// A civetweb handler pattern: `*` for each parameter (one segment), `$` to anchor the end.
+    /// civetweb has no escape for its pattern characters, so a literal holding one of `*?|$`
+    /// is rejected (invalid_argument_error).
+    [[nodiscard]] std::string to_glob() const {
+        std::string out;
+        for (const auto& s : segments_) {
+            out += '/';
+            if (s.param) {
+                out += '*';
+                continue;
+            }
+            const auto lit = std::string_view(text_).substr(s.offset, s.length);
+            if (lit.find_first_of("*?|$") != std::string_view::npos)
+                throw invalid_argument_error("vitals: route template '" + text_ + "' holds a civetweb pattern character");
+            out += lit;
+        }
+        out += '$';
+        return out;
+    }
+
+private:
+    struct segment {
+        std::size_t offset, length;
+        bool param;
+    };
+    std::string text_;
+    std::vector<segment> segments_;
+};
+
+/// The path part of a request target: everything before '?' or '#'.
+[[nodiscard]] constexpr std::string_view path_of(std::string_view target) noexcept {
+    return target.substr(0, target.find_first_of("?#"));
+}
+
+}  // namespace vitals::http

@@ -1,0 +1,125 @@
+// The civetweb adapter against a real civetweb server on loopback.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <vitals/http/adapters/civetweb.hpp>
+#include <vitals/vitals.hpp>
+
+#include "http_support.hpp"
+
+using namespace vitals::http;
+using vitals_test::http_client;
+using vitals_test::sample;
+
+namespace {
+
+int reply(mg_connection* conn, int status, std::string_view body) {
+    mg_response_header_start(conn, status);
+    mg_response_header_add(conn, "Content-Type", "text/plain", -1);
+    const std::string len = std::to_string(body.size());
+    mg_response_header_add(conn, "Content-Length", len.c_str(), -1);
+    mg_response_header_send(conn);
+    mg_write(conn, body.data(), body.size());
+    return status;
+}
+
+class civetweb_fixture : public ::testing::Test {
+protected:
+    civetweb_fixture() {
+        server.handle("/v1/events/{id}",
+                      [](mg_connection* c) {
+                          const mg_request_info* ri = mg_get_request_info(c);
+                          if (std::strcmp(ri->request_method, "POST") == 0) return reply(c, 405, "");
+                          return std::strcmp(ri->local_uri, "/v1/events/1") == 0 ? reply(c, 200, "{\"id\":1}")
+                                                                                  : reply(c, 404, "no");
+                      })
+            .handle("/v1/fail", [](mg_connection* c) { return reply(c, 502, "bad gateway"); })
+            .handle("/v1/crash", [](mg_connection*) -> int { throw std::runtime_error("crash"); })
+            .metrics("/metrics", reg);
+    }
+
+    std::string scrape() {
+        http_client c(server.port());
+        auto res = c.get("/metrics");
+        EXPECT_EQ(res.status, 200);
+        EXPECT_EQ(res.headers["content-type"], vitals::text_content_type);
+        auto [ok, out] = vitals_test::promtool_check(res.body);
+        EXPECT_TRUE(ok) << out << "\n" << res.body;
+        return res.body;
+    }
+
+    vitals::registry reg;
+    instrumentation inst{reg};
+    civetweb_server server{inst,
+                           {"listening_ports", "127.0.0.1:0", "num_threads", "8", "enable_keep_alive", "yes", "tcp_nodelay", "1"}};
+};
+
+std::vector<std::string> labels(std::string_view method, std::string_view endpoint, std::string_view status) {
+    return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
+            "status=\"" + std::string(status) + "\""};
+}
+
+TEST_F(civetweb_fixture, counts_statuses_and_templates_exactly) {
+    ASSERT_GT(server.port(), 0);
+    http_client c(server.port());
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(c.get("/v1/events/1").status, 200);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(c.get("/v1/events/x" + std::to_string(i)).status, 404);
+    EXPECT_EQ(c.post("/v1/events/1", "x").status, 405);
+    EXPECT_EQ(c.get("/v1/fail").status, 502);
+    EXPECT_EQ(c.get("/v1/events/1/extra").status, 404);  // the glob matches, the template does not
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 6);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "404")), 4);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("POST", "/v1/events/{id}", "405")), 1);
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/fail\"", "status=\"502\"", "error_type=\"server_error\""}),
+              1);
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/events/{id}\"", "status=\"404\"", "error_type=\"client_error\""}),
+              4);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 1);
+    EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 11);
+}
+
+TEST_F(civetweb_fixture, exception_is_answered_500_and_recorded) {
+    http_client c(server.port());
+    EXPECT_EQ(c.get("/v1/crash").status, 500);
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/crash\"", "status=\"500\"", "error_type=\"exception\""}),
+              1);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/crash", "500")), 1);
+}
+
+TEST_F(civetweb_fixture, unmatched_paths_share_one_series) {
+    http_client c(server.port());
+    EXPECT_EQ(c.get("/nope").status, 404);
+    scrape();
+    const auto before = vitals_test::sample_lines(scrape());
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 10000; ++i) ASSERT_EQ(c.get("/r/" + std::to_string(rng())).status, 404) << i;
+    const auto s = scrape();
+    EXPECT_EQ(vitals_test::sample_lines(s), before);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 10001);
+}
+
+TEST_F(civetweb_fixture, concurrent_requests_are_all_counted) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+        ts.emplace_back([this] {
+            http_client c(server.port());
+            for (int i = 0; i < 50; ++i) c.get("/v1/events/1");
+        });
+    for (auto& t : ts) t.join();
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 200);
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
+}
+
+}  // namespace

@@ -1,0 +1,172 @@
+// The cpp-httplib adapter against a real cpp-httplib server on loopback.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <vitals/http/adapters/httplib.hpp>
+#include <vitals/vitals.hpp>
+
+#include "http_support.hpp"
+
+using namespace vitals::http;
+using vitals_test::http_client;
+using vitals_test::sample;
+
+namespace {
+
+// Bounded: a server that does not start within 5 s fails the test instead of hanging it.
+void wait_running(const httplib::Server& s) {
+    for (int i = 0; i < 500 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(s.is_running());
+}
+
+class httplib_fixture : public ::testing::Test {
+protected:
+    void SetUp() override {
+        httplib_adapter api(server, inst);
+        api.Get("/v1/events/{id}",
+                [](const httplib::Request& req, httplib::Response& res) {
+                    if (req.matches[1] == "1") {
+                        res.set_content("{\"id\":1}", "application/json");
+                    } else {
+                        res.status = 404;
+                        res.set_content("not found", "text/plain");
+                    }
+                })
+            .Post("/v1/events",
+                  [](const httplib::Request& req, httplib::Response& res) {
+                      res.status = req.body.empty() ? 400 : 201;
+                  })
+            .Get("/v1/fail", [](const httplib::Request&, httplib::Response& res) { res.status = 500; })
+            .Get("/v1/crash", [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("crash"); })
+            .metrics("/metrics", reg);
+        server.set_keep_alive_max_count(100000);
+        server.set_tcp_nodelay(true);  // responses are written in pieces: avoid Nagle's delays
+        port = server.bind_to_any_port("127.0.0.1");
+        ASSERT_GT(port, 0);
+        thread = std::thread([this] { server.listen_after_bind(); });
+        wait_running(server);
+    }
+    void TearDown() override {
+        server.stop();
+        if (thread.joinable()) thread.join();
+    }
+
+    // Every scrape is also checked by promtool.
+    std::string scrape() {
+        http_client c(port);
+        auto res = c.get("/metrics");
+        EXPECT_EQ(res.status, 200);
+        EXPECT_EQ(res.headers["content-type"], vitals::text_content_type);
+        auto [ok, out] = vitals_test::promtool_check(res.body);
+        EXPECT_TRUE(ok) << out << "\n" << res.body;
+        return res.body;
+    }
+
+    vitals::registry reg;
+    instrumentation inst{reg};
+    httplib::Server server;
+    std::thread thread;
+    int port = 0;
+};
+
+std::vector<std::string> labels(std::string_view method, std::string_view endpoint, std::string_view status) {
+    return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
+            "status=\"" + std::string(status) + "\""};
+}
+
+TEST_F(httplib_fixture, counts_statuses_and_templates_exactly) {
+    http_client c(port);
+    for (int i = 0; i < 7; ++i) EXPECT_EQ(c.get("/v1/events/1").status, 200);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(c.get("/v1/events/" + std::to_string(100 + i)).status, 404);
+    EXPECT_EQ(c.post("/v1/events", "{}").status, 201);
+    EXPECT_EQ(c.post("/v1/events", "").status, 400);
+    EXPECT_EQ(c.get("/v1/fail").status, 500);
+    EXPECT_EQ(c.request("HEAD", "/v1/events/1").status, 200);
+
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 7);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "404")), 3);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("HEAD", "/v1/events/{id}", "200")), 1);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("POST", "/v1/events", "201")), 1);
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/events/{id}\"", "status=\"404\"", "error_type=\"client_error\""}),
+              3);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/events\"", "error_type=\"client_error\""}), 1);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/fail\"", "error_type=\"server_error\""}), 1);
+    EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"method=\"GET\"", "endpoint=\"/v1/events/{id}\""}),
+              10);
+    // Raw paths never become label values.
+    EXPECT_EQ(s.find("/v1/events/100"), std::string::npos);
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);  // the scrape itself
+}
+
+TEST_F(httplib_fixture, exception_is_answered_500_and_recorded) {
+    http_client c(port);
+    EXPECT_EQ(c.get("/v1/crash").status, 500);
+    EXPECT_EQ(c.get("/v1/crash").status, 500);
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/crash\"", "status=\"500\"",
+                                                       "error_type=\"exception\""}),
+              2);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/crash", "500")), 2);
+    EXPECT_TRUE(std::isnan(sample(s, "http_requests_failed_total", {"error_type=\"server_error\""})));
+}
+
+TEST_F(httplib_fixture, unmatched_paths_share_one_series) {
+    http_client c(port);
+    EXPECT_EQ(c.get("/nope").status, 404);
+    scrape();  // the first scrape's own series appear after it was rendered
+    const auto before = vitals_test::sample_lines(scrape());
+    std::mt19937_64 rng(42);
+    for (int i = 0; i < 10000; ++i) ASSERT_EQ(c.get("/random/" + std::to_string(rng())).status, 404) << i;
+    const auto s = scrape();
+    EXPECT_EQ(vitals_test::sample_lines(s), before);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 10001);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}),
+              10001);
+}
+
+TEST_F(httplib_fixture, concurrent_requests_are_all_counted) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+        ts.emplace_back([this] {
+            http_client c(port);
+            for (int i = 0; i < 50; ++i) {
+                c.get("/v1/events/1");
+                c.get("/v1/events/2");
+            }
+        });
+    for (auto& t : ts) t.join();
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 200);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "404")), 200);
+    EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 400);
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
+}
+
+TEST_F(httplib_fixture, user_logger_still_called) {
+    TearDown();
+    httplib::Server other;
+    int logged = 0;
+    httplib_adapter a(other, inst, [&logged](const httplib::Request&, const httplib::Response&) { ++logged; });
+    a.Get("/x", [](const httplib::Request&, httplib::Response& res) { res.set_content("x", "text/plain"); });
+    const int p = other.bind_to_any_port("127.0.0.1");
+    std::thread t([&] { other.listen_after_bind(); });
+    wait_running(other);
+    {
+        http_client c(p);
+        c.get("/x");
+        c.get("/y");
+    }
+    other.stop();
+    t.join();
+    EXPECT_EQ(logged, 2);
+    EXPECT_EQ(httplib_adapter::pattern("/a.b/{id}"), "/a\\.b/([^/]+)");
+}
+
+}  // namespace

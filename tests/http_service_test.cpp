@@ -1,0 +1,174 @@
+// The demo service (examples/service) as a child process: real requests, its metrics, a clean
+// stop on SIGTERM and SIGINT.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_support.hpp"
+
+using vitals_test::http_client;
+using vitals_test::sample;
+
+namespace {
+
+// The service binary, passed by meson (tests/meson.build) in $SERVICE_BINARY.
+std::string binary() {
+    const char* p = std::getenv("SERVICE_BINARY");
+    return p ? p : "";
+}
+
+class service_process {
+public:
+    explicit service_process(std::vector<std::pair<std::string, std::string>> env = {}) {
+        int out[2];
+        if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(out[1], STDOUT_FILENO);
+            ::close(out[0]);
+            ::close(out[1]);
+            for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+            const std::string bin = binary();
+            ::execl(bin.c_str(), bin.c_str(), "--port", "0", "--host", "127.0.0.1", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(out[1]);
+        out_ = out[0];
+        // Read the "listening on <port>" line, 10 s at most.
+        std::string line;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            pollfd p{out_, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            char c;
+            if (::read(out_, &c, 1) != 1) break;
+            line += c;
+        }
+        first_line = line;
+        if (line.rfind("listening on ", 0) == 0) port = std::atoi(line.c_str() + 13);
+    }
+    ~service_process() {
+        if (pid_ > 0 && !reaped_) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (out_ >= 0) ::close(out_);
+    }
+
+    /// Sends `sig` and waits (10 s at most) for the exit; returns the wait status, -1 on timeout.
+    int stop(int sig) {
+        ::kill(pid_, sig);
+        for (int i = 0; i < 1000; ++i) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                reaped_ = true;
+                return status;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return -1;
+    }
+
+    int port = 0;
+    std::string first_line;
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    bool reaped_ = false;
+};
+
+TEST(http_service, serves_instrumented_endpoints_and_stops_on_sigterm) {
+    ASSERT_FALSE(binary().empty()) << "SERVICE_BINARY is not set";
+    service_process svc({{"SERVICE_NAME", "api-test"}, {"ENVIRONMENT", "ci"}});
+    ASSERT_GT(svc.port, 0) << "no 'listening on' line, got: '" << svc.first_line << "'";
+    {
+        http_client c(svc.port);
+        auto health = c.get("/v1/health");
+        EXPECT_EQ(health.status, 200);
+        EXPECT_NE(health.body.find("\"status\":\"healthy\""), std::string::npos) << health.body;
+        EXPECT_NE(health.body.find("\"uptime_seconds\":"), std::string::npos) << health.body;
+        auto ready = c.get("/v1/ready");
+        EXPECT_EQ(ready.status, 200);
+        EXPECT_EQ(ready.body, R"({"status":"ready","checks":{}})");
+        EXPECT_EQ(c.get("/v1/events/1").status, 200);
+        EXPECT_EQ(c.get("/v1/events/999").status, 404);
+        auto created = c.post("/v1/events", R"({"kind":"test"})");
+        EXPECT_EQ(created.status, 201);
+        EXPECT_NE(created.body.find("\"id\":"), std::string::npos);
+        const std::string id = created.body.substr(6, created.body.size() - 7);
+        EXPECT_EQ(c.get("/v1/events/" + id).status, 200) << created.body;
+        EXPECT_EQ(c.post("/v1/events", "").status, 400);
+        EXPECT_EQ(c.get("/v1/fail").status, 500);
+        EXPECT_EQ(c.get("/v1/crash").status, 500);
+        EXPECT_EQ(c.get("/no/such/path").status, 404);
+
+        auto first = c.get("/v1/metrics");
+        auto [first_ok, first_out] = vitals_test::promtool_check(first.body);
+        EXPECT_TRUE(first_ok) << first_out;
+        auto m = c.get("/v1/metrics");
+        ASSERT_EQ(m.status, 200);
+        EXPECT_EQ(m.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        const auto& s = m.body;
+        auto [ok, out] = vitals_test::promtool_check(s);
+        EXPECT_TRUE(ok) << out;
+        const std::vector<std::string> svc_labels = {"service=\"api-test\"", "environment=\"ci\""};
+        EXPECT_EQ(sample(s, "service_starts_total", svc_labels), 1);
+        EXPECT_GE(sample(s, "uptime_seconds", svc_labels), 0);
+        auto with = [&](std::vector<std::string> l) {
+            l.insert(l.end(), svc_labels.begin(), svc_labels.end());
+            return l;
+        };
+        EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"/v1/events/{id}\"", "status=\"200\""})), 2);
+        EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"/v1/events/{id}\"", "status=\"404\""})), 1);
+        EXPECT_EQ(sample(s, "http_requests_total", with({"method=\"POST\"", "status=\"201\""})), 1);
+        EXPECT_EQ(sample(s, "http_requests_failed_total",
+                         with({"endpoint=\"/v1/events\"", "status=\"400\"", "error_type=\"client_error\""})),
+                  1);
+        EXPECT_EQ(sample(s, "http_requests_failed_total",
+                         with({"endpoint=\"/v1/fail\"", "status=\"500\"", "error_type=\"server_error\""})),
+                  1);
+        EXPECT_EQ(sample(s, "http_requests_failed_total",
+                         with({"endpoint=\"/v1/crash\"", "status=\"500\"", "error_type=\"exception\""})),
+                  1);
+        EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"unmatched\"", "status=\"404\""})), 1);
+        EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"/v1/metrics\""})), 1);
+        EXPECT_EQ(s.find("/no/such/path"), std::string::npos);
+        // The constitutional registry is never served here.
+        EXPECT_EQ(s.find("constitutional"), std::string::npos);
+        EXPECT_EQ(s.find("halt_state"), std::string::npos);
+    }
+    const int status = svc.stop(SIGTERM);
+    ASSERT_NE(status, -1) << "service did not stop within 10 s of SIGTERM";
+    EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(http_service, defaults_and_sigint) {
+    ASSERT_FALSE(binary().empty()) << "SERVICE_BINARY is not set";
+    service_process svc({{"SERVICE_NAME", ""}, {"ENVIRONMENT", ""}});
+    ASSERT_GT(svc.port, 0) << svc.first_line;
+    {
+        http_client c(svc.port);
+        const auto s = c.get("/v1/metrics").body;
+        auto [ok, out] = vitals_test::promtool_check(s);
+        EXPECT_TRUE(ok) << out;
+        EXPECT_EQ(sample(s, "service_starts_total", {"service=\"api\"", "environment=\"development\""}), 1);
+    }
+    const int status = svc.stop(SIGINT);
+    ASSERT_NE(status, -1);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace

@@ -1,0 +1,240 @@
+// Test helpers for the HTTP tests: a keep-alive HTTP/1.1 client on a plain POSIX socket (the
+// same client talks to every framework), reading samples out of a scrape, and promtool.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vitals_test {
+
+/// One HTTP response.
+struct http_response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+};
+
+/// A blocking HTTP/1.1 client on 127.0.0.1 that keeps its connection open between requests and
+/// reconnects when the server closed it. Every read times out after 10 s, so no test hangs.
+class http_client {
+public:
+    explicit http_client(int port) : port_(port) {}
+    ~http_client() { close_socket(); }
+    http_client(const http_client&) = delete;
+    http_client& operator=(const http_client&) = delete;
+
+    http_response get(const std::string& target, const std::string& accept = {}) {
+        return request("GET", target, {}, accept.empty() ? std::string() : "Accept: " + accept + "\r\n");
+    }
+    http_response post(const std::string& target, const std::string& body) { return request("POST", target, body); }
+
+    http_response request(const std::string& method, const std::string& target, const std::string& body = {},
+                          const std::string& extra_headers = {}) {
+        std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers;
+        if (!body.empty() || method == "POST" || method == "PUT")
+            req += "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+        req += "\r\n" + body;
+        // A kept-alive connection may have been closed by the server: retry once on a new one.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            if (fd_ < 0) connect_socket();
+            if (!send_all(req)) {
+                close_socket();
+                continue;
+            }
+            http_response res;
+            if (read_response(res, method == "HEAD")) return res;
+            close_socket();
+            if (attempt == 0 && !got_bytes_) continue;
+            throw std::runtime_error("http_client: no response for " + method + " " + target);
+        }
+        throw std::runtime_error("http_client: cannot send " + method + " " + target);
+    }
+
+private:
+    void connect_socket() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd_ < 0) throw std::runtime_error("socket failed");
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port_));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            close_socket();
+            throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port_) + " failed: " + std::strerror(errno));
+        }
+        buf_.clear();
+    }
+    void close_socket() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        buf_.clear();
+    }
+    bool send_all(const std::string& s) {
+        std::size_t off = 0;
+        while (off < s.size()) {
+            const ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+            if (n <= 0) return false;
+            off += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    bool fill() {
+        char tmp[16384];
+        const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+        if (n <= 0) return false;
+        got_bytes_ = true;
+        buf_.append(tmp, static_cast<std::size_t>(n));
+        return true;
+    }
+    bool read_line(std::string& line) {
+        for (;;) {
+            const auto p = buf_.find("\r\n");
+            if (p != std::string::npos) {
+                line = buf_.substr(0, p);
+                buf_.erase(0, p + 2);
+                return true;
+            }
+            if (!fill()) return false;
+        }
+    }
+    bool read_exact(std::size_t n, std::string& out) {
+        while (buf_.size() < n)
+            if (!fill()) return false;
+        out.append(buf_, 0, n);
+        buf_.erase(0, n);
+        return true;
+    }
+    bool read_response(http_response& res, bool head) {
+        got_bytes_ = false;
+        std::string line;
+        if (!read_line(line)) return false;
+        if (line.size() < 12 || line.compare(0, 5, "HTTP/") != 0) return false;
+        res.status = std::atoi(line.c_str() + 9);
+        while (read_line(line) && !line.empty()) {
+            const auto c = line.find(':');
+            if (c == std::string::npos) continue;
+            std::string name = line.substr(0, c);
+            for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            std::string value = line.substr(c + 1);
+            while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+            res.headers[name] = value;
+        }
+        const bool close = res.headers.count("connection") && res.headers["connection"] == "close";
+        bool ok = true;
+        if (head || res.status == 204 || res.status == 304) {
+        } else if (res.headers.count("content-length")) {
+            ok = read_exact(std::stoul(res.headers["content-length"]), res.body);
+        } else if (res.headers.count("transfer-encoding")) {
+            for (;;) {
+                if (!read_line(line)) return false;
+                const std::size_t n = std::stoul(line, nullptr, 16);
+                if (n == 0) {
+                    read_line(line);
+                    break;
+                }
+                if (!read_exact(n, res.body) || !read_line(line)) return false;
+            }
+        } else {
+            while (fill()) {
+            }
+            res.body = std::move(buf_);
+            buf_.clear();
+            close_socket();
+            return true;
+        }
+        if (close) close_socket();
+        return ok;
+    }
+
+    int port_;
+    int fd_ = -1;
+    bool got_bytes_ = false;
+    std::string buf_;
+};
+
+/// The value of the sample `name{labels...}` in a text scrape, where `labels` is a list of
+/// `key="value"` pairs that must all appear; NaN when no line matches, the sum when several do.
+inline double sample(std::string_view scrape, std::string_view name, const std::vector<std::string>& labels = {}) {
+    double total = 0;
+    bool found = false;
+    std::size_t pos = 0;
+    while (pos < scrape.size()) {
+        std::size_t end = scrape.find('\n', pos);
+        if (end == std::string_view::npos) end = scrape.size();
+        const std::string_view line = scrape.substr(pos, end - pos);
+        pos = end + 1;
+        if (line.empty() || line[0] == '#') continue;
+        if (line.substr(0, name.size()) != name) continue;
+        if (line.size() > name.size() && line[name.size()] != '{' && line[name.size()] != ' ') continue;
+        bool all = true;
+        for (const auto& l : labels) all &= line.find(l) != std::string_view::npos;
+        if (!all) continue;
+        const auto sp = line.rfind(' ');
+        total += std::strtod(std::string(line.substr(sp + 1)).c_str(), nullptr);
+        found = true;
+    }
+    return found ? total : std::nan("");
+}
+
+/// Number of sample lines in a scrape.
+inline std::size_t sample_lines(std::string_view scrape) {
+    std::size_t n = 0, pos = 0;
+    while (pos < scrape.size()) {
+        std::size_t end = scrape.find('\n', pos);
+        if (end == std::string_view::npos) end = scrape.size();
+        if (end > pos && scrape[pos] != '#') ++n;
+        pos = end + 1;
+    }
+    return n;
+}
+
+/// Runs `promtool check metrics` on `scrape`; returns {passed, what promtool said}. A missing
+/// promtool fails, with a message saying so: CI installs it, so its absence is an error.
+inline std::pair<bool, std::string> promtool_check(const std::string& scrape) {
+    const char* env = std::getenv("PROMTOOL");
+    const std::string tool = env && *env ? env : "promtool";
+    char path[] = "/tmp/vitals-scrape-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) return {false, "cannot create a temporary file"};
+    const bool written = ::write(fd, scrape.data(), scrape.size()) == static_cast<ssize_t>(scrape.size());
+    ::close(fd);
+    if (!written) return {false, "cannot write the scrape"};
+    const std::string cmd = "'" + tool + "' check metrics < " + path + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    int rc = -1;
+    if (p) {
+        char b[4096];
+        std::size_t n;
+        while ((n = std::fread(b, 1, sizeof b, p)) > 0) out.append(b, n);
+        rc = ::pclose(p);
+    }
+    ::unlink(path);
+    if (!p || (WIFEXITED(rc) && WEXITSTATUS(rc) == 127))
+        return {false, "promtool not found (install the Debian package 'prometheus' or set PROMTOOL): " + out};
+    return {WIFEXITED(rc) && WEXITSTATUS(rc) == 0, out};
+}
+
+}  // namespace vitals_test

@@ -1,0 +1,288 @@
+// request_timer, instrument() and the label rules, without any framework.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <vitals/http/http.hpp>
+#include <vitals/vitals.hpp>
+
+#include "http_support.hpp"
+
+using namespace vitals::http;
+using vitals_test::sample;
+
+namespace {
+
+struct fixture : ::testing::Test {
+    vitals::registry reg;
+    instrumentation inst{reg};
+    std::string scrape() { return vitals::render_text(reg); }
+    double total(std::string_view method, std::string_view endpoint, std::string_view status) {
+        return sample(scrape(), "http_requests_total",
+                      {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
+                       "status=\"" + std::string(status) + "\""});
+    }
+    double failed(std::string_view endpoint, std::string_view status, std::string_view type) {
+        return sample(scrape(), "http_requests_failed_total",
+                      {"endpoint=\"" + std::string(endpoint) + "\"", "status=\"" + std::string(status) + "\"",
+                       "error_type=\"" + std::string(type) + "\""});
+    }
+};
+
+TEST(http_labels, status_labels_are_precomputed_and_closed) {
+    EXPECT_EQ(status_label(100), "100");
+    EXPECT_EQ(status_label(200), "200");
+    EXPECT_EQ(status_label(404), "404");
+    EXPECT_EQ(status_label(599), "599");
+    EXPECT_EQ(status_label(99), invalid_status);
+    EXPECT_EQ(status_label(600), invalid_status);
+    EXPECT_EQ(status_label(-1), invalid_status);
+    static_assert(status_label(503) == "503");
+}
+
+TEST(http_labels, methods_are_case_sensitive_and_closed) {
+    for (auto m : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+        EXPECT_EQ(method_name(parse_method(m)), m);
+    EXPECT_EQ(parse_method("get"), method_id::other);
+    EXPECT_EQ(parse_method("PROPFIND"), method_id::other);
+    EXPECT_EQ(parse_method(""), method_id::other);
+    EXPECT_EQ(method_name(method_id::other), "other");
+}
+
+TEST(http_labels, route_templates_match_and_translate) {
+    route_template t("/v1/events/{id}");
+    EXPECT_TRUE(t.matches("/v1/events/42"));
+    EXPECT_FALSE(t.matches("/v1/events/"));
+    EXPECT_FALSE(t.matches("/v1/events"));
+    EXPECT_FALSE(t.matches("/v1/events/42/x"));
+    EXPECT_FALSE(t.matches("/v2/events/42"));
+    EXPECT_EQ(t.to_regex(), "/v1/events/([^/]+)");
+    EXPECT_EQ(t.to_glob(), "/v1/events/*$");
+    EXPECT_TRUE(route_template("/").matches("/"));
+    EXPECT_FALSE(route_template("/").matches("/x"));
+    EXPECT_EQ(route_template("/a.b/{x}/c").to_regex(), "/a\\.b/([^/]+)/c");
+    EXPECT_THROW(route_template("v1"), vitals::invalid_argument_error);
+    EXPECT_THROW(route_template("/v1/x{id}"), vitals::invalid_argument_error);
+    EXPECT_THROW(route_template("/v1/{}"), vitals::invalid_argument_error);
+    EXPECT_EQ(path_of("/a/b?x=1"), "/a/b");
+}
+
+TEST_F(fixture, status_sets_total_and_failure_labels) {
+    auto& r = inst.route("GET", "/v1/events/{id}");
+    { request_timer t(r); }  // default 200
+    {
+        request_timer t(r);
+        t.set_status(404);
+    }
+    {
+        request_timer t(r);
+        t.set_status(503);
+    }
+    {
+        request_timer t(r);
+        t.set_status(302);
+    }
+    EXPECT_EQ(total("GET", "/v1/events/{id}", "200"), 1);
+    EXPECT_EQ(total("GET", "/v1/events/{id}", "404"), 1);
+    EXPECT_EQ(total("GET", "/v1/events/{id}", "503"), 1);
+    EXPECT_EQ(total("GET", "/v1/events/{id}", "302"), 1);
+    EXPECT_EQ(failed("/v1/events/{id}", "404", "client_error"), 1);
+    EXPECT_EQ(failed("/v1/events/{id}", "503", "server_error"), 1);
+    EXPECT_TRUE(std::isnan(failed("/v1/events/{id}", "200", "client_error")));
+    EXPECT_TRUE(std::isnan(sample(scrape(), "http_requests_failed_total", {"status=\"302\""})));
+    EXPECT_EQ(sample(scrape(), "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 4);
+}
+
+TEST_F(fixture, out_of_range_status_is_one_fixed_value) {
+    auto& r = inst.route("GET", "/x");
+    for (int s : {0, 99, 600, 1000, -5}) {
+        request_timer t(r);
+        t.set_status(s);
+    }
+    EXPECT_EQ(total("GET", "/x", "invalid"), 5);
+    EXPECT_TRUE(std::isnan(sample(scrape(), "http_requests_failed_total")));
+}
+
+TEST_F(fixture, exception_records_500_and_propagates_untouched) {
+    auto& r = inst.route("POST", "/v1/events");
+    const std::runtime_error original("boom");
+    try {
+        request_timer t(r);
+        t.set_status(201);
+        throw original;
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "boom");
+    }
+    EXPECT_EQ(total("POST", "/v1/events", "500"), 1);
+    EXPECT_EQ(failed("/v1/events", "500", "exception"), 1);
+    EXPECT_TRUE(std::isnan(failed("/v1/events", "500", "server_error")));
+    EXPECT_EQ(inst.in_flight().value(), 0);
+}
+
+TEST_F(fixture, timer_made_during_unwinding_only_sees_new_exceptions) {
+    auto& r = inst.route("GET", "/cleanup");
+    struct in_destructor {
+        route_metrics& r;
+        ~in_destructor() {
+            request_timer t(r);  // runs while an exception is in flight, but none leaves this scope
+            t.set_status(204);
+        }
+    };
+    try {
+        in_destructor d{r};
+        throw 1;
+    } catch (int) {
+    }
+    EXPECT_EQ(total("GET", "/cleanup", "204"), 1);
+    EXPECT_TRUE(std::isnan(sample(scrape(), "http_requests_failed_total")));
+}
+
+TEST_F(fixture, timeout_and_cancelled_marks) {
+    auto& r = inst.route("GET", "/slow");
+    {
+        request_timer t(r);
+        t.mark_timeout();
+    }
+    {
+        request_timer t(r);
+        t.mark_cancelled();
+    }
+    EXPECT_EQ(failed("/slow", "504", "timeout"), 1);
+    EXPECT_EQ(failed("/slow", "499", "cancelled"), 1);
+    EXPECT_TRUE(std::isnan(failed("/slow", "504", "server_error")));
+}
+
+TEST_F(fixture, unmatched_requests_share_one_endpoint) {
+    for (int i = 0; i < 3; ++i) {
+        request_timer t(inst.unmatched().for_method("GET"));
+        t.set_status(404);
+    }
+    EXPECT_EQ(total("GET", "unmatched", "404"), 3);
+    EXPECT_EQ(&inst.endpoint("unmatched"), &inst.unmatched());
+}
+
+TEST_F(fixture, method_normalisation_in_labels) {
+    auto& e = inst.endpoint("/m");
+    for (auto m : {"get", "BREW", "GET"}) request_timer t(e.for_method(m));
+    EXPECT_EQ(total("other", "/m", "200"), 2);
+    EXPECT_EQ(total("GET", "/m", "200"), 1);
+    EXPECT_EQ(&inst.route("GET", "/m"), &e.for_method(method_id::get));
+}
+
+TEST_F(fixture, in_flight_gauge_counts_open_timers) {
+    auto& r = inst.route("GET", "/f");
+    {
+        request_timer a(r);
+        request_timer b(r);
+        EXPECT_EQ(inst.in_flight().value(), 2);
+    }
+    EXPECT_EQ(inst.in_flight().value(), 0);
+    EXPECT_EQ(sample(scrape(), "http_requests_in_flight"), 0);
+}
+
+TEST_F(fixture, routes_are_shared_across_threads) {
+    auto& r = inst.route("GET", "/t");
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; ++i)
+        ts.emplace_back([&r, i] {
+            for (int j = 0; j < 1000; ++j) {
+                request_timer t(r);
+                t.set_status(j % 2 ? 200 : 400 + i);
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(total("GET", "/t", "200"), 2000);
+    EXPECT_EQ(sample(scrape(), "http_requests_failed_total", {"error_type=\"client_error\""}), 2000);
+    EXPECT_EQ(inst.in_flight().value(), 0);
+}
+
+// --- instrument() -------------------------------------------------------------------------
+
+struct fake_response {
+    int status = -1;
+    std::string body;
+};
+
+TEST_F(fixture, wrapper_reads_integer_results) {
+    auto h = instrument(inst, "GET", "/int", [](int code) { return code; });
+    EXPECT_EQ(h(201), 201);
+    EXPECT_EQ(h(404), 404);
+    EXPECT_EQ(total("GET", "/int", "201"), 1);
+    EXPECT_EQ(failed("/int", "404", "client_error"), 1);
+}
+
+TEST_F(fixture, wrapper_reads_response_argument_and_result_members) {
+    auto filler = instrument(inst, "PUT", "/arg", [](const std::string&, fake_response& res) { res.status = 409; });
+    fake_response res;
+    filler(std::string("x"), res);
+    EXPECT_EQ(res.status, 409);
+    auto unset = instrument(inst, "PUT", "/arg", [](fake_response&) {});
+    fake_response untouched;
+    unset(untouched);
+    auto returns = instrument(inst, "GET", "/obj", [] { return fake_response{503, "down"}; });
+    EXPECT_EQ(returns().body, "down");
+    EXPECT_EQ(total("PUT", "/arg", "409"), 1);
+    EXPECT_EQ(total("PUT", "/arg", "200"), 1);  // -1 ("not set") is sent as 200 by frameworks
+    EXPECT_EQ(failed("/obj", "503", "server_error"), 1);
+}
+
+TEST_F(fixture, wrapper_with_status_reader) {
+    struct reply {
+        int code;
+    };
+    auto from_result = instrument(
+        inst, "GET", "/r", [] { return reply{418}; }, [](const reply& r) { return r.code; });
+    EXPECT_EQ(from_result().code, 418);
+    auto from_args = instrument(
+        inst, "GET", "/a", [](reply& r) { r.code = 202; }, [](reply& r) { return r.code; });
+    reply rr{0};
+    from_args(rr);
+    EXPECT_EQ(total("GET", "/r", "418"), 1);
+    EXPECT_EQ(total("GET", "/a", "202"), 1);
+}
+
+TEST_F(fixture, wrapper_rethrows_and_records_exception) {
+    auto h = instrument(inst, "GET", "/crash", []() -> int { throw std::logic_error("bad"); });
+    EXPECT_THROW(h(), std::logic_error);
+    EXPECT_EQ(failed("/crash", "500", "exception"), 1);
+    EXPECT_EQ(inst.in_flight().value(), 0);
+}
+
+TEST_F(fixture, wrapper_forwards_references_and_move_only_results) {
+    int x = 7;
+    auto ref = instrument(inst, "GET", "/ref", [&x]() -> int& { return x; });
+    int& got = ref();
+    EXPECT_EQ(&got, &x);
+    auto mo = instrument(inst, "GET", "/mo", [] { return std::make_unique<int>(3); });
+    EXPECT_EQ(*mo(), 3);
+    std::function<int(int)> f = instrument(inst, "GET", "/fn", [](int s) { return s; });
+    EXPECT_EQ(f(200), 200);
+}
+
+TEST_F(fixture, scrape_passes_promtool) {
+    auto& r = inst.route("GET", "/p/{id}");
+    for (int s : {200, 404, 500}) {
+        request_timer t(r);
+        t.set_status(s);
+    }
+    inst.operational().service_started("api");
+    auto [ok, out] = vitals_test::promtool_check(scrape());
+    EXPECT_TRUE(ok) << out;
+}
+
+TEST_F(fixture, metrics_endpoint_defaults_to_text) {
+    for (auto accept : {"", "text/plain", "*/*", "garbage"}) {
+        auto m = render_metrics(reg, accept);
+        EXPECT_EQ(m.content_type, vitals::text_content_type) << accept;
+        EXPECT_EQ(m.body, scrape()) << accept;
+    }
+    // Whatever format is negotiated, the response says which one it is.
+    auto om = render_metrics(reg, "application/openmetrics-text; version=1.0.0");
+    EXPECT_FALSE(om.content_type.empty());
+    EXPECT_FALSE(om.body.empty());
+}
+
+}  // namespace
