@@ -3,6 +3,7 @@
 #   BUILD_DIR  build directory (default: build)
 #   CXX        compiler (default: the system's c++)
 #   SANITIZE   e.g. address,undefined or thread (default: none)
+#   MESON_TEST_ARGS  extra arguments for `meson test` (e.g. --suite core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -20,7 +21,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 set +e
+# shellcheck disable=SC2086  # MESON_TEST_ARGS is a list of words on purpose
 meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" \
+  ${MESON_TEST_ARGS:-} \
   2>&1 | tee "$build/test-output.txt"
 rc=${PIPESTATUS[0]}
 set -e
