@@ -381,19 +381,25 @@ public:
     bool remove(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
-        Series* s = table_.find(key.key());
-        if (!s) return false;
-        unlink_locked(s);
-        reclaim_locked();
+        {
+            std::lock_guard lock(mu_);
+            Series* s = table_.find(key.key());
+            if (!s) return false;
+            unlink_locked(s);
+        }
+        reclaim();
         return true;
     }
 
     /// Removes every series.
     void clear() {
-        std::lock_guard lock(mu_);
-        while (!order_.empty()) unlink_locked(order_.back());
-        reclaim_locked();
+        {
+            std::lock_guard lock(mu_);
+            for (Series* s : order_) table_.erase(s);
+            retired_.insert(retired_.end(), order_.begin(), order_.end());
+            order_.clear();
+        }
+        reclaim();
     }
 
     [[nodiscard]] std::size_t size() const override {
@@ -405,8 +411,8 @@ public:
     [[nodiscard]] const typename Series::params& params() const noexcept { return params_; }
 
     void collect(sample_visitor& v) override {
+        reclaim();
         std::lock_guard lock(mu_);
-        reclaim_locked();
         if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
             v.begin_family(header(params_.layout.get()));
         else
@@ -480,12 +486,24 @@ private:
     }
 
     // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
-    void reclaim_locked() {
-        if (retired_.empty() && retired_tables_.empty()) return;
-        if (!detail::cell_space::instance().synchronize()) return;
-        for (Series* s : retired_) s->release();
-        retired_.clear();
-        retired_tables_.clear();
+    // Runs without the family mutex: a lookup that is waiting for the mutex (to create a series)
+    // sits inside its read section, and the grace period must be able to see it leave.
+    void reclaim() {
+        std::vector<Series*> series;
+        std::vector<std::unique_ptr<void, void (*)(void*)>> tables;
+        {
+            std::lock_guard lock(mu_);
+            if (retired_.empty() && retired_tables_.empty()) return;
+            series.swap(retired_);
+            tables.swap(retired_tables_);
+        }
+        if (detail::cell_space::instance().synchronize()) {
+            for (Series* s : series) s->release();
+            return;  // `tables` frees the outgrown tables
+        }
+        std::lock_guard lock(mu_);  // not yet: keep them for the next attempt
+        retired_.insert(retired_.end(), series.begin(), series.end());
+        for (auto& t : tables) retired_tables_.push_back(std::move(t));
     }
 
     void emit(sample_visitor& v, Series& s) {
