@@ -1,6 +1,7 @@
 // examples/service — an instrumented demo service on cpp-httplib.
 //
-//   service [--port N] [--host ADDRESS] [--no-instrumentation]
+//   service [--port N] [--host ADDRESS] [--no-instrumentation] [--event-store DIR]
+//           [--ready-cache-ms N] [--check-timeout-ms N] [--expose-health-details]
 //
 // Prints "listening on <port>" once it accepts connections (--port 0 picks a free port) and stops
 // cleanly on SIGINT or SIGTERM. SERVICE_NAME (default "api") and ENVIRONMENT (default
@@ -10,21 +11,39 @@
 // Two registries: the operational one is served at /v1/metrics; the "constitutional" one
 // (governance signals such as breaches and the halt state) is kept apart and never served there,
 // so an operational scraper cannot see or depend on it.
+//
+// Health: /v1/health is liveness (the process alone); /v1/ready runs the dependency checks, with
+// Kubernetes' conventions (?verbose, ?exclude=NAME, /v1/ready/NAME for one check). Dependencies
+// come from the environment as they would in a container: DATABASE_ADDR (host:port, PostgreSQL)
+// adds the check "database", REDIS_ADDR (host:port; REDIS_PASSWORD optional) adds "redis". The
+// local event-store directory ("event_store"; EVENT_STORE_DIR or --event-store, default
+// ./event-store, created at start) is always checked, so the demo is ready out of the box.
+// Failure details are withheld unless --expose-health-details is given: they name hosts and errors.
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
+#include <vitals/health/checks.hpp>
+#include <vitals/health/handler.hpp>
+#include <vitals/health/liveness.hpp>
+#include <vitals/health/metrics.hpp>
+#include <vitals/health/probe.hpp>
 #include <vitals/http/adapters/httplib.hpp>
 #include <vitals/vitals.hpp>
 
@@ -34,21 +53,41 @@ struct options {
     int port = 8080;
     std::string host = "0.0.0.0";
     bool instrumented = true;
+    std::string event_store_dir;
+    long ready_cache_ms = 1000;    // a burst of probes costs one round of dependency calls
+    long check_timeout_ms = 1000;  // a hung dependency answers "timeout" instead of holding the probe
+    bool expose_health_details = false;
 };
+
+long parse_number(const char* text, long max, const char* what) {
+    char* end = nullptr;
+    const long v = std::strtol(text, &end, 10);
+    if (!end || end == text || *end || v < 0 || v > max)
+        throw std::invalid_argument(std::string("bad ") + what + " value");
+    return v;
+}
 
 options parse_args(int argc, char** argv) {
     options o;
+    const char* store = std::getenv("EVENT_STORE_DIR");
+    o.event_store_dir = store && *store ? store : "event-store";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--port" && i + 1 < argc) {
-            char* end = nullptr;
-            const long p = std::strtol(argv[++i], &end, 10);
-            if (!end || *end || p < 0 || p > 65535) throw std::invalid_argument("bad --port value");
-            o.port = static_cast<int>(p);
+            o.port = static_cast<int>(parse_number(argv[++i], 65535, "--port"));
         } else if (a == "--host" && i + 1 < argc) {
             o.host = argv[++i];
         } else if (a == "--no-instrumentation") {
             o.instrumented = false;
+        } else if (a == "--event-store" && i + 1 < argc) {
+            o.event_store_dir = argv[++i];
+        } else if (a == "--ready-cache-ms" && i + 1 < argc) {
+            o.ready_cache_ms = parse_number(argv[++i], 3'600'000, "--ready-cache-ms");
+        } else if (a == "--check-timeout-ms" && i + 1 < argc) {
+            o.check_timeout_ms = parse_number(argv[++i], 60'000, "--check-timeout-ms");
+            if (o.check_timeout_ms == 0) throw std::invalid_argument("--check-timeout-ms must be positive");
+        } else if (a == "--expose-health-details") {
+            o.expose_health_details = true;
         } else {
             throw std::invalid_argument("unknown argument: " + a);
         }
@@ -56,9 +95,69 @@ options parse_args(int argc, char** argv) {
     return o;
 }
 
-// Kept to one function so that vitals::health can replace it.
-void ready_handler(const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ready","checks":{}})", "application/json");
+// "host:port" or "[v6]:port" from an environment variable; nullopt when unset or empty.
+std::optional<std::pair<std::string, std::uint16_t>> address_from_env(const char* var) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) return std::nullopt;
+    std::string s = v;
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) throw std::invalid_argument(std::string(var) + " must be host:port");
+    std::string host = s.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const long port = parse_number(s.c_str() + colon + 1, 65535, var);
+    if (port == 0) throw std::invalid_argument(std::string(var) + ": port 0");
+    return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+// Only configured dependencies get a check: an unset address means "not used here", not "down".
+void add_readiness_checks(vitals::health::probe& ready, const options& opt) {
+    vitals::health::check_options limits;
+    limits.timeout = std::chrono::milliseconds(opt.check_timeout_ms);
+    if (auto db = address_from_env("DATABASE_ADDR")) {
+        vitals::health::postgres_options pg;
+        pg.host = db->first;
+        pg.port = db->second;
+        ready.add(vitals::health::postgres_check("database", pg), limits);
+    }
+    if (auto addr = address_from_env("REDIS_ADDR")) {
+        vitals::health::redis_options r;
+        r.host = addr->first;
+        r.port = addr->second;
+        if (const char* pw = std::getenv("REDIS_PASSWORD")) r.password = pw;
+        ready.add(vitals::health::redis_check("redis", r), limits);
+    }
+    ready.add(vitals::health::writable_dir_check("event_store", opt.event_store_dir), limits);
+}
+
+// cpp-httplib decodes the query into params and keeps no raw copy, while the vitals handlers take
+// a raw query string: encode the params back.
+std::string query_of(const httplib::Request& req) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const auto encode = [](std::string& out, const std::string& s) {
+        for (const char c : s) {
+            const auto u = static_cast<unsigned char>(c);
+            if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+                out += c;
+            } else {
+                out += '%';
+                out += hex[u >> 4];
+                out += hex[u & 0xF];
+            }
+        }
+    };
+    std::string q;
+    for (const auto& [k, v] : req.params) {
+        if (!q.empty()) q += '&';
+        encode(q, k);
+        q += '=';
+        encode(q, v);
+    }
+    return q;
+}
+
+void send(httplib::Response& res, const vitals::health::response& r) {
+    res.status = r.status;
+    res.set_content(r.body, r.content_type.c_str());
 }
 
 // A tiny in-memory event store.
@@ -109,8 +208,24 @@ int main(int argc, char** argv) try {
     auto halted = constitutional.gauge<"halt_state">("1 while the service is halted by governance, else 0.");
     halted.set(0);
 
+    // Created here so that a fresh checkout is ready at once; a directory that cannot be created
+    // is reported by the readiness check rather than refusing to start.
+    std::error_code store_error;
+    std::filesystem::create_directories(opt.event_store_dir, store_error);
+    vitals::health::liveness live;
+    vitals::health::probe_options probe_opts;
+    probe_opts.cache_ttl = std::chrono::milliseconds(opt.ready_cache_ms);
+    probe_opts.on_result = vitals::health::export_metrics(operational);
+    vitals::health::probe ready(std::move(probe_opts));
+    add_readiness_checks(ready, opt);
+    vitals::health::handler_options health_out;
+    health_out.expose_details = opt.expose_health_details;
+
     event_store events;
     httplib::Server server;
+    // cpp-httplib gives each keep-alive connection a worker for as long as it stays open; with the
+    // default 8 workers, 8 idle keep-alive clients would leave probes and scrapes queued.
+    server.new_task_queue = [] { return new httplib::ThreadPool(64); };
     server.set_tcp_nodelay(true);
     server.set_keep_alive_max_count(10000);
     // cpp-httplib would otherwise send the exception's message to the client in a header.
@@ -138,13 +253,16 @@ int main(int argc, char** argv) try {
         auto m = vitals::http::render_metrics(operational, req.get_header_value("Accept"));
         res.set_content(std::move(m.body), std::string(m.content_type).c_str());
     });
-    get("/v1/health", [&inst, &service](const httplib::Request&, httplib::Response& res) {
-        char body[96];
-        std::snprintf(body, sizeof body, R"({"status":"healthy","uptime_seconds":%.3f})",
-                      inst.operational().uptime(service));
-        res.set_content(body, "application/json");
+    get("/v1/health", [&live, &health_out](const httplib::Request& req, httplib::Response& res) {
+        send(res, vitals::health::handle_live(live, query_of(req), health_out));
     });
-    get("/v1/ready", ready_handler);
+    get("/v1/ready", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
+        send(res, vitals::health::handle_ready(ready, "", query_of(req), health_out));
+    });
+    // One check per path, as Kubernetes' /readyz/<name>; an unknown name answers 404.
+    get("/v1/ready/{check}", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
+        send(res, vitals::health::handle_ready(ready, "/" + req.matches[1].str(), query_of(req), health_out));
+    });
     get("/v1/events/{id}", [&events](const httplib::Request& req, httplib::Response& res) {
         const std::string id = req.matches[1];
         char* end = nullptr;

@@ -100,7 +100,7 @@ TEST(http_service, serves_instrumented_endpoints_and_stops_on_sigterm) {
         EXPECT_NE(health.body.find("\"uptime_seconds\":"), std::string::npos) << health.body;
         auto ready = c.get("/v1/ready");
         EXPECT_EQ(ready.status, 200);
-        EXPECT_EQ(ready.body, R"({"status":"ready","checks":{}})");
+        EXPECT_EQ(ready.body.rfind(R"({"status":"ready",)", 0), 0u) << ready.body;
         EXPECT_EQ(c.get("/v1/events/1").status, 200);
         EXPECT_EQ(c.get("/v1/events/999").status, 404);
         auto created = c.post("/v1/events", R"({"kind":"test"})");

@@ -3,20 +3,42 @@
 #pragma once
 
 #include <cmath>
-#include <functional>
-#include <memory>
+#include <concepts>
 #include <mutex>
 #include <vector>
 
+#include "../detail/owning.hpp"
 #include "family.hpp"
 
 namespace vitals {
 namespace detail {
+
+/// A type-erased `double()` callable (std::function would cost <functional> in every TU).
+class value_source {
+public:
+    template <class F>
+    explicit value_source(F f) : p_(new impl<F>(std::move(f))) {}
+    double operator()() const { return p_->call(); }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual double call() = 0;
+    };
+    template <class F>
+    struct impl final : base {
+        explicit impl(F fn) : f(std::move(fn)) {}
+        double call() override { return static_cast<double>(f()); }
+        F f;
+    };
+    unique<base> p_;
+};
+
 class callback_series final : public series_base {
 public:
-    callback_series(std::span<const std::string_view> names, const label_key& key, std::function<double()> fn)
+    callback_series(std::span<const std::string_view> names, const label_key& key, value_source fn)
         : series_base(names, key), fn(std::move(fn)) {}
-    std::function<double()> fn;
+    value_source fn;
 };
 }  // namespace detail
 
@@ -36,20 +58,26 @@ public:
 
     /// Sets the function of the series with these label values (creating it, or replacing the
     /// function of an existing one).
-    template <class... V>
-    void set(std::function<double()> fn, const V&... values) {
+    /// `fn` is any callable returning a number (a lambda, a function pointer, a std::function).
+    template <class F, class... V>
+        requires std::invocable<F&> && std::convertible_to<std::invoke_result_t<F&>, double>
+    void set(F fn, const V&... values) {
         static_assert(sizeof...(V) == label_count,
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
-        if (!fn) throw invalid_argument_error("vitals: callback metric '" + name() + "' needs a function");
+        // An empty std::function or a null function pointer would fail at every render.
+        if constexpr (std::is_pointer_v<F> || requires { fn.target_type(); })
+            if (!static_cast<bool>(fn))
+                throw invalid_argument_error("vitals: callback metric '" + name() + "' needs a function");
         detail::normalized_values<label_count> key(values...);
         std::lock_guard lock(mu_);
         for (auto& s : series_)
             if (s->matches(key.key())) {
-                s->fn = std::move(fn);
+                s->fn = detail::value_source(std::move(fn));
                 return;
             }
-        series_.push_back(std::make_unique<detail::callback_series>(
-            std::span<const std::string_view>{Labels::names, label_count}, key.key(), std::move(fn)));
+        detail::unique<detail::callback_series> fresh(new detail::callback_series(
+            std::span<const std::string_view>{Labels::names, label_count}, key.key(), detail::value_source(std::move(fn))));
+        series_.push_back(std::move(fresh));
     }
 
     /// Removes the series with these label values; false if there was none.
@@ -92,7 +120,7 @@ public:
 
 private:
     mutable std::mutex mu_;
-    std::vector<std::unique_ptr<detail::callback_series>> series_;
+    std::vector<detail::unique<detail::callback_series>> series_;
 };
 
 }  // namespace vitals

@@ -8,11 +8,11 @@
 // refused (false); `set` accepts any value, NaN and infinities included.
 #pragma once
 
-#include <chrono>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 
+#include "../detail/clock.hpp"
 #include "../detail/thread_cells.hpp"
 #include "series.hpp"
 
@@ -102,8 +102,7 @@ public:
     bool dec(double d = 1) const { return series().add(-d); }
     /// Sets the value to the current Unix time in seconds.
     void set_to_current_time() const {
-        const auto now = std::chrono::system_clock::now().time_since_epoch();
-        series().set(std::chrono::duration<double>(now).count());
+        series().set(detail::unix_now());
     }
     /// The current value.
     [[nodiscard]] double value() const { return series().read(); }

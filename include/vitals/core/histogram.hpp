@@ -7,14 +7,14 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "../detail/clock.hpp"
 #include "../detail/exemplar_store.hpp"
+#include "../detail/owning.hpp"
 #include "../detail/thread_cells.hpp"
 #include "names.hpp"
 #include "series.hpp"
@@ -103,7 +103,7 @@ namespace detail {
 class histogram_series final : public series_base, public cell_owner {
 public:
     struct params {
-        std::shared_ptr<const histogram_layout> layout;
+        shared<const histogram_layout> layout;
         bool operator==(const params& o) const { return *layout == *o.layout; }
     };
     static constexpr metric_type type = metric_type::histogram;
@@ -167,7 +167,7 @@ public:
     [[nodiscard]] std::size_t bucket_count() const noexcept { return finite_ + 1; }
 
 private:
-    std::shared_ptr<const histogram_layout> layout_;
+    shared<const histogram_layout> layout_;
     const double* bounds_;
     std::uint32_t finite_;
     std::uint32_t slot_;
@@ -199,9 +199,9 @@ public:
     bool observe(double v, const exemplar_labels& ex) const { return series().observe(v, ex); }
 
     /// Records a duration in seconds.
-    template <class Rep, class Period>
-    void observe(std::chrono::duration<Rep, Period> d) const {
-        series().observe(std::chrono::duration<double>(d).count());
+    template <detail::duration_like D>
+    void observe(const D& d) const {
+        series().observe(detail::to_seconds(d));
     }
 
     /// Reads the current buckets, sum and count.

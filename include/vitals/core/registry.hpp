@@ -124,7 +124,7 @@ public:
     decltype(auto) histogram(std::string_view name, std::string_view help,
                              std::span<const double> buckets = default_buckets) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
-        auto layout = std::make_shared<const histogram_layout>(buckets);
+        auto layout = detail::shared<const histogram_layout>::make(buckets);
         return unwrap<Labels>(
             add<metric_family<detail::histogram_series, Labels>>(name, help, detail::histogram_series::params{std::move(layout)}));
     }

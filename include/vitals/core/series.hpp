@@ -3,7 +3,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstring>
 #include <utility>
 #include <cstdint>
@@ -12,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/text.hpp"
 
@@ -47,7 +47,7 @@ class series_base {
 public:
     series_base(std::span<const std::string_view> label_names, const label_key& key)
         : hash_(key.hash),
-          created_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {
+          created_(unix_now()) {
         std::size_t raw = 0;
         for (auto v : key.values) raw += v.size() + 4;
         key_.reserve(raw);

@@ -10,11 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
 #include <string>
 #include <string_view>
 
 #include "../core/exemplar.hpp"
+#include "clock.hpp"
 #include "thread_cells.hpp"
 
 namespace vitals::detail {
@@ -23,11 +23,6 @@ namespace vitals::detail {
 /// per pair (at most 128 pairs, as every name has a code point).
 inline constexpr std::size_t exemplar_encoded_max = exemplar_labels::max_encoded_bytes;
 
-inline double unix_now() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct exemplar_slot {
     static constexpr std::size_t data_words = (exemplar_encoded_max + 7) / 8;

@@ -18,8 +18,7 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
-#include <thread>
-#include <unordered_map>
+#include <sched.h>
 #include <vector>
 
 #if defined(__linux__)
@@ -90,10 +89,10 @@ public:
         if (n == 0 || n > max_slot_words) throw std::length_error("vitals: series needs too many cells");
         std::lock_guard lock(mu_);
         std::uint32_t start;
-        auto it = free_.find(n);
-        if (it != free_.end() && !it->second.empty()) {
-            start = it->second.back();
-            it->second.pop_back();
+        if (free_.size() <= n) free_.resize(max_slot_words + 1);
+        if (!free_[n].empty()) {
+            start = free_[n].back();
+            free_[n].pop_back();
         } else {
             if (high_ % chunk_words + n > chunk_words) high_ += chunk_words - high_ % chunk_words;
             if (static_cast<std::uint64_t>(high_) + n > std::uint64_t{max_chunks} * chunk_words)
@@ -169,7 +168,7 @@ public:
         }
         for (int round = 0; !busy.empty() && round < 2000; ++round) {
             lock.unlock();
-            std::this_thread::yield();
+            sched_yield();
             lock.lock();
             std::erase_if(busy, [&](const auto& b) {
                 // A thread that exited is no longer in `threads_`: it is out of its section too.
@@ -212,7 +211,7 @@ private:
     std::vector<thread_cells*> threads_;
     std::vector<owner_entry> owners_;
     std::uint32_t high_ = 0;
-    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> free_;
+    std::vector<std::vector<std::uint32_t>> free_;  // free slots by size
 };
 
 inline constinit thread_local thread_cells* tls_cells = nullptr;

@@ -1,0 +1,67 @@
+// The framework-free code shown in docs/http.md, compiled and run in CI (the adapters' samples are
+// in docs_http_httplib.cpp, docs_http_beast.cpp and docs_http_civetweb.cpp). The samples sit at
+// namespace scope, as in the page, so what they refer to is declared first.
+#include <iostream>
+#include <string>
+
+#include <vitals/http/instrumentation.hpp>
+#include <vitals/vitals.hpp>
+
+// Stand-ins for a framework's request and response types.
+struct Request {
+    std::string path;
+};
+struct Response {
+    int code = 0;
+};
+using Req = Request;
+using Res = Response;
+
+vitals::registry reg(vitals::const_labels_from_env("api", "development"));
+vitals::http::instrumentation inst(reg);
+vitals::http::route_metrics& events_route = inst.route("GET", "/v1/events/{id}");
+vitals::http::route_metrics& route = events_route;
+const std::string accept_header = "text/plain";
+
+int serve(const Request& req) { return req.path.empty() ? 400 : 200; }
+void handler(const Req& req, Res& res) { res.code = serve(req); }
+
+#include <vitals/http/request_timer.hpp>
+
+void handle(Request& req, Response& res) {
+    vitals::http::request_timer timer(events_route);   // starts the clock, in-flight +1
+    res.code = serve(req);                              // your handler's work
+    timer.set_status(res.code);                         // default 200
+}                                                       // records duration, total, failure
+
+#include <vitals/http/instrument.hpp>
+
+auto h = vitals::http::instrument(inst, "GET", "/v1/events/{id}", handler);
+auto h2 = vitals::http::instrument(route, handler, [](const Req&, Res& res) { return res.code; });
+
+#include <vitals/http/metrics_endpoint.hpp>
+
+auto m = vitals::http::render_metrics(reg, accept_header);   // {std::string body; std::string_view content_type}
+
+// The first sample: a registry and instrumentation of its own, as a program's setup would do.
+void setup() {
+    vitals::registry reg(vitals::const_labels_from_env("api", "development"));
+    vitals::http::instrumentation inst(reg);          // or inst(reg, existing_operational_metrics)
+    inst.operational().service_started("api");
+
+    auto& route = inst.route("GET", "/v1/events/{id}"); // at registration: takes a lock, allocates
+    vitals::http::request_timer timer(route);
+    std::cout << vitals::render_text(reg).size() << " bytes from the setup sample's registry\n";
+}
+
+int main() {
+    setup();
+    Request req{"/v1/events/1"};
+    Response res;
+    handle(req, res);
+    h(req, res);
+    Request empty;
+    h2(empty, res);  // 400 through the status reader
+    std::cout << "content type " << m.content_type << " (rendered before any request)\n";
+    std::cout << vitals::render_text(reg);
+}

@@ -1,0 +1,227 @@
+// Tests for vitals/exposition/openmetrics.hpp (and info/stateset): exact output, and every render
+// parsed by the Python client's strict OpenMetrics parser.
+#include <vitals/core/exemplar.hpp>
+#include <vitals/exposition/openmetrics.hpp>
+#include <vitals/vitals.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "support/openmetrics.hpp"
+#include "support/promtool.hpp"
+
+using namespace vitals;
+
+namespace {
+void expect_parses(const std::string& text) {
+    const auto p = vitals_test::openmetrics_check(text);
+    ASSERT_FALSE(p.parser_missing) << "install Debian's python3-prometheus-client: " << p.output;
+    EXPECT_TRUE(p.ok) << p.output << "\n--- exposition ---\n" << text;
+}
+void expect_promtool_clean(const std::string& text) {
+    const auto r = vitals_test::promtool_check(text);
+    ASSERT_NE(r.exit_code, 127) << "promtool not found";
+    EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
+}
+}  // namespace
+
+TEST(OpenMetrics, ExactOutput) {
+    registry r;
+    auto& f = r.counter<"http_requests_total", labels<"method", "code">>("Total requests.");
+    f.labels("GET", "200").inc(3);
+    auto g = r.gauge<"queue_depth">("Items waiting.");
+    g.set(7.5);
+    auto& h = r.histogram<"rpc_duration_seconds", labels<"rpc">>("RPC latency.", std::vector<double>{0.1, 1});
+    h.labels("get").observe(0.5);
+    EXPECT_EQ(render_openmetrics(r),
+              "# HELP http_requests Total requests.\n"
+              "# TYPE http_requests counter\n"
+              "http_requests_total{method=\"GET\",code=\"200\"} 3\n"
+              "# HELP queue_depth Items waiting.\n"
+              "# TYPE queue_depth gauge\n"
+              "queue_depth 7.5\n"
+              "# HELP rpc_duration_seconds RPC latency.\n"
+              "# TYPE rpc_duration_seconds histogram\n"
+              "rpc_duration_seconds_bucket{rpc=\"get\",le=\"0.1\"} 0\n"
+              "rpc_duration_seconds_bucket{rpc=\"get\",le=\"1.0\"} 1\n"
+              "rpc_duration_seconds_bucket{rpc=\"get\",le=\"+Inf\"} 1\n"
+              "rpc_duration_seconds_count{rpc=\"get\"} 1\n"
+              "rpc_duration_seconds_sum{rpc=\"get\"} 0.5\n"
+              "# EOF\n");
+    expect_parses(render_openmetrics(r));
+}
+
+TEST(OpenMetrics, EmptyRegistryIsJustEof) {
+    registry r;
+    EXPECT_EQ(render_openmetrics(r), "# EOF\n");
+    expect_parses(render_openmetrics(r));
+}
+
+TEST(OpenMetrics, HelpEscapingAndUnit) {
+    registry r;
+    auto& f = r.counter<"io_read_bytes_total", labels<"dev">>("Bytes \"read\"\nfrom a \\ device.");
+    f.set_unit("bytes");
+    f.labels("sd\"a\\\n").inc(5);
+    r.histogram<"op_seconds">("Op latency.", std::vector<double>{0.5});
+    const auto text = render_openmetrics(r);
+    EXPECT_NE(text.find("# HELP io_read_bytes Bytes \\\"read\\\"\\nfrom a \\\\ device.\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("# UNIT io_read_bytes bytes\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("io_read_bytes_total{dev=\"sd\\\"a\\\\\\n\"} 5\n"), std::string::npos) << text;
+    expect_parses(text);
+    EXPECT_THROW(f.set_unit("seconds"), invalid_argument_error);
+}
+
+TEST(OpenMetrics, ConstLabelsCallbacksAndSpecialValues) {
+    registry r(const_labels{{"service", "api"}});
+    auto& g = r.gauge<"temp_celsius", labels<"room">>("Temperature.");
+    g.labels("a").set(std::numeric_limits<double>::infinity());
+    g.labels("b").set(-std::numeric_limits<double>::infinity());
+    g.labels("c").set(std::nan(""));
+    g.labels("d").set(1e300);
+    r.callback_counter<"ticks_total">("Ticks.").set([] { return 12.5; });
+    r.callback_gauge<"load">("Load.").set([] { return 0.25; });
+    const auto text = render_openmetrics(r);
+    EXPECT_NE(text.find("temp_celsius{service=\"api\",room=\"a\"} +Inf\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("ticks_total{service=\"api\"} 12.5\n"), std::string::npos) << text;
+    expect_parses(text);
+}
+
+TEST(OpenMetrics, CreatedSamplesAreOptional) {
+    registry r;
+    r.counter<"c_total">("C.").inc();
+    r.histogram<"h_seconds">("H.", std::vector<double>{1}).observe(2);
+    r.gauge<"g">("G.").set(1);
+    EXPECT_EQ(render_openmetrics(r).find("_created"), std::string::npos);
+    const auto text = render_openmetrics(r, {.created = true});
+    EXPECT_NE(text.find("c_created "), std::string::npos) << text;
+    EXPECT_NE(text.find("h_seconds_created "), std::string::npos) << text;
+    EXPECT_EQ(text.find("g_created"), std::string::npos) << text;
+    expect_parses(text);
+}
+
+TEST(OpenMetrics, InfoFamily) {
+    registry r;
+    auto& build = r.info<"build_info", labels<"version", "revision">>("Build information.");
+    build.set("1.4.2", "abc123");
+    build.set("1.4.2", "abc123");  // idempotent
+    EXPECT_EQ(build.size(), 1u);
+    const auto text = render_openmetrics(r);
+    EXPECT_EQ(text,
+              "# HELP build Build information.\n"
+              "# TYPE build info\n"
+              "build_info{version=\"1.4.2\",revision=\"abc123\"} 1\n"
+              "# EOF\n");
+    expect_parses(text);
+    // Other formats: a gauge named build_info.
+    const auto txt = render_text(r);
+    EXPECT_NE(txt.find("# TYPE build_info gauge\nbuild_info{version=\"1.4.2\",revision=\"abc123\"} 1\n"),
+              std::string::npos)
+        << txt;
+    expect_promtool_clean(txt);
+    build.replace("1.5.0", "def");
+    EXPECT_NE(render_openmetrics(r).find("version=\"1.5.0\""), std::string::npos);
+    EXPECT_TRUE(build.remove("1.5.0", "def"));
+    EXPECT_EQ(build.size(), 0u);
+    // Same definition again returns the same family.
+    auto& again = r.info<"build_info", labels<"version", "revision">>("Build information.");
+    EXPECT_EQ(&again, &build);
+}
+
+TEST(OpenMetrics, StatesetFamily) {
+    registry r(const_labels{{"service", "api"}});
+    auto& mode = r.stateset<"mode", labels<"shard">>("Current mode.", {"primary", "replica", "offline"});
+    mode.labels("1").set_only("replica");
+    mode.labels("2").set("primary", true);
+    mode.labels("2").set("offline", true);
+    EXPECT_TRUE(mode.labels("2").get("offline"));
+    EXPECT_THROW(mode.labels("1").set("nope", true), invalid_argument_error);
+    const auto text = render_openmetrics(r);
+    EXPECT_EQ(text,
+              "# HELP mode Current mode.\n"
+              "# TYPE mode stateset\n"
+              "mode{service=\"api\",shard=\"1\",mode=\"primary\"} 0\n"
+              "mode{service=\"api\",shard=\"1\",mode=\"replica\"} 1\n"
+              "mode{service=\"api\",shard=\"1\",mode=\"offline\"} 0\n"
+              "mode{service=\"api\",shard=\"2\",mode=\"primary\"} 1\n"
+              "mode{service=\"api\",shard=\"2\",mode=\"replica\"} 0\n"
+              "mode{service=\"api\",shard=\"2\",mode=\"offline\"} 1\n"
+              "# EOF\n");
+    expect_parses(text);
+    const auto txt = render_text(r);
+    EXPECT_NE(txt.find("# TYPE mode gauge\nmode{service=\"api\",shard=\"1\",mode=\"primary\"} 0\n"), std::string::npos)
+        << txt;
+    expect_promtool_clean(txt);
+    EXPECT_THROW((r.stateset<"bad_states">("x", {"a", "a"})), invalid_argument_error);
+    EXPECT_THROW((r.stateset<"bad_states2">("x", {})), invalid_argument_error);
+    EXPECT_THROW((r.stateset<"bad_states3">("x", {"a\"b"})), invalid_argument_error);
+    EXPECT_THROW((r.stateset<"mode", labels<"shard">>("Current mode.", {"primary"})), registration_error);
+}
+
+TEST(OpenMetrics, CounterFamilyNameClashIsRefused) {
+    registry r;
+    r.counter<"jobs_total">("Jobs.");
+    EXPECT_THROW(r.gauge<"jobs">("Jobs gauge."), registration_error);
+}
+
+TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
+    // Families will pass exemplars later; the writer already renders them.
+    const std::string_view names[] = {"route"};
+    const std::string_view values[] = {"/a"};
+    detail::series_base s(names, {values, detail::hash_values(values)});
+    const auto ex = exemplar::make({{"trace_id", "abc"}}, 0.5, 1700000000.0);
+    const auto ex2 = exemplar::make({{"trace_id", "d\"ef"}}, 7);
+    std::string out;
+    detail::openmetrics_writer<std::string> w(out, {});
+    const std::string_view fam_names[] = {"route"};
+    family_header h;
+    h.name = "req_total";
+    h.type = metric_type::counter;
+    h.label_names = fam_names;
+    w.begin_family(h);
+    w.counter_sample_with_exemplar(s, counter_value{0, 4, 0}, &ex);
+    w.end_family();
+    const double bounds[] = {1, 10};
+    histogram_layout layout(bounds);
+    h.name = "lat_seconds";
+    h.type = metric_type::histogram;
+    h.layout = &layout;
+    w.begin_family(h);
+    const std::uint64_t cum[] = {1, 2, 2};
+    const exemplar* per_bucket[] = {&ex, &ex2, nullptr};
+    w.histogram_sample_with_exemplars(s, cum, 7.5, per_bucket);
+    w.end_family();
+    w.finish();
+    EXPECT_EQ(out,
+              "# TYPE req counter\n"
+              "req_total{route=\"/a\"} 4 # {trace_id=\"abc\"} 0.5 1700000000.000\n"
+              "# TYPE lat_seconds histogram\n"
+              "lat_seconds_bucket{route=\"/a\",le=\"1.0\"} 1 # {trace_id=\"abc\"} 0.5 1700000000.000\n"
+              "lat_seconds_bucket{route=\"/a\",le=\"10.0\"} 2 # {trace_id=\"d\\\"ef\"} 7\n"
+              "lat_seconds_bucket{route=\"/a\",le=\"+Inf\"} 2\n"
+              "lat_seconds_count{route=\"/a\"} 2\n"
+              "lat_seconds_sum{route=\"/a\"} 7.5\n"
+              "# EOF\n");
+    expect_parses(out);
+}
+
+TEST(OpenMetrics, OldVisitorsStillWork) {
+    // A visitor that only knows the original three kinds compiles and sees what it can.
+    struct counting : sample_visitor {
+        int gauges = 0, families = 0;
+        void begin_family(const family_header&) override { ++families; }
+        void counter_sample(const detail::series_base&, const counter_value&) override {}
+        void gauge_sample(const detail::series_base&, double) override { ++gauges; }
+        void histogram_sample(const detail::series_base&, std::span<const std::uint64_t>, double) override {}
+        void end_family() override {}
+    };
+    registry r;
+    r.info<"x_info">("X.").set();
+    r.stateset<"st">("S.", {"a", "b"}).labels().set("a", true);
+    counting v;
+    r.collect(v);
+    EXPECT_EQ(v.families, 2);
+    EXPECT_EQ(v.gauges, 3);
+}

@@ -1,0 +1,437 @@
+// End to end: a real Prometheus server (Debian's /usr/bin/prometheus, 2.42) scrapes a registry
+// served on loopback through vitals::http::render_metrics, and its query API must return what the
+// registry holds. Run twice: with native histograms enabled (Prometheus asks for protobuf) and
+// without (it asks for OpenMetrics). Loopback only; every wait is bounded; Prometheus is killed at
+// the end of each run.
+#include <vitals/http/metrics_endpoint.hpp>
+#include <vitals/vitals.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+constexpr const char* prometheus_binary = "/usr/bin/prometheus";
+
+int listen_loopback(std::uint16_t& port) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    port = ntohs(a.sin_port);
+    return fd;
+}
+
+std::uint16_t free_port() {
+    std::uint16_t port = 0;
+    const int fd = listen_loopback(port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+// Reads from `fd` until `done(buffer)` or EOF, for at most `timeout`.
+std::string read_until(int fd, auto done, std::chrono::milliseconds timeout) {
+    std::string buf;
+    const auto deadline = clock_type::now() + timeout;
+    while (!done(buf) && clock_type::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0) continue;
+        char tmp[8192];
+        const ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n <= 0) break;
+        buf.append(tmp, static_cast<std::size_t>(n));
+        if (buf.size() > (1u << 24)) break;
+    }
+    return buf;
+}
+
+bool write_all(int fd, std::string_view s) {
+    while (!s.empty()) {
+        const ssize_t n = send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        s.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+// A minimal HTTP/1.1 server for one registry: every request gets the scrape answer.
+class metrics_server {
+public:
+    explicit metrics_server(const vitals::registry& r) : r_(r) {
+        fd_ = listen_loopback(port_);
+        if (fd_ >= 0) thread_ = std::thread([this] { loop(); });
+    }
+    ~metrics_server() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        if (fd_ >= 0) close(fd_);
+    }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] bool ok() const { return fd_ >= 0; }
+    [[nodiscard]] int scrapes() const { return scrapes_; }
+    [[nodiscard]] std::vector<std::string> content_types() const {
+        std::lock_guard l(mu_);
+        return content_types_;
+    }
+    [[nodiscard]] std::string last_accept() const {
+        std::lock_guard l(mu_);
+        return last_accept_;
+    }
+
+private:
+    void loop() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 50) <= 0) continue;
+            const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) continue;
+            serve(c);
+            close(c);
+        }
+    }
+    void serve(int c) {
+        const std::string req =
+            read_until(c, [](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; }, 2000ms);
+        std::string accept;
+        for (std::size_t pos = req.find("\r\n"); pos != std::string::npos && pos + 2 < req.size();) {
+            const std::size_t end = req.find("\r\n", pos + 2);
+            if (end == std::string::npos) break;
+            const std::string line = req.substr(pos + 2, end - pos - 2);
+            if (line.size() > 7 && strncasecmp(line.c_str(), "accept:", 7) == 0) {
+                accept = line.substr(7);
+                while (!accept.empty() && accept.front() == ' ') accept.erase(0, 1);
+            }
+            pos = end;
+        }
+        const auto m = vitals::http::render_metrics(r_, accept);
+        {
+            std::lock_guard l(mu_);
+            last_accept_ = accept;
+            content_types_.emplace_back(m.content_type);
+        }
+        std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(m.content_type) +
+                           "\r\nContent-Length: " + std::to_string(m.body.size()) + "\r\nConnection: close\r\n\r\n";
+        write_all(c, head);
+        write_all(c, m.body);
+        ++scrapes_;
+    }
+
+    const vitals::registry& r_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> scrapes_{0};
+    mutable std::mutex mu_;
+    std::vector<std::string> content_types_;
+    std::string last_accept_;
+    std::thread thread_;
+};
+
+// GET http://127.0.0.1:port/path; returns the body, or nullopt on failure.
+std::optional<std::string> http_get(std::uint16_t port, const std::string& path) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return std::nullopt;
+    }
+    write_all(fd, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    const std::string resp = read_until(fd, [](const std::string&) { return false; }, 5000ms);
+    close(fd);
+    const auto body = resp.find("\r\n\r\n");
+    if (resp.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
+    if (resp.find(" 200 ") > resp.find("\r\n")) return std::nullopt;
+    return resp.substr(body + 4);
+}
+
+std::string url_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+class prometheus_process {
+public:
+    prometheus_process(std::uint16_t target_port, bool native) {
+        char tmpl[] = "/tmp/vitals-e2e-XXXXXX";
+        if (!mkdtemp(tmpl)) return;
+        dir_ = tmpl;
+        port_ = free_port();
+        std::ofstream(dir_ / "prometheus.yml") << "global:\n"
+                                                   "  scrape_interval: 1s\n"
+                                                   "  scrape_timeout: 1s\n"
+                                                   "  evaluation_interval: 1s\n"
+                                                   "scrape_configs:\n"
+                                                   "  - job_name: vitals\n"
+                                                   "    static_configs:\n"
+                                                   "      - targets: ['127.0.0.1:"
+                                                << target_port << "']\n";
+        std::vector<std::string> args = {prometheus_binary,
+                                         "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                         "--storage.tsdb.path=" + (dir_ / "data").string(),
+                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                         "--log.level=warn"};
+        if (native) args.push_back("--enable-feature=native-histograms,exemplar-storage");
+        const std::string log = (dir_ / "prometheus.log").string();
+        pid_ = fork();
+        if (pid_ == 0) {
+            const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (out >= 0) {
+                dup2(out, 1);
+                dup2(out, 2);
+            }
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+    }
+    ~prometheus_process() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status = 0;
+            const auto deadline = clock_type::now() + 5s;
+            while (waitpid(pid_, &status, WNOHANG) == 0) {
+                if (clock_type::now() > deadline) {
+                    kill(pid_, SIGKILL);
+                    waitpid(pid_, &status, 0);
+                    break;
+                }
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+        std::error_code ec;
+        if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+    }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] bool started() const { return pid_ > 0; }
+    [[nodiscard]] std::string log() const {
+        std::ifstream in(dir_ / "prometheus.log");
+        return {std::istreambuf_iterator<char>(in), {}};
+    }
+
+    // Polls until `pred(body)` holds for GET path, at most `timeout`; returns the last body.
+    std::string poll(const std::string& path, auto pred, std::chrono::milliseconds timeout) const {
+        std::string last;
+        const auto deadline = clock_type::now() + timeout;
+        while (clock_type::now() < deadline) {
+            if (auto b = http_get(port_, path)) {
+                last = *b;
+                if (pred(last)) return last;
+            }
+            std::this_thread::sleep_for(200ms);
+        }
+        return last;
+    }
+
+    // The first value of an instant query, polled until it satisfies `pred` (bounded).
+    std::optional<double> query(const std::string& q, auto pred, std::chrono::milliseconds timeout = 15s) const {
+        std::optional<double> v;
+        poll("/api/v1/query?query=" + url_encode(q),
+             [&](const std::string& body) {
+                 v = first_value(body);
+                 return v && pred(*v);
+             },
+             timeout);
+        return v;
+    }
+    std::optional<double> query(const std::string& q) const {
+        return query(q, [](double) { return true; });
+    }
+
+    static std::optional<double> first_value(const std::string& body) {
+        const auto at = body.find("\"value\":[");
+        if (at == std::string::npos) return std::nullopt;
+        const auto q1 = body.find('"', body.find(',', at) + 1);
+        const auto q2 = body.find('"', q1 + 1);
+        if (q1 == std::string::npos || q2 == std::string::npos) return std::nullopt;
+        const std::string s = body.substr(q1 + 1, q2 - q1 - 1);
+        if (s == "NaN") return std::nan("");
+        char* end = nullptr;
+        const double d = std::strtod(s.c_str(), &end);
+        if (end == s.c_str()) return std::nullopt;
+        return d;
+    }
+
+private:
+    std::filesystem::path dir_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
+
+// The registry every run serves: values known in advance, so queries can be checked exactly.
+struct workload {
+    vitals::registry r{vitals::const_labels{{"service", "e2e"}}};
+    workload() {
+        auto& jobs = r.counter<"e2e_jobs_total", vitals::labels<"kind">>("Jobs done, by kind.");
+        jobs.labels("a").inc(12345);
+        jobs.labels("b").inc(7);
+        auto big = r.counter<"e2e_bytes_total">("Bytes.");
+        big.inc(std::uint64_t{1} << 40);
+        r.gauge<"e2e_temperature_celsius">("A gauge.").set(21.5);
+        auto& classic =
+            r.histogram<"e2e_classic_seconds", vitals::labels<"route">>("Classic.", std::vector<double>{0.1, 1});
+        for (int i = 0; i < 50; ++i) classic.labels("/a").observe(0.05);
+        for (int i = 0; i < 50; ++i) classic.labels("/a").observe(0.5);
+        classic.labels("/a").observe(0.5, vitals::exemplar_labels{{"trace_id", "e2e-trace-histogram"}});
+        jobs.labels("b").inc(1, vitals::exemplar_labels{{"trace_id", "e2e-trace-counter"}});
+        auto native = r.native_histogram<"e2e_native_seconds">("Native.", {.classic_buckets = {0.25, 0.5, 1}});
+        for (int i = 1; i <= 1000; ++i) native.observe(i / 1000.0);
+        auto rpc = r.summary<"e2e_rpc_seconds">("Summary.", {0.5, 0.9});
+        for (int i = 1; i <= 1000; ++i) rpc.observe(i / 1000.0);
+        r.info<"e2e_build_info", vitals::labels<"version">>("Build.").set("1.2.3");
+        r.stateset<"e2e_mode">("Mode.", {"on", "off"}).labels().set_only("on");
+    }
+};
+
+bool prometheus_available() { return access(prometheus_binary, X_OK) == 0; }
+
+void common_checks(const prometheus_process& p, const metrics_server& srv) {
+    // Target up, no scrape error.
+    const auto targets = p.poll("/api/v1/targets",
+                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
+                                20s);
+    ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
+    EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
+    EXPECT_GT(srv.scrapes(), 0);
+
+    auto eq = [](double want) { return [want](double v) { return v == want; }; };
+    EXPECT_EQ(p.query("e2e_jobs_total{kind=\"a\",service=\"e2e\"}", eq(12345)), 12345);
+    EXPECT_EQ(p.query("e2e_jobs_total{kind=\"b\"}", eq(8)), 8);
+    EXPECT_EQ(p.query("e2e_bytes_total", eq(1099511627776.0)), 1099511627776.0);
+    EXPECT_EQ(p.query("e2e_temperature_celsius", eq(21.5)), 21.5);
+    EXPECT_EQ(p.query("e2e_build_info{version=\"1.2.3\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_mode{e2e_mode=\"on\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_mode{e2e_mode=\"off\"}", eq(0)), 0);
+    // Classic buckets {0.1, 1}: 50 at 0.05, 51 at 0.5. Rank q * 101 falls in the second bucket for
+    // both quantiles, interpolated linearly across it.
+    const auto q50 = p.query("histogram_quantile(0.5, sum by (le) (e2e_classic_seconds_bucket))");
+    ASSERT_TRUE(q50);
+    EXPECT_NEAR(*q50, 0.1 + 0.9 * (0.5 * 101 - 50) / 51, 1e-9);
+    const auto q90 = p.query("histogram_quantile(0.9, sum by (le) (e2e_classic_seconds_bucket))");
+    ASSERT_TRUE(q90);
+    EXPECT_NEAR(*q90, 0.1 + 0.9 * (0.9 * 101 - 50) / 51, 1e-9);
+    EXPECT_EQ(p.query("e2e_classic_seconds_count{route=\"/a\"}", eq(101)), 101);
+    // Summary: quantiles within the stated relative error of rank floor(q * (n - 1)).
+    const auto s50 = p.query("e2e_rpc_seconds{quantile=\"0.5\"}");
+    ASSERT_TRUE(s50);
+    EXPECT_NEAR(*s50, 0.5, 0.5 * vitals::summary_relative_error);
+    const auto s90 = p.query("e2e_rpc_seconds{quantile=\"0.9\"}");
+    ASSERT_TRUE(s90);
+    EXPECT_NEAR(*s90, 0.9, 0.9 * vitals::summary_relative_error);
+    EXPECT_EQ(p.query("e2e_rpc_seconds_count", eq(1000)), 1000);
+}
+
+}  // namespace
+
+TEST(PrometheusE2E, NativeHistogramsOverProtobuf) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    workload w;
+    metrics_server srv(w.r);
+    ASSERT_TRUE(srv.ok());
+    prometheus_process p(srv.port(), true);
+    ASSERT_TRUE(p.started());
+    common_checks(p, srv);
+    // Native: 1000 observations of 0.001 … 1.000.
+    EXPECT_EQ(p.query("histogram_count(e2e_native_seconds)", [](double v) { return v == 1000; }), 1000);
+    const auto sum = p.query("histogram_sum(e2e_native_seconds)");
+    ASSERT_TRUE(sum);
+    EXPECT_NEAR(*sum, 500.5, 1e-6);
+    // Schema 3 buckets are at most 2^(1/8) wide, so an estimate is within ~9% of the true value.
+    const auto med = p.query("histogram_quantile(0.5, e2e_native_seconds)");
+    ASSERT_TRUE(med);
+    EXPECT_NEAR(*med, 0.5, 0.5 * 0.1);
+    const auto p99 = p.query("histogram_quantile(0.99, e2e_native_seconds)");
+    ASSERT_TRUE(p99);
+    EXPECT_NEAR(*p99, 0.99, 0.99 * 0.1);
+    // 2.42 takes only the native buckets of a histogram that has both: no classic series.
+    const auto classic = http_get(p.port(), "/api/v1/query?query=" + url_encode("e2e_native_seconds_bucket"));
+    ASSERT_TRUE(classic);
+    EXPECT_NE(classic->find("\"result\":[]"), std::string::npos) << *classic;
+    const auto types = srv.content_types();
+    ASSERT_FALSE(types.empty());
+    EXPECT_EQ(types.back(), vitals::protobuf_content_type) << "Accept: " << srv.last_accept();
+}
+
+TEST(PrometheusE2E, OpenMetricsWithoutNativeHistograms) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    workload w;
+    metrics_server srv(w.r);
+    ASSERT_TRUE(srv.ok());
+    prometheus_process p(srv.port(), false);
+    ASSERT_TRUE(p.started());
+    common_checks(p, srv);
+    // Without the feature, the native histogram arrives as its classic buckets.
+    EXPECT_EQ(p.query("e2e_native_seconds_count", [](double v) { return v == 1000; }), 1000);
+    const auto med = p.query("histogram_quantile(0.5, e2e_native_seconds_bucket)");
+    ASSERT_TRUE(med);
+    EXPECT_NEAR(*med, 0.5, 1e-9);
+    const auto types = srv.content_types();
+    ASSERT_FALSE(types.empty());
+    EXPECT_EQ(types.back(), vitals::openmetrics_content_type) << "Accept: " << srv.last_accept();
+}
+
+// An exemplar set on a counter and on a histogram bucket comes back from the exemplars API
+// (the run with exemplar storage enabled scrapes protobuf, which carries them).
+TEST(PrometheusE2E, ExemplarsReachPrometheus) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    workload w;
+    metrics_server srv(w.r);
+    ASSERT_TRUE(srv.ok());
+    prometheus_process p(srv.port(), true);
+    ASSERT_TRUE(p.started());
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const char* want : {"e2e-trace-histogram", "e2e-trace-counter"}) {
+        const std::string query = std::string(want).find("histogram") != std::string::npos ? "e2e_classic_seconds_bucket"
+                                                                                            : "e2e_jobs_total";
+        const std::string path = "/api/v1/query_exemplars?query=" + url_encode(query) +
+                                 "&start=" + std::to_string(now - 600) + "&end=" + std::to_string(now + 600);
+        const auto body = p.poll(path, [&](const std::string& b) { return b.find(want) != std::string::npos; }, 20s);
+        EXPECT_NE(body.find(want), std::string::npos) << path << "\n" << body << "\n" << p.log();
+    }
+}
