@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-fuzz}
 [ -f "$build/build.ninja" ] || CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false -Dbench=false >/dev/null
 ninja -C "$build" -j"$(nproc)"
+# A smaller quarantine keeps RSS well under the limit on long runs.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for corpus in fuzz/corpus/*/; do
