@@ -12,6 +12,9 @@
 // either library.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <thread>
+
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -349,6 +352,60 @@ void cold(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn
     VITALS_BENCH_PEER(cold, "render_counters_10k/prometheus_cpp", render_prom<prom_render_counters>);
     cold("render_histograms_1k/vitals", render_histograms_1k_vitals);
     VITALS_BENCH_PEER(cold, "render_histograms_1k/prometheus_cpp", render_prom<prom_render_histograms>);
+    return true;
+}();
+
+
+// ---------------------------------------------------------------------------------------------
+// Reliability (issue 7): a scrape never blocks a writer. The writer's cost is measured while
+// another thread renders a 10k-series registry in a loop; and the scrape time at 100k series.
+
+void counter_inc_while_scraping_vitals(benchmark::State& state) {
+    static vitals_render_counters f;  // the registry being scraped, 10k series
+    auto& fam = f.reg.counter<"bench_requests_total", vitals::labels<"method", "path">>("Requests.");
+    const vitals::counter c = fam.with("GET", series_path(1));  // a series the scrape renders
+    std::atomic<bool> stop{false};
+    std::atomic<long> scrapes{0};
+    std::thread scraper([&] {
+        std::string out;
+        while (!stop.load(std::memory_order_relaxed)) {
+            out.clear();
+            vitals::render_text(f.reg, out);
+            scrapes.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+    for (auto _ : state) {
+        c.inc();
+        benchmark::ClobberMemory();
+    }
+    stop = true;
+    scraper.join();
+    state.counters["scrapes"] = static_cast<double>(scrapes.load());
+}
+
+void render_counters_100k_vitals(benchmark::State& state) {
+    static const auto* reg = [] {
+        auto* r = new vitals::registry;
+        auto& fam = r->counter<"bench_big_total", vitals::labels<"method", "path">>("Requests.");
+        fam.set_series_limit(200000);
+        for (int i = 0; i < 100000; ++i)
+            fam.labels(i % 2 ? "GET" : "POST", series_path(i)).inc(static_cast<std::uint64_t>(i) + 1);
+        return r;
+    }();
+    std::string out;
+    for (auto _ : state) {
+        out.clear();
+        vitals::render_text(*reg, out);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["bytes"] = static_cast<double>(out.size());
+}
+
+[[maybe_unused]] const bool registered_reliability = [] {
+    benchmark::RegisterBenchmark("counter_inc_while_scraping/vitals", counter_inc_while_scraping_vitals);
+    benchmark::RegisterBenchmark("render_counters_100k/vitals", render_counters_100k_vitals)
+        ->Unit(benchmark::kMillisecond);
     return true;
 }();
 
