@@ -4,25 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/exposition_reader.hpp"
+#include "support/process_memory.hpp"
 #include "support/promtool.hpp"
 
 using namespace vitals;
 
-namespace {
-// Resident set size in bytes, from /proc/self/statm.
-std::size_t rss_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    std::size_t pages = 0, resident = 0;
-    statm >> pages >> resident;
-    return resident * 4096;
-}
-}  // namespace
+using vitals_test::rss_bytes;
 
 TEST(Cardinality, OverflowSeriesTakesWhatTheLimitTurnsAway) {
     registry r({{"service", "api"}});

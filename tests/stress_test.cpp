@@ -6,24 +6,17 @@
 
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/exposition_reader.hpp"
+#include "support/process_memory.hpp"
 
 using namespace vitals;
 
-namespace {
-std::size_t rss_bytes() {
-    std::ifstream statm("/proc/self/statm");
-    std::size_t pages = 0, resident = 0;
-    statm >> pages >> resident;
-    return resident * 4096;
-}
-}  // namespace
+using vitals_test::rss_bytes;
 
 // Threads that start, count and exit continuously: no count is lost, and what each thread
 // allocated for its cells is returned when it exits.

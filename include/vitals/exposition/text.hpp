@@ -216,18 +216,7 @@ public:
                 put('\n');
             }
         }
-        put(h_.name);
-        put("_sum");
-        this->put_labels(h_.const_block, s.label_block());
-        put(' ');
-        this->put_double(sum);
-        put('\n');
-        put(h_.name);
-        put("_count");
-        this->put_labels(h_.const_block, s.label_block());
-        put(' ');
-        this->put_uint(cumulative.empty() ? 0 : cumulative.back());
-        put('\n');
+        sum_and_count(s, sum, cumulative.empty() ? 0 : cumulative.back());
     }
 
     void summary_sample(const series_base& s, std::span<const quantile_value> quantiles, double sum,
