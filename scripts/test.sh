@@ -33,4 +33,5 @@ count() { grep -E "^$1: " "$build/test-output.txt" | tail -1 | awk '{print $NF}'
 ok=$(( $(count Ok) + $(count 'Expected Fail') ))
 failed=$(( $(count Fail) + $(count 'Unexpected Pass') + $(count Timeout) ))
 echo "$ok passed, $failed failed, $(count Skipped) skipped"
+[ -z "${SUMMARY_FILE:-}" ] || echo "$ok $failed" >> "$SUMMARY_FILE"
 exit "$rc"
