@@ -43,6 +43,7 @@ public:
 protected:
     explicit text_sink_writer(Sink& out) : out_(out) {}
     void put(const char* p, std::size_t n) {
+        if (n == 0) return;  // an empty view may carry a null pointer, which memcpy must not get
         if (n > sizeof buf_ - len_) [[unlikely]] {
             flush();
             if (n > sizeof buf_) {
