@@ -63,6 +63,7 @@ TEST(Cardinality, MillionDistinctValuesKeepMemoryFlat) {
     EXPECT_EQ(f.size(), 1001u);
     EXPECT_EQ(f.series_limit_rejections(), 1000000u - 1000u);
     EXPECT_EQ(f.with("__overflow__").value(), 1000000 - 1000);
-    if (vitals_test::rss_reflects_frees)
+    if (vitals_test::rss_reflects_frees) {
         EXPECT_LT(after, before + 4 * 1024 * 1024) << "RSS grew from " << before << " to " << after;
+    }
 }

@@ -44,7 +44,9 @@ TEST(Stress, ThreadChurnLosesNothingAndReturnsMemory) {
     EXPECT_EQ(h.snapshot().count(), std::uint64_t{rounds} * per_round * per_thread);
     // 180 more rounds of 4 threads, each with ~40 KiB of cells: without returning them that is
     // ~29 MiB; allow a little allocator noise.
-    if (vitals_test::rss_reflects_frees) EXPECT_LT(rss_bytes(), rss_after_warmup + 8 * 1024 * 1024);
+    if (vitals_test::rss_reflects_frees) {
+        EXPECT_LT(rss_bytes(), rss_after_warmup + 8 * 1024 * 1024);
+    }
 }
 
 // Several scrapes at once while writers run: every render is valid and none blocks the others.
