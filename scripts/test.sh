@@ -4,8 +4,10 @@
 #   CXX        compiler (default: the system's c++)
 #   SANITIZE   e.g. address,undefined or thread (default: none)
 #   MESON_TEST_ARGS  extra arguments for `meson test` (e.g. --suite core)
+#   SKIP_INSTALL     set to skip installing missing Debian packages (scripts/install-deps.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -n "${SKIP_INSTALL:-}" ] || ./scripts/install-deps.sh
 build=${BUILD_DIR:-build}
 # -g1 (line tables) keeps sanitizer reports readable at a fraction of full debug info's build time.
 opts=(-Dbench=true -Doptimization=2 -Ddebug=false -Dcpp_args=-g1)
