@@ -22,7 +22,7 @@ fi
 ninja -C "$build" -j"$(nproc)"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
 set +e
 # shellcheck disable=SC2086  # MESON_TEST_ARGS is a list of words on purpose
 meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --timeout-multiplier "${TIMEOUT_MULTIPLIER:-3}" \

@@ -46,7 +46,11 @@ public:
     static constexpr metric_type type = metric_type::counter;
 
     counter_series(const params&, std::span<const std::string_view> names, const label_key& key)
-        : series_base(names, key), slot_(cell_space::instance().allocate(words, this)) {}
+        : series_base(names, key), slot_(0) {
+        // Registered last: from here on an exiting thread may fold into this series (under the
+        // cell-space lock), so every member must already be constructed.
+        slot_ = cell_space::instance().allocate(words, this);
+    }
     ~counter_series() override { cell_space::instance().release(slot_); }
 
     void add(std::uint64_t n) {

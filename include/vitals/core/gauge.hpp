@@ -30,7 +30,11 @@ public:
     static constexpr metric_type type = metric_type::gauge;
 
     gauge_series(const params&, std::span<const std::string_view> names, const label_key& key)
-        : series_base(names, key), slot_(cell_space::instance().allocate(words, this)) {}
+        : series_base(names, key), slot_(0) {
+        // Registered last: from here on an exiting thread may fold into this series (under the
+        // cell-space lock), so every member must already be constructed.
+        slot_ = cell_space::instance().allocate(words, this);
+    }
     ~gauge_series() override { cell_space::instance().release(slot_); }
 
     void set(double v) {

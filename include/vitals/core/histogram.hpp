@@ -113,9 +113,13 @@ public:
           layout_(p.layout),
           bounds_(layout_->bounds().data()),
           finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
-          slot_(cell_space::instance().allocate(finite_ + 2, this)),
+          slot_(0),
           folded_(finite_ + 1, 0),
-          exemplars_(finite_ + 1) {}
+          exemplars_(finite_ + 1) {
+        // Registered last: from here on an exiting thread may fold into this series (under the
+        // cell-space lock), so every member must already be constructed.
+        slot_ = cell_space::instance().allocate(finite_ + 2, this);
+    }
     ~histogram_series() override { cell_space::instance().release(slot_); }
 
     std::uint32_t bucket_of(double v) const noexcept {

@@ -165,11 +165,15 @@ public:
           zero_threshold_(std::max(opt_.zero_threshold, native_min_magnitude)),
           finite_(layout_ ? static_cast<std::uint32_t>(layout_->bounds().size()) : 0),
           bounds_(layout_ ? layout_->bounds().data() : nullptr),
-          slot_(cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this)),
+          slot_(0),
           folded_classic_(layout_ ? finite_ + 1 : 0, 0),
           cur_schema_(schema_),
           cur_zero_threshold_(zero_threshold_),
-          last_reset_(std::chrono::steady_clock::now()) {}
+          last_reset_(std::chrono::steady_clock::now()) {
+        // Registered last: from here on an exiting thread may fold into this series (under the
+        // cell-space lock), so every member must already be constructed.
+        slot_ = cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this);
+    }
 
     ~native_histogram_series() override {
         {

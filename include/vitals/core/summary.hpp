@@ -151,7 +151,11 @@ public:
           ages_(p.options.age_buckets),
           width_ms_(std::max<std::int64_t>(1, std::chrono::milliseconds(p.options.max_age).count() / ages_)),
           table_(&summary_index_table::get()),
-          slot_(cell_space::instance().allocate(3, this)) {}
+          slot_(0) {
+        // Registered last: from here on an exiting thread may fold into this series (under the
+        // cell-space lock), so every member must already be constructed.
+        slot_ = cell_space::instance().allocate(3, this);
+    }
 
     ~summary_series() override {
         {
