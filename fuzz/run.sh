@@ -17,8 +17,16 @@ for corpus in fuzz/corpus/*/; do
   mkdir -p "$scratch/$name"
   cp "$corpus"* "$scratch/$name/" 2>/dev/null || true
   echo "fuzzing $name for ${FUZZ_SECONDS:-30}s"
+  rc=0
   "$target" -max_total_time="${FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    "$scratch/$name" 2>&1 | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz target $name failed"; exit 1; }
+    -artifact_prefix="$scratch/$name-" "$scratch/$name" > "$scratch/$name.log" 2>&1 || rc=$?
+  grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)|runtime error" \
+    "$scratch/$name.log" || true
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzz target $name failed (exit $rc); the input that failed:"
+    ls "$scratch/$name-"* 2>/dev/null | head -3 | while read -r f; do od -c "$f" | head -8; done
+    tail -40 "$scratch/$name.log"
+    exit 1
+  fi
 done
 echo "fuzzing: all targets ran clean"
