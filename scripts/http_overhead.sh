@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures what the HTTP instrumentation costs the demo service: requests/sec under wrk with and
-# without it (examples/service --no-instrumentation registers the same handlers unwrapped).
+# without it, and the service's CPU time per request (steadier where wrk and the service share cores) (examples/service --no-instrumentation registers the same handlers unwrapped).
 #
 #   scripts/http_overhead.sh [SERVICE_BINARY]
 #
@@ -8,7 +8,7 @@
 # CONNECTIONS (default 16), THREADS (wrk threads, default 1), ENDPOINT (default /v1/events/1),
 # SERVER_CPUS and WRK_CPUS (taskset CPU lists, e.g. 0-3 and 4-5, to keep the server and wrk off
 # each other's cores on a machine with enough of them; default: unpinned).
-# Runs alternate between the modes so that drift in the machine's speed hits both alike; the
+# Runs alternate between the modes (in ABBA order) so that drift in the machine's speed hits both alike; the
 # medians are compared. Target: at most 3 % fewer requests/sec with instrumentation.
 set -euo pipefail
 
@@ -54,13 +54,22 @@ stop() {
     pid=
 }
 
-# One wrk run against a fresh service; prints requests/sec.
+# CPU time (user + system, in clock ticks) the service has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+# One wrk run against a fresh service; prints "requests/sec server-CPU-microseconds-per-request".
 run() {
     start "$@"
     $(pin "$WRK_CPUS") wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$port$ENDPOINT" >/dev/null  # warm-up
+    local before after
+    before=$(cpu_ticks)
     $(pin "$WRK_CPUS") wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$ENDPOINT" >"$tmp/wrk"
+    after=$(cpu_ticks)
     stop
-    awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk"
+    awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+        / requests in / {n = $1}
+        /^Requests\/sec:/ {rps = $2}
+        END {printf "%s %.2f\n", rps, ticks / hz * 1e6 / n}' "$tmp/wrk"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -69,14 +78,26 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s $ENDPOINT, $RUNS runs per mod
 : >"$tmp/with"
 : >"$tmp/without"
 for i in $(seq "$RUNS"); do
-    w=$(run)
-    wo=$(run --no-instrumentation)
+    # ABBA order: whichever mode runs second in a pair meets a warmer (or more loaded) machine.
+    if [ $((i % 2)) -eq 1 ]; then
+        w=$(run)
+        wo=$(run --no-instrumentation)
+    else
+        wo=$(run --no-instrumentation)
+        w=$(run)
+    fi
     echo "$w" >>"$tmp/with"
     echo "$wo" >>"$tmp/without"
-    printf 'run %d: instrumented %10.0f req/s   plain %10.0f req/s\n' "$i" "$w" "$wo"
+    read -r w_rps w_cpu <<<"$w"
+    read -r wo_rps wo_cpu <<<"$wo"
+    printf 'run %d: instrumented %8.0f req/s %7.2f us CPU/req   plain %8.0f req/s %7.2f us CPU/req\n' \
+        "$i" "$w_rps" "$w_cpu" "$wo_rps" "$wo_cpu"
 done
-with=$(median <"$tmp/with")
-without=$(median <"$tmp/without")
-awk -v w="$with" -v wo="$without" 'BEGIN {
+with=$(cut -d' ' -f1 "$tmp/with" | median)
+without=$(cut -d' ' -f1 "$tmp/without" | median)
+with_cpu=$(cut -d' ' -f2 "$tmp/with" | median)
+without_cpu=$(cut -d' ' -f2 "$tmp/without" | median)
+awk -v w="$with" -v wo="$without" -v wc="$with_cpu" -v woc="$without_cpu" 'BEGIN {
     printf "median: instrumented %.0f req/s, plain %.0f req/s, difference %+.2f %%\n", w, wo, (w - wo) / wo * 100
+    printf "median server CPU per request: instrumented %.2f us, plain %.2f us, difference %+.2f %%\n", wc, woc, (wc - woc) / woc * 100
 }'
