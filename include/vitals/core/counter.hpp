@@ -46,15 +46,15 @@ public:
     static constexpr metric_type type = metric_type::counter;
 
     counter_series(const params&, std::span<const std::string_view> names, const label_key& key)
-        : series_base(names, key), slot_(0) {
+        : series_base(names, key) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.
-        slot_ = cell_space::instance().allocate(words, this);
+        cell_space::instance().allocate(words, this);
     }
-    ~counter_series() override { cell_space::instance().release(slot_); }
+    ~counter_series() override { cell_space::instance().release(this); }
 
     void add(std::uint64_t n) {
-        cell_word& w = local_cells(slot_)[0];
+        cell_word& w = local_cells(cell_start())[0];
         const std::uint64_t v = w.load(std::memory_order_relaxed);
         const std::uint64_t nv = v + n;
         if (nv < v) [[unlikely]]
@@ -67,21 +67,25 @@ public:
         if (d <= 18446744073709549568.0 && d == std::floor(d)) {
             add(static_cast<std::uint64_t>(d));
         } else {
-            add_local_double(local_cells(slot_)[1], d);
+            add_local_double(local_cells(cell_start())[1], d);
         }
         return true;
     }
 
-    void fold(const cell_word* w) noexcept override {
-        folded_int_ += w[0].load(std::memory_order_relaxed);
-        folded_frac_ += word_to_double(w[1].load(std::memory_order_relaxed));
+    void fold(const cell_word* from, cell_word* into) noexcept override {
+        if (into == from) return;  // the thread's chunk became the retired one
+        const std::uint64_t n = from[0].load(std::memory_order_relaxed);
+        const std::uint64_t sum = into[0].load(std::memory_order_relaxed) + n;
+        if (sum < n) carry_.fetch_add(1, std::memory_order_relaxed);  // the retired word wrapped
+        into[0].store(sum, std::memory_order_relaxed);
+        add_local_double(into[1], word_to_double(from[1].load(std::memory_order_relaxed)));
     }
 
     /// Needs cell_space mutex held.
     counter_value read_locked() const {
-        uint128 total = folded_int_ + (static_cast<uint128>(carry_.load(std::memory_order_relaxed)) << 64);
-        double frac = folded_frac_;
-        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+        uint128 total = static_cast<uint128>(carry_.load(std::memory_order_relaxed)) << 64;
+        double frac = 0;
+        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             total += w[0].load(std::memory_order_relaxed);
             frac += word_to_double(w[1].load(std::memory_order_relaxed));
         });
@@ -99,10 +103,7 @@ public:
 
 private:
     exemplar_slots exemplars_{1};
-    std::uint32_t slot_;
     std::atomic<std::uint64_t> carry_{0};
-    uint128 folded_int_ = 0;
-    double folded_frac_ = 0;
 };
 
 }  // namespace detail

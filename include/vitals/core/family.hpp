@@ -223,7 +223,7 @@ public:
         table* t = current_.load(std::memory_order_relaxed);
         if ((used_ + 1) * 2 > t->mask + 1) {
             std::size_t cap = 16;
-            while (cap < (live_ + 1) * 4) cap *= 2;
+            while (cap < (live_ + 1) * 3) cap *= 2;  // at most a third full after growing
             auto* bigger = new table(cap);
             for (std::size_t i = 0; i <= t->mask; ++i) {
                 Series* p = t->slots[i].ptr.load(std::memory_order_relaxed);
@@ -362,8 +362,15 @@ public:
     handle with(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<label_count> key(values...);
-        detail::read_section section;
-        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+        handle h = [&] {
+            detail::read_section section;
+            return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+        }();
+        // The table outgrown by this creation is freed now rather than at the next scrape, when
+        // no read section of this thread could hold the grace period up.
+        if (outgrown_table_.load(std::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
+            reclaim();
+        return h;
     }
 
     /// A scoped reference to the series with these label values (see `scoped`); the fastest way
@@ -475,7 +482,10 @@ private:
             }
         }();
         order_.push_back(s);
-        if (old) retired_tables_.push_back(std::move(old));
+        if (old) {
+            retired_tables_.push_back(std::move(old));
+            outgrown_table_.store(true, std::memory_order_relaxed);
+        }
         return s;
     }
 
@@ -496,6 +506,7 @@ private:
             if (retired_.empty() && retired_tables_.empty()) return;
             series.swap(retired_);
             tables.swap(retired_tables_);
+            outgrown_table_.store(false, std::memory_order_relaxed);
         }
         if (detail::cell_space::instance().synchronize()) {
             for (Series* s : series) s->release();
@@ -504,6 +515,7 @@ private:
         std::lock_guard lock(mu_);  // not yet: keep them for the next attempt
         retired_.insert(retired_.end(), series.begin(), series.end());
         for (auto& t : tables) retired_tables_.push_back(std::move(t));
+        if (!retired_tables_.empty()) outgrown_table_.store(true, std::memory_order_relaxed);
     }
 
     void emit(sample_visitor& v, Series& s) {
@@ -535,6 +547,7 @@ private:
     std::vector<Series*> order_;  // creation order: the render order
     std::vector<Series*> retired_;
     std::vector<std::unique_ptr<void, void (*)(void*)>> retired_tables_;
+    std::atomic<bool> outgrown_table_{false};  // retired_tables_ is not empty
     std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
     std::vector<exemplar> exemplar_scratch_;
     std::vector<const exemplar*> exemplar_ptrs_;

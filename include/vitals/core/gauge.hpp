@@ -30,12 +30,12 @@ public:
     static constexpr metric_type type = metric_type::gauge;
 
     gauge_series(const params&, std::span<const std::string_view> names, const label_key& key)
-        : series_base(names, key), slot_(0) {
+        : series_base(names, key) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.
-        slot_ = cell_space::instance().allocate(words, this);
+        cell_space::instance().allocate(words, this);
     }
-    ~gauge_series() override { cell_space::instance().release(slot_); }
+    ~gauge_series() override { cell_space::instance().release(this); }
 
     void set(double v) {
         if (!has_deltas_.load(std::memory_order_relaxed)) [[likely]] {
@@ -50,7 +50,7 @@ public:
         if (!std::isfinite(d)) return false;
         if (!has_deltas_.load(std::memory_order_relaxed)) [[unlikely]]
             has_deltas_.store(true, std::memory_order_relaxed);
-        cell_word* w = local_cells(slot_);
+        cell_word* w = local_cells(cell_start());
         // |d| < 2^63 and integral: the cast is exact. With a constant d (inc(), dec()) this folds.
         if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
             static_cast<double>(static_cast<std::int64_t>(d)) == d) [[likely]]
@@ -60,9 +60,10 @@ public:
         return true;
     }
 
-    void fold(const cell_word* w) noexcept override {
-        folded_int_ += w[0].load(std::memory_order_relaxed);
-        folded_ += word_to_double(w[1].load(std::memory_order_relaxed));
+    void fold(const cell_word* from, cell_word* into) noexcept override {
+        if (into == from) return;  // the thread's chunk became the retired one
+        add_local(into[0], from[0].load(std::memory_order_relaxed));  // two's complement: wraps as it should
+        add_local_double(into[1], word_to_double(from[1].load(std::memory_order_relaxed)));
     }
 
     double read_locked() const {
@@ -76,20 +77,17 @@ public:
 private:
     double deltas_locked() const {
         // The integer words wrap modulo 2^64; their total is exact while the net sum fits 64 bits.
-        std::uint64_t whole = folded_int_;
-        double sum = folded_;
-        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+        std::uint64_t whole = 0;
+        double sum = 0;
+        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             whole += w[0].load(std::memory_order_relaxed);
             sum += word_to_double(w[1].load(std::memory_order_relaxed));
         });
         return static_cast<double>(static_cast<std::int64_t>(whole)) + sum;
     }
 
-    std::uint32_t slot_;
     std::atomic<std::uint64_t> base_{0};
     std::atomic<bool> has_deltas_{false};
-    std::uint64_t folded_int_ = 0;
-    double folded_ = 0;
 };
 
 }  // namespace detail

@@ -113,14 +113,12 @@ public:
           layout_(p.layout),
           bounds_(layout_->bounds().data()),
           finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
-          slot_(0),
-          folded_(finite_ + 1, 0),
           exemplars_(finite_ + 1) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.
-        slot_ = cell_space::instance().allocate(finite_ + 2, this);
+        cell_space::instance().allocate(finite_ + 2, this);
     }
-    ~histogram_series() override { cell_space::instance().release(slot_); }
+    ~histogram_series() override { cell_space::instance().release(this); }
 
     std::uint32_t bucket_of(double v) const noexcept {
         if (finite_ <= 16) {
@@ -134,7 +132,7 @@ public:
     bool observe(double v) {
         if (std::isnan(v)) return false;
         const std::uint32_t i = bucket_of(v);
-        cell_word* w = local_cells(slot_);
+        cell_word* w = local_cells(cell_start());
         add_local(w[i], 1);
         add_local_double(w[finite_ + 1], v);
         return true;
@@ -149,17 +147,18 @@ public:
     /// The latest exemplar per bucket (+Inf included).
     [[nodiscard]] const exemplar_slots& exemplars() const noexcept { return exemplars_; }
 
-    void fold(const cell_word* w) noexcept override {
-        for (std::uint32_t i = 0; i <= finite_; ++i) folded_[i] += w[i].load(std::memory_order_relaxed);
-        folded_sum_ += word_to_double(w[finite_ + 1].load(std::memory_order_relaxed));
+    void fold(const cell_word* from, cell_word* into) noexcept override {
+        if (into == from) return;  // the thread's chunk became the retired one
+        for (std::uint32_t i = 0; i <= finite_; ++i) add_local(into[i], from[i].load(std::memory_order_relaxed));
+        add_local_double(into[finite_ + 1], word_to_double(from[finite_ + 1].load(std::memory_order_relaxed)));
     }
 
     /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
     /// sum. Needs the cell space mutex held.
     double read_locked(std::span<std::uint64_t> cumulative) const {
-        std::copy(folded_.begin(), folded_.end(), cumulative.begin());
-        double sum = folded_sum_;
-        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+        std::fill(cumulative.begin(), cumulative.begin() + finite_ + 1, std::uint64_t{0});
+        double sum = 0;
+        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(std::memory_order_relaxed);
             sum += word_to_double(w[finite_ + 1].load(std::memory_order_relaxed));
         });
@@ -174,9 +173,6 @@ private:
     shared<const histogram_layout> layout_;
     const double* bounds_;
     std::uint32_t finite_;
-    std::uint32_t slot_;
-    std::vector<std::uint64_t> folded_;
-    double folded_sum_ = 0;
     exemplar_slots exemplars_;
 };
 

@@ -165,29 +165,28 @@ public:
           zero_threshold_(std::max(opt_.zero_threshold, native_min_magnitude)),
           finite_(layout_ ? static_cast<std::uint32_t>(layout_->bounds().size()) : 0),
           bounds_(layout_ ? layout_->bounds().data() : nullptr),
-          slot_(0),
           folded_classic_(layout_ ? finite_ + 1 : 0, 0),
           cur_schema_(schema_),
           cur_zero_threshold_(zero_threshold_),
           last_reset_(std::chrono::steady_clock::now()) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.
-        slot_ = cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this);
+        cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this);
     }
 
     ~native_histogram_series() override {
         {
             std::lock_guard lock(cell_space::instance().mutex());
-            cell_space::instance().for_each_thread(slot_, [](const cell_word* w) {
+            cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
                 delete reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_acquire));
             });
         }
-        cell_space::instance().release(slot_);
+        cell_space::instance().release(this);
     }
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        cell_word* w = local_cells(slot_);
+        cell_word* w = local_cells(cell_start());
         add_local(w[w_count], 1);
         add_local_double(w[w_sum], v);
         if (bounds_) {
@@ -211,7 +210,15 @@ public:
         return true;
     }
 
-    void fold(const cell_word* w) noexcept override {
+    // The per-thread state is not all words: it goes into the series' own totals, and the
+    // retired words stay zero (cleared when the thread's own chunk became the retired one).
+    void fold(const cell_word* from, cell_word* into) noexcept override {
+        take_over(from);
+        if (into == from)
+            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, std::memory_order_relaxed);
+    }
+
+    void take_over(const cell_word* w) noexcept {
         folded_count_ += w[w_count].load(std::memory_order_relaxed);
         folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
         folded_zero_ += w[w_zero].load(std::memory_order_relaxed);
@@ -361,7 +368,7 @@ private:
         t.classic = folded_classic_;
         t.pos = folded_pos_;
         t.neg = folded_neg_;
-        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             t.count += w[w_count].load(std::memory_order_relaxed);
             t.sum += word_to_double(w[w_sum].load(std::memory_order_relaxed));
             t.zero += w[w_zero].load(std::memory_order_relaxed);
@@ -461,7 +468,6 @@ private:
     double zero_threshold_;
     std::uint32_t finite_;
     const double* bounds_;
-    std::uint32_t slot_;
     // Left behind by exited threads (guarded by the cell space mutex).
     std::uint64_t folded_count_ = 0, folded_zero_ = 0;
     double folded_sum_ = 0;

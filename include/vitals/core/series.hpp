@@ -6,7 +6,9 @@
 #include <cstring>
 #include <utility>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,35 +50,47 @@ public:
     series_base(std::span<const std::string_view> label_names, const label_key& key)
         : hash_(key.hash),
           created_(unix_now()) {
+        std::string block;
         std::size_t raw = 0;
-        for (auto v : key.values) raw += v.size() + 4;
-        key_.reserve(raw);
         for (std::size_t i = 0; i < key.values.size(); ++i) {
             const auto v = key.values[i];
-            const auto n = static_cast<std::uint32_t>(v.size());
-            key_.append(reinterpret_cast<const char*>(&n), sizeof n);
-            key_.append(v);
-            if (i) block_ += ',';
-            block_ += label_names[i];
-            block_ += "=\"";
-            append_escaped_label_value(block_, v);
-            block_ += '"';
+            raw += sizeof(std::uint32_t) + v.size();
+            if (i) block += ',';
+            block += label_names[i];
+            block += "=\"";
+            append_escaped_label_value(block, v);
+            block += '"';
         }
+        if (raw > UINT32_MAX || block.size() > UINT32_MAX) throw std::length_error("vitals: label values too long");
+        // One allocation of exactly the bytes needed holds both forms (see data_).
+        key_size_ = static_cast<std::uint32_t>(raw);
+        block_size_ = static_cast<std::uint32_t>(block.size());
+        data_.reset(new char[raw + block.size()]);
+        char* out = data_.get();
+        for (auto v : key.values) {
+            const auto n = static_cast<std::uint32_t>(v.size());
+            std::memcpy(out, &n, sizeof n);
+            out += sizeof n;
+            if (n) std::memcpy(out, v.data(), n);
+            out += n;
+        }
+        if (!block.empty()) std::memcpy(out, block.data(), block.size());
     }
     virtual ~series_base() = default;
     series_base(const series_base&) = delete;
     series_base& operator=(const series_base&) = delete;
 
     /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`.
-    [[nodiscard]] std::string_view label_block() const noexcept { return block_; }
+    [[nodiscard]] std::string_view label_block() const noexcept { return {data_.get() + key_size_, block_size_}; }
 
     /// The raw (unescaped) label values, in label order.
     [[nodiscard]] std::vector<std::string_view> label_values() const {
         std::vector<std::string_view> out;
-        for (std::size_t i = 0; i < key_.size();) {
+        const char* key = data_.get();
+        for (std::size_t i = 0; i < key_size_;) {
             std::uint32_t n;
-            std::memcpy(&n, key_.data() + i, sizeof n);
-            out.emplace_back(key_.data() + i + sizeof n, n);
+            std::memcpy(&n, key + i, sizeof n);
+            out.emplace_back(key + i + sizeof n, n);
             i += sizeof n + n;
         }
         return out;
@@ -89,16 +103,17 @@ public:
 
     [[nodiscard]] bool matches(const label_key& k) const noexcept {
         if (k.hash != hash_) return false;
+        const char* key = data_.get();
         std::size_t i = 0;
         for (auto v : k.values) {
             std::uint32_t n;
-            if (i + sizeof n > key_.size()) return false;
-            std::memcpy(&n, key_.data() + i, sizeof n);
+            if (i + sizeof n > key_size_) return false;
+            std::memcpy(&n, key + i, sizeof n);
             i += sizeof n;
-            if (n != v.size() || i + n > key_.size() || !bytes_equal(key_.data() + i, v.data(), n)) return false;
+            if (n != v.size() || i + n > key_size_ || !bytes_equal(key + i, v.data(), n)) return false;
             i += n;
         }
-        return i == key_.size();
+        return i == key_size_;
     }
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -108,10 +123,13 @@ public:
 
 private:
     std::atomic<std::uint32_t> refs_{1};
+    std::uint32_t key_size_ = 0;
     std::uint64_t hash_;
     double created_;
-    std::string key_;    // each value as a 4-byte length and its bytes
-    std::string block_;  // escaped once here, never again per scrape
+    // The raw values (each as a 4-byte length and its bytes; key_size_ bytes), then the label
+    // block, escaped once here and never again per scrape (block_size_ bytes).
+    std::unique_ptr<char[]> data_;
+    std::uint32_t block_size_ = 0;
 };
 
 /// An owning pointer to a series (one reference).

@@ -150,26 +150,25 @@ public:
           quantiles_(p.quantiles),
           ages_(p.options.age_buckets),
           width_ms_(std::max<std::int64_t>(1, std::chrono::milliseconds(p.options.max_age).count() / ages_)),
-          table_(&summary_index_table::get()),
-          slot_(0) {
+          table_(&summary_index_table::get()) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.
-        slot_ = cell_space::instance().allocate(3, this);
+        cell_space::instance().allocate(3, this);
     }
 
     ~summary_series() override {
         {
             std::lock_guard lock(cell_space::instance().mutex());
-            cell_space::instance().for_each_thread(slot_, [](const cell_word* w) {
+            cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
                 delete reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
             });
         }
-        cell_space::instance().release(slot_);
+        cell_space::instance().release(this);
     }
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        cell_word* w = local_cells(slot_);
+        cell_word* w = local_cells(cell_start());
         add_local(w[w_count], 1);
         add_local_double(w[w_sum], v);
         auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_relaxed));
@@ -191,7 +190,15 @@ public:
         return true;
     }
 
-    void fold(const cell_word* w) noexcept override {
+    // The per-thread state is not all words: it goes into the series' own totals, and the
+    // retired words stay zero (cleared when the thread's own chunk became the retired one).
+    void fold(const cell_word* from, cell_word* into) noexcept override {
+        take_over(from);
+        if (into == from)
+            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, std::memory_order_relaxed);
+    }
+
+    void take_over(const cell_word* w) noexcept {
         folded_count_ += w[w_count].load(std::memory_order_relaxed);
         folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
         auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
@@ -221,7 +228,7 @@ public:
         for (const auto& [e, buckets] : folded_)
             for (const auto& [k, v] : buckets) merged[k] += v;
         std::map<std::int32_t, std::uint64_t> scratch;
-        cell_space::instance().for_each_thread(slot_, [&](const cell_word* w) {
+        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             c += w[w_count].load(std::memory_order_relaxed);
             s += word_to_double(w[w_sum].load(std::memory_order_relaxed));
             const auto* st = reinterpret_cast<const summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
@@ -319,7 +326,6 @@ private:
     std::int64_t ages_;
     std::int64_t width_ms_;
     const summary_index_table* table_;
-    std::uint32_t slot_;
     // Left behind by exited threads, by epoch (guarded by the cell space mutex).
     std::uint64_t folded_count_ = 0;
     double folded_sum_ = 0;

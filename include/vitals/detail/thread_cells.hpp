@@ -5,6 +5,9 @@
 // thread; a thread only ever writes its own copy with a relaxed load and store (no locked
 // instruction), and a render sums the copies of every live thread plus what exited threads left
 // behind. Summing happens under `cell_space::mutex()`, which writers never take on the hot path.
+// What an exiting thread leaves behind is added into one more table of the same shape, the
+// retired cells, which every read sums like a live thread's: a series needs no storage of its own
+// for the counts of threads that are gone.
 //
 // Layout: each thread owns a two-level table (max_chunks pointers to 8 KiB chunks). A slot never
 // crosses a chunk, so one table lookup finds all words of a series. Chunks are allocated lazily on
@@ -49,15 +52,31 @@ struct cell_chunk {
     cell_word words[chunk_words]{};
 };
 
+class cell_space;
+
 /// A series that owns a slot. `fold` moves the values a thread is leaving behind (it is exiting)
-/// into the owner's own totals; it runs with the cell space mutex held, and so do all reads of
-/// those totals, which is why they need no atomics.
+/// from `from` into `into`, the slot's words in the retired cells, with the arithmetic each word
+/// needs (integer or double). `into == from` when the thread's chunk itself becomes the retired
+/// one: the words are then already in place. Kinds whose per-thread state does not fit in words
+/// keep their own totals instead, and leave `into` zero. It runs with the cell space mutex held,
+/// and so does every read of the retired cells. Folding never allocates.
 class cell_owner {
 public:
-    virtual void fold(const cell_word* words) noexcept = 0;
+    virtual void fold(const cell_word* from, cell_word* into) noexcept = 0;
+
+    /// The first word of the owner's slot (valid once cell_space::allocate returned).
+    [[nodiscard]] std::uint32_t cell_start() const noexcept { return start_; }
+    /// How many words the slot has.
+    [[nodiscard]] std::uint32_t cell_words() const noexcept { return words_; }
 
 protected:
     ~cell_owner() = default;
+
+private:
+    friend class cell_space;
+    std::uint32_t start_ = 0;
+    std::uint32_t words_ = 0;
+    std::uint32_t index_ = 0;  // position in cell_space's owner list
 };
 
 /// One thread's cells plus its read-section sequence (see read_section).
@@ -81,15 +100,17 @@ public:
         return *space;
     }
 
-    /// Guards the thread list, the owners and every owner's folded totals.
+    /// Guards the thread list, the owners and the retired cells.
     std::mutex& mutex() noexcept { return mu_; }
 
-    /// Reserves `n` words for `owner`; throws std::length_error when the space is exhausted.
+    /// Reserves `n` words for `owner` and returns the first (also `owner->cell_start()`); throws
+    /// std::length_error when the space is exhausted.
     std::uint32_t allocate(std::uint32_t n, cell_owner* owner) {
         if (n == 0 || n > max_slot_words) throw std::length_error("vitals: series needs too many cells");
         std::lock_guard lock(mu_);
-        std::uint32_t start;
         if (free_.size() <= n) free_.resize(max_slot_words + 1);
+        owners_.reserve(owners_.size() + 1);  // the only step that may throw comes first
+        std::uint32_t start;
         if (!free_[n].empty()) {
             start = free_[n].back();
             free_[n].pop_back();
@@ -99,24 +120,29 @@ public:
                 throw std::length_error("vitals: per-thread cell space exhausted (too many series)");
             start = high_;
             high_ += n;
-            owners_.resize(high_);
         }
-        owners_[start] = {owner, n};
+        owner->start_ = start;
+        owner->words_ = n;
+        owner->index_ = static_cast<std::uint32_t>(owners_.size());
+        owners_.push_back(owner);
         return start;
     }
 
-    /// Returns a slot. The caller guarantees no thread will write it again; its words are zeroed in
-    /// every live thread so the next owner starts from zero.
-    void release(std::uint32_t start) noexcept {
+    /// Returns `owner`'s slot. The caller guarantees no thread will write it again; its words are
+    /// zeroed in every live thread and in the retired cells so the next owner starts from zero.
+    void release(cell_owner* owner) noexcept {
         std::lock_guard lock(mu_);
-        const std::uint32_t n = owners_[start].words;
-        for (thread_cells* t : threads_) {
-            cell_chunk* c = t->chunks[start / chunk_words].load(std::memory_order_acquire);
-            if (!c) continue;
-            for (std::uint32_t i = 0; i < n; ++i)
-                c->words[start % chunk_words + i].store(0, std::memory_order_relaxed);
-        }
-        owners_[start] = {};
+        const std::uint32_t start = owner->start_, n = owner->words_;
+        auto zero = [&](thread_cells& t) {
+            cell_chunk* c = t.chunks[start / chunk_words].load(std::memory_order_acquire);
+            if (!c) return;
+            for (std::uint32_t i = 0; i < n; ++i) c->words[start % chunk_words + i].store(0, std::memory_order_relaxed);
+        };
+        for (thread_cells* t : threads_) zero(*t);
+        zero(retired_);
+        owners_[owner->index_] = owners_.back();
+        owners_[owner->index_]->index_ = owner->index_;
+        owners_.pop_back();
         try {
             free_[n].push_back(start);
         } catch (...) {
@@ -124,7 +150,8 @@ public:
         }
     }
 
-    /// Calls f(const cell_word*) for the slot's words in every live thread. Needs mutex() held.
+    /// Calls f(const cell_word*) for the slot's words in every live thread and in the retired
+    /// cells (the sum of every thread that exited). Needs mutex() held.
     template <class F>
     void for_each_thread(std::uint32_t start, F&& f) const {
         const std::uint32_t chunk = start / chunk_words;
@@ -133,7 +160,9 @@ public:
             const cell_chunk* c = t->chunks[chunk].load(std::memory_order_acquire);
             if (c) f(c->words + off);
         }
+        if (const cell_chunk* c = retired_.chunks[chunk].load(std::memory_order_acquire)) f(c->words + off);
     }
+
 
     void register_thread(thread_cells* t) {
         std::lock_guard lock(mu_);
@@ -144,12 +173,22 @@ public:
     void retire_thread(thread_cells* t) noexcept {
         {
             std::lock_guard lock(mu_);
-            for (std::uint32_t ci = 0; ci < max_chunks; ++ci) {
-                const cell_chunk* c = t->chunks[ci].load(std::memory_order_acquire);
+            // Where the retired cells have no chunk yet, the thread's own chunk becomes theirs:
+            // its words already hold what the thread leaves. Owners still see it (into == from)
+            // so that kinds with state outside the words can take it over.
+            for (cell_owner* o : owners_) {
+                const std::uint32_t ci = o->start_ / chunk_words, off = o->start_ % chunk_words;
+                cell_chunk* c = t->chunks[ci].load(std::memory_order_relaxed);
                 if (!c) continue;
-                const std::uint32_t end = std::min<std::uint32_t>((ci + 1) * chunk_words, high_);
-                for (std::uint32_t s = ci * chunk_words; s < end; ++s)
-                    if (owners_[s].owner) owners_[s].owner->fold(c->words + (s - ci * chunk_words));
+                cell_chunk* r = retired_.chunks[ci].load(std::memory_order_relaxed);
+                o->fold(c->words + off, (r ? r : c)->words + off);
+            }
+            for (std::uint32_t ci = 0; ci < max_chunks; ++ci) {
+                cell_chunk* c = t->chunks[ci].load(std::memory_order_relaxed);
+                if (c && !retired_.chunks[ci].load(std::memory_order_relaxed)) {
+                    retired_.chunks[ci].store(c, std::memory_order_release);
+                    t->chunks[ci].store(nullptr, std::memory_order_relaxed);
+                }
             }
             std::erase(threads_, t);
         }
@@ -203,13 +242,10 @@ private:
         std::atomic_thread_fence(std::memory_order_seq_cst);
     }
 
-    struct owner_entry {
-        cell_owner* owner = nullptr;
-        std::uint32_t words = 0;
-    };
     std::mutex mu_;
     std::vector<thread_cells*> threads_;
-    std::vector<owner_entry> owners_;
+    std::vector<cell_owner*> owners_;  // every slot's owner, in no particular order
+    thread_cells retired_;             // what exited threads left, summed; written under mu_ only
     std::uint32_t high_ = 0;
     std::vector<std::vector<std::uint32_t>> free_;  // free slots by size
 };
@@ -280,6 +316,12 @@ inline std::uint64_t double_to_word(double d) noexcept {
 }
 inline void add_local_double(cell_word& w, double d) noexcept {
     w.store(double_to_word(word_to_double(w.load(std::memory_order_relaxed)) + d), std::memory_order_relaxed);
+}
+
+/// True while the calling thread is inside a read_section (a grace period would wait for it).
+inline bool in_read_section() noexcept {
+    const thread_cells* t = tls_cells;
+    return t && t->read_depth != 0;
 }
 
 /// Marks the calling thread as reading lock-free shared structures whose nodes may be retired
