@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 
 #if defined(VITALS_BENCH_PROMETHEUS_CPP)

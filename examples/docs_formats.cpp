@@ -1,6 +1,10 @@
 // The code samples of docs/formats.md: content negotiation, OpenMetrics, protobuf, summaries,
 // native histograms, info and stateset. Built and run by CI (suite 'docs').
 #include <vitals/exposition/render.hpp>
+#include <vitals/core/info.hpp>
+#include <vitals/core/native_histogram.hpp>
+#include <vitals/core/stateset.hpp>
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 
 #include <cassert>

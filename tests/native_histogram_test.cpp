@@ -2,6 +2,7 @@
 // choice, the Go client's bucket-limit rules, threads, and the protobuf encoding.
 #include <vitals/exposition/openmetrics.hpp>
 #include <vitals/exposition/protobuf.hpp>
+#include <vitals/core/native_histogram.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>

@@ -2,6 +2,8 @@
 // parsed by the Python client's strict OpenMetrics parser.
 #include <vitals/core/exemplar.hpp>
 #include <vitals/exposition/openmetrics.hpp>
+#include <vitals/core/info.hpp>
+#include <vitals/core/stateset.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>

@@ -4,6 +4,10 @@
 // without (it asks for OpenMetrics). Loopback only; every wait is bounded; Prometheus is killed at
 // the end of each run.
 #include <vitals/http/metrics_endpoint.hpp>
+#include <vitals/core/info.hpp>
+#include <vitals/core/native_histogram.hpp>
+#include <vitals/core/stateset.hpp>
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 
 #include <arpa/inet.h>

@@ -1,6 +1,8 @@
 // Tests for vitals/exposition/protobuf.hpp, decoded by an independent wire-format decoder (and by
 // `protoc --decode_raw` where protoc is installed).
 #include <vitals/exposition/protobuf.hpp>
+#include <vitals/core/info.hpp>
+#include <vitals/core/stateset.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>

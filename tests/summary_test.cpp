@@ -2,6 +2,8 @@
 // statistics, the sliding window, threads, and the OpenMetrics and protobuf renders.
 #include <vitals/exposition/openmetrics.hpp>
 #include <vitals/exposition/protobuf.hpp>
+#include <vitals/core/native_histogram.hpp>
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>

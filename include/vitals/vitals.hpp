@@ -1,6 +1,7 @@
-// vitals — the whole core in one include: metric types, label sets, registries and the text
-// exposition. Heavier, optional parts (HTTP adapters, health checks over sockets, other formats)
-// have headers of their own.
+// vitals — the core in one include: counters, gauges, histograms, callback metrics, label sets,
+// registries, the operational bundle and the text exposition. Kept cheap to compile: summaries,
+// native histograms, info and stateset metrics (core/<kind>.hpp), the other formats
+// (exposition/), HTTP, health and process metrics have headers of their own.
 #pragma once
 
 #include "core/callback.hpp"

@@ -1,4 +1,5 @@
 // Must not compile: `quantile` is the quantile label of a summary.
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 int main() {
     vitals::registry r;

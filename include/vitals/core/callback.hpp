@@ -2,11 +2,11 @@
 // from elsewhere, a process's resident memory).
 #pragma once
 
-#include <cmath>
 #include <concepts>
 #include <mutex>
 #include <vector>
 
+#include "../detail/math.hpp"
 #include "../detail/owning.hpp"
 #include "family.hpp"
 
@@ -101,11 +101,11 @@ public:
             try {
                 x = s->fn();
             } catch (...) {
-                x = std::nan("");
+                x = detail::quiet_nan;
             }
             if constexpr (Type == metric_type::gauge) {
                 v.gauge_sample(*s, x);
-            } else if (x >= 0 && x < 18446744073709551616.0 && x == std::floor(x)) {
+            } else if (x >= 0 && x < 18446744073709551616.0 && x == detail::floor_of(x)) {
                 v.counter_sample(*s, counter_value{0, static_cast<std::uint64_t>(x), 0});
             } else {
                 v.counter_sample(*s, counter_value{0, 0, x});

@@ -7,11 +7,11 @@
 // down or became NaN would break every rate() over it.
 #pragma once
 
-#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <limits>
 
+#include "../detail/math.hpp"
 #include "../detail/exemplar_store.hpp"
 #include "../detail/thread_cells.hpp"
 #include "series.hpp"
@@ -27,7 +27,7 @@ struct counter_value {
 
     /// The value as a double (rounded when the integer part exceeds 2^53).
     [[nodiscard]] double as_double() const noexcept {
-        return std::ldexp(static_cast<double>(high), 64) + static_cast<double>(low) + fraction;
+        return detail::ldexp_of(static_cast<double>(high), 64) + static_cast<double>(low) + fraction;
     }
     /// True when the value is an integer that the formats can print exactly.
     [[nodiscard]] bool is_integer() const noexcept { return fraction == 0; }
@@ -63,8 +63,8 @@ public:
     }
 
     bool add(double d) {
-        if (!(d >= 0) || std::isinf(d)) return false;
-        if (d <= 18446744073709549568.0 && d == std::floor(d)) {
+        if (!(d >= 0) || is_inf(d)) return false;
+        if (d <= 18446744073709549568.0 && d == floor_of(d)) {
             add(static_cast<std::uint64_t>(d));
         } else {
             add_local_double(local_cells(cell_start())[1], d);

@@ -8,7 +8,6 @@
 
 #include <array>
 #include <concepts>
-#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -16,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/owning.hpp"
 #include "../detail/text.hpp"
 #include "../detail/thread_cells.hpp"
 #include "counter.hpp"
@@ -217,9 +217,10 @@ public:
         }
     }
 
-    /// Inserts `s`; returns the table it replaced (to be freed after a grace period) or null.
-    [[nodiscard]] std::unique_ptr<void, void (*)(void*)> insert(Series* s) {
-        std::unique_ptr<void, void (*)(void*)> old(nullptr, &delete_table);
+    /// Inserts `s`; returns the table it replaced (to be freed with destroy() after a grace
+    /// period) or null.
+    [[nodiscard]] void* insert(Series* s) {
+        void* old = nullptr;
         table* t = current_.load(std::memory_order_relaxed);
         if ((used_ + 1) * 2 > t->mask + 1) {
             std::size_t cap = 16;
@@ -230,7 +231,7 @@ public:
                 if (p && p != tombstone()) place(*bigger, p);
             }
             current_.store(bigger, std::memory_order_release);
-            old.reset(t);
+            old = t;
             t = bigger;
             used_ = live_;
         }
@@ -261,10 +262,18 @@ private:
     };
     struct table {
         explicit table(std::size_t cap) : mask(cap - 1), slots(new entry[cap]) {}
+        ~table() { delete[] slots; }
+        table(const table&) = delete;
+        table& operator=(const table&) = delete;
         std::size_t mask;
-        std::unique_ptr<entry[]> slots;
+        entry* slots;
     };
-    static void delete_table(void* t) { delete static_cast<table*>(t); }
+
+public:
+    /// Frees a table that insert() returned.
+    static void destroy(void* t) noexcept { delete static_cast<table*>(t); }
+
+private:
     static Series* tombstone() noexcept {
         static char marker;
         return reinterpret_cast<Series*>(&marker);
@@ -306,7 +315,7 @@ private:
         bool changed = false;
         for (std::size_t i = 0; i < N; ++i) {
             if (is_valid_utf8(views_[i])) continue;
-            if (!repaired_) repaired_ = std::make_unique<std::array<std::string, N>>();
+            if (!repaired_) repaired_.reset(new std::array<std::string, N>());
             (*repaired_)[i] = to_valid_utf8(views_[i]);
             views_[i] = (*repaired_)[i];
             changed = true;
@@ -314,7 +323,7 @@ private:
         if (changed) hash_ = hash_values(views_);
     }
     std::array<std::string_view, N> views_;
-    std::unique_ptr<std::array<std::string, N>> repaired_;
+    unique<std::array<std::string, N>> repaired_;
     std::uint64_t hash_ = 0;
 };
 
@@ -354,6 +363,7 @@ public:
         std::lock_guard lock(mu_);
         for (Series* s : order_) s->release();
         for (Series* s : retired_) s->release();
+        for (void* t : retired_tables_) detail::series_table<Series>::destroy(t);
     }
 
     /// A handle to the series with these label values, created (at zero) if it does not exist.
@@ -472,18 +482,20 @@ private:
         // Room for the push_back below, so that it cannot throw once the series is in the table;
         // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
         if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
+        // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
+        // it from under a lock-free reader.
+        retired_tables_.reserve(retired_tables_.size() + 1);
         auto* s = new Series(params_, names_span(), k);
-        auto old = [&] {
-            try {
-                return table_.insert(s);
-            } catch (...) {
-                s->release();
-                throw;
-            }
-        }();
+        void* old = nullptr;
+        try {
+            old = table_.insert(s);
+        } catch (...) {
+            s->release();
+            throw;
+        }
         order_.push_back(s);
         if (old) {
-            retired_tables_.push_back(std::move(old));
+            retired_tables_.push_back(old);
             outgrown_table_.store(true, std::memory_order_relaxed);
         }
         return s;
@@ -500,7 +512,7 @@ private:
     // sits inside its read section, and the grace period must be able to see it leave.
     void reclaim() {
         std::vector<Series*> series;
-        std::vector<std::unique_ptr<void, void (*)(void*)>> tables;
+        std::vector<void*> tables;
         {
             std::lock_guard lock(mu_);
             if (retired_.empty() && retired_tables_.empty()) return;
@@ -510,11 +522,16 @@ private:
         }
         if (detail::cell_space::instance().synchronize()) {
             for (Series* s : series) s->release();
-            return;  // `tables` frees the outgrown tables
+            for (void* t : tables) detail::series_table<Series>::destroy(t);
+            return;
         }
         std::lock_guard lock(mu_);  // not yet: keep them for the next attempt
-        retired_.insert(retired_.end(), series.begin(), series.end());
-        for (auto& t : tables) retired_tables_.push_back(std::move(t));
+        try {
+            retired_.insert(retired_.end(), series.begin(), series.end());
+            retired_tables_.insert(retired_tables_.end(), tables.begin(), tables.end());
+        } catch (...) {
+            // Out of memory: what could not be kept is leaked, never freed under a reader.
+        }
         if (!retired_tables_.empty()) outgrown_table_.store(true, std::memory_order_relaxed);
     }
 
@@ -546,7 +563,7 @@ private:
     detail::series_table<Series> table_;
     std::vector<Series*> order_;  // creation order: the render order
     std::vector<Series*> retired_;
-    std::vector<std::unique_ptr<void, void (*)(void*)>> retired_tables_;
+    std::vector<void*> retired_tables_;  // outgrown series_table<Series> tables
     std::atomic<bool> outgrown_table_{false};  // retired_tables_ is not empty
     std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
     std::vector<exemplar> exemplar_scratch_;

@@ -8,10 +8,10 @@
 // refused (false); `set` accepts any value, NaN and infinities included.
 #pragma once
 
-#include <cmath>
 #include <concepts>
 #include <cstdint>
 
+#include "../detail/math.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/thread_cells.hpp"
 #include "series.hpp"
@@ -47,7 +47,7 @@ public:
     }
 
     bool add(double d) {
-        if (!std::isfinite(d)) return false;
+        if (!is_finite(d)) return false;
         if (!has_deltas_.load(std::memory_order_relaxed)) [[unlikely]]
             has_deltas_.store(true, std::memory_order_relaxed);
         cell_word* w = local_cells(cell_start());

@@ -5,13 +5,12 @@
 // hold by construction in every render, even while other threads observe.
 #pragma once
 
-#include <algorithm>
 #include <array>
-#include <cmath>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "../detail/math.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/exemplar_store.hpp"
 #include "../detail/owning.hpp"
@@ -64,7 +63,7 @@ inline std::vector<double> exponential_buckets(double start, double factor, std:
     if (!(start > 0) || !(factor > 1))
         throw invalid_argument_error("vitals: exponential_buckets needs start > 0 and factor > 1");
     std::vector<double> b(count);
-    for (std::size_t i = 0; i < count; ++i) b[i] = start * std::pow(factor, static_cast<double>(i));
+    for (std::size_t i = 0; i < count; ++i) b[i] = start * detail::pow_of(factor, static_cast<double>(i));
     return b;
 }
 
@@ -126,11 +125,19 @@ public:
             while (i < finite_ && v > bounds_[i]) ++i;
             return i;
         }
-        return static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+        std::uint32_t lo = 0, hi = finite_;  // the first bound >= v, as std::lower_bound
+        while (lo < hi) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            if (bounds_[mid] < v)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
     }
 
     bool observe(double v) {
-        if (std::isnan(v)) return false;
+        if (is_nan(v)) return false;
         const std::uint32_t i = bucket_of(v);
         cell_word* w = local_cells(cell_start());
         add_local(w[i], 1);
@@ -156,7 +163,7 @@ public:
     /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
     /// sum. Needs the cell space mutex held.
     double read_locked(std::span<std::uint64_t> cumulative) const {
-        std::fill(cumulative.begin(), cumulative.begin() + finite_ + 1, std::uint64_t{0});
+        for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] = 0;
         double sum = 0;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
             for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(std::memory_order_relaxed);

@@ -151,7 +151,23 @@ public:
         std::shared_ptr<const histogram_layout> layout;  // classic buckets; null when none
         bool operator==(const params& o) const { return options == o.options; }
     };
+    using options_type = native_histogram_options;
     static constexpr metric_type type = metric_type::histogram;
+
+    /// Checks a native histogram's definition (what registry::native_histogram passes) and builds
+    /// its classic layout; invalid_argument_error when an option is out of range.
+    static params make_params(native_histogram_options options) {
+        native_schema_for(options.bucket_factor);  // validates
+        if (!(options.zero_threshold >= 0) || !(options.max_zero_threshold >= 0) || options.min_reset_duration.count() < 0)
+            throw invalid_argument_error("vitals: native histogram thresholds and durations must not be negative");
+        std::shared_ptr<const histogram_layout> layout;
+        if (!options.classic_buckets.empty()) {
+            if (options.classic_buckets.size() > max_slot_words - 5)
+                throw invalid_argument_error("vitals: too many classic buckets for a native histogram");
+            layout = std::make_shared<const histogram_layout>(options.classic_buckets);
+        }
+        return params{std::move(options), std::move(layout)};
+    }
 
     // Words per thread: state pointer, count, sum, zero count, then the classic buckets.
     static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2, w_zero = 3, w_classic = 4;

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "../detail/clock.hpp"
+#include "../detail/owning.hpp"
 #include "histogram.hpp"
 #include "registry.hpp"
 
@@ -48,21 +49,16 @@ public:
 
     /// Records that `service` (re)started now: counts a start and restarts its uptime.
     void service_started(std::string_view service) {
-        const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        const double now = detail::monotonic_now();
         std::lock_guard lock(mu_);
-        auto it = clocks_.find(service);
-        if (it == clocks_.end()) {
-            auto clock = std::make_shared<std::atomic<std::int64_t>>(now);
-            it = clocks_.emplace(std::string(service), clock).first;
-            uptime_.set(
-                [clock] {
-                    const auto start = std::chrono::steady_clock::time_point(
-                        std::chrono::steady_clock::duration(clock->load(std::memory_order_relaxed)));
-                    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                },
-                service);
+        if (auto* start = find_locked(service)) {
+            start->store(now, std::memory_order_relaxed);
         } else {
-            it->second->store(now, std::memory_order_relaxed);
+            auto clock = detail::shared<std::atomic<double>>::make(now);
+            clocks_.reserve(clocks_.size() + 1);  // so that the push_back below cannot throw
+            uptime_.set([clock] { return detail::monotonic_now() - clock->load(std::memory_order_relaxed); },
+                        service);
+            clocks_.emplace_back(std::string(service), std::move(clock));
         }
         starts_.labels(service).inc();
     }
@@ -70,18 +66,22 @@ public:
     /// Seconds since `service` last started; negative if it never started.
     [[nodiscard]] double uptime(std::string_view service) const {
         std::lock_guard lock(mu_);
-        auto it = clocks_.find(service);
-        if (it == clocks_.end()) return -1;
-        const auto start = std::chrono::steady_clock::time_point(
-            std::chrono::steady_clock::duration(it->second->load(std::memory_order_relaxed)));
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const auto* start = find_locked(service);
+        return start ? detail::monotonic_now() - start->load(std::memory_order_relaxed) : -1;
     }
 
 private:
     callback_family<metric_type::gauge, labels<"service">>& uptime_;
     counter_family<labels<"service">>& starts_;
+    // A process has a handful of logical services: a list is all the index they need.
+    std::atomic<double>* find_locked(std::string_view service) const {
+        for (const auto& [name, start] : clocks_)
+            if (name == service) return start.get();
+        return nullptr;
+    }
+
     mutable std::mutex mu_;
-    std::map<std::string, std::shared_ptr<std::atomic<std::int64_t>>, std::less<>> clocks_;
+    std::vector<std::pair<std::string, detail::shared<std::atomic<double>>>> clocks_;  // start, monotonic s
 
 public:
     /// `http_request_duration_seconds{method,endpoint}`.

@@ -4,10 +4,7 @@
 
 #include <cstdlib>
 #include <initializer_list>
-#include <map>
-#include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,13 +16,19 @@
 #include "family.hpp"
 #include "gauge.hpp"
 #include "histogram.hpp"
-#include "info.hpp"
 #include "names.hpp"
-#include "native_histogram.hpp"
-#include "stateset.hpp"
-#include "summary.hpp"
 
 namespace vitals {
+
+// Defined in their own headers (core/summary.hpp, native_histogram.hpp, info.hpp, stateset.hpp).
+namespace detail {
+class summary_series;
+class native_histogram_series;
+}  // namespace detail
+template <label_set Labels>
+class info_family;
+template <label_set Labels>
+class stateset_family;
 
 /// A counter family with compile-time labels.
 template <label_set Labels>
@@ -143,50 +146,38 @@ public:
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
     }
 
+    // The kinds below live in headers of their own, which keeps <vitals/vitals.hpp> light; the
+    // last template parameter of each only defers the need for that header to the call (leave it
+    // defaulted). Without the header the call does not compile: "no matching function", with a
+    // note naming the incomplete type.
+
     /// Registers (or finds) a native histogram family (sparse exponential buckets, exposed in
     /// protobuf; classic buckets kept too when `options.classic_buckets` is set). Without labels it
     /// returns a vitals::native_histogram handle. Bad options throw invalid_argument_error.
-    template <fixed_string Name, label_set Labels = labels<>>
-    decltype(auto) native_histogram(std::string_view help, native_histogram_options options = {}) {
+    /// Needs <vitals/core/native_histogram.hpp>.
+    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::native_histogram_series>
+    decltype(auto) native_histogram(std::string_view help, typename Series::options_type options = {}) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
-        native_schema_for(options.bucket_factor);  // validates
-        if (!(options.zero_threshold >= 0) || !(options.max_zero_threshold >= 0) || options.min_reset_duration.count() < 0)
-            throw invalid_argument_error("vitals: native histogram thresholds and durations must not be negative");
-        std::shared_ptr<const histogram_layout> layout;
-        if (!options.classic_buckets.empty()) {
-            if (options.classic_buckets.size() > detail::max_slot_words - 5)
-                throw invalid_argument_error("vitals: too many classic buckets for a native histogram");
-            layout = std::make_shared<const histogram_layout>(options.classic_buckets);
-        }
-        return unwrap<Labels>(add<metric_family<detail::native_histogram_series, Labels>>(
-            Name.view(), help, detail::native_histogram_series::params{std::move(options), std::move(layout)}));
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(std::move(options))));
     }
 
     /// Registers (or finds) a summary family: the given quantiles (each in [0, 1], distinct) over a
     /// sliding window, plus sum and count. `quantile` cannot be a label (compile error). Without
-    /// labels it returns a vitals::summary handle.
-    template <fixed_string Name, label_set Labels = labels<>>
+    /// labels it returns a vitals::summary handle. Needs <vitals/core/summary.hpp>.
+    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::summary_series>
     decltype(auto) summary(std::string_view help, std::vector<double> quantiles = {0.5, 0.9, 0.99},
-                           summary_options options = {}) {
+                           typename Series::options_type options = {}) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("quantile"),
                       "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
-        for (std::size_t i = 0; i < quantiles.size(); ++i) {
-            if (!(quantiles[i] >= 0 && quantiles[i] <= 1))
-                throw invalid_argument_error("vitals: summary quantiles must be in [0, 1]");
-            for (std::size_t j = 0; j < i; ++j)
-                if (quantiles[j] == quantiles[i]) throw invalid_argument_error("vitals: duplicate summary quantile");
-        }
-        if (options.age_buckets < 1 || options.age_buckets > 16 ||
-            options.max_age < std::chrono::seconds(options.age_buckets))
-            throw invalid_argument_error("vitals: a summary needs 1 to 16 age buckets of at least a second each");
-        return unwrap<Labels>(add<metric_family<detail::summary_series, Labels>>(
-            Name.view(), help, detail::summary_series::params{std::move(quantiles), options}));
+        return unwrap<Labels>(
+            add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(std::move(quantiles), options)));
     }
 
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
-    /// family without it). Add series with `family.set(label values...)`.
+    /// family without it). Add series with `family.set(label values...)`. Needs
+    /// <vitals/core/info.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
     info_family<Labels>& info(std::string_view help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
@@ -196,6 +187,7 @@ public:
 
     /// Registers (or finds) a stateset family with the given states; the family's name is also
     /// the label that names a state, so it must be a valid label name distinct from the labels.
+    /// Needs <vitals/core/stateset.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
     stateset_family<Labels>& stateset(std::string_view help, std::vector<std::string> states) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
@@ -204,11 +196,14 @@ public:
         return add<stateset_family<Labels>>(Name.view(), help, std::move(states));
     }
 
-    /// Registers a family built elsewhere (other metric kinds plug in here). Returns the family
-    /// already registered under that name when it has the same definition; throws
-    /// registration_error when it differs.
-    template <class Family>
-    Family& add_family(std::unique_ptr<Family> f) {
+    /// Registers a family built elsewhere (other metric kinds plug in here), taking it over from
+    /// `f`: a std::unique_ptr<Family> or any owner with get() and release(). Returns the family
+    /// already registered under that name when it has the same definition (and `f` keeps, then
+    /// frees, the new one); throws registration_error when it differs.
+    template <class Owner>
+    auto& add_family(Owner f) {
+        using Family = std::remove_reference_t<decltype(*f.get())>;
+        static_assert(std::is_base_of_v<family_base, Family>, "vitals: add_family takes an owner of a family");
         check_metric_name(f->name());
         std::lock_guard lock(mu_);
         for (auto& existing : families_) {
@@ -225,7 +220,8 @@ public:
                                                  "', which '" + existing->name() + "' already exposes");
         f->apply_const_labels(const_labels_);
         f->set_series_limit(default_series_limit_.load(std::memory_order_relaxed));
-        families_.push_back(std::move(f));
+        families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
+        families_.emplace_back(f.release());
         return static_cast<Family&>(*families_.back());
     }
 
@@ -233,7 +229,7 @@ public:
     /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
     /// counts them (absent otherwise, so it costs nothing until it matters).
     void collect(sample_visitor& v) const {
-        std::shared_lock lock(mu_);
+        std::lock_guard lock(mu_);
         for (const auto& f : families_) f->collect(v);
         collect_rejections(v);
     }
@@ -249,7 +245,7 @@ public:
 
     /// Number of registered families.
     [[nodiscard]] std::size_t family_count() const {
-        std::shared_lock lock(mu_);
+        std::lock_guard lock(mu_);
         return families_.size();
     }
 
@@ -257,7 +253,7 @@ private:
     template <class Family, class... Args>
     Family& add(std::string_view name, std::string_view help, Args&&... args) {
         check_metric_name(name);
-        return add_family(std::make_unique<Family>(std::string(name), std::string(help), std::forward<Args>(args)...));
+        return add_family(detail::unique<Family>(new Family(std::string(name), std::string(help), std::forward<Args>(args)...)));
     }
 
     // Label-less families are used through their single series: hand out its handle directly.
@@ -318,8 +314,8 @@ private:
     }
 
     std::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
-    mutable std::shared_mutex mu_;
-    std::vector<std::unique_ptr<family_base>> families_;
+    mutable std::mutex mu_;
+    std::vector<detail::unique<family_base>> families_;
     const_labels const_labels_;
     std::string rejections_const_block_;
 };

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <utility>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -65,8 +64,8 @@ public:
         // One allocation of exactly the bytes needed holds both forms (see data_).
         key_size_ = static_cast<std::uint32_t>(raw);
         block_size_ = static_cast<std::uint32_t>(block.size());
-        data_.reset(new char[raw + block.size()]);
-        char* out = data_.get();
+        data_ = new char[raw + block.size()];
+        char* out = data_;
         for (auto v : key.values) {
             const auto n = static_cast<std::uint32_t>(v.size());
             std::memcpy(out, &n, sizeof n);
@@ -76,17 +75,17 @@ public:
         }
         if (!block.empty()) std::memcpy(out, block.data(), block.size());
     }
-    virtual ~series_base() = default;
+    virtual ~series_base() { delete[] data_; }
     series_base(const series_base&) = delete;
     series_base& operator=(const series_base&) = delete;
 
     /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`.
-    [[nodiscard]] std::string_view label_block() const noexcept { return {data_.get() + key_size_, block_size_}; }
+    [[nodiscard]] std::string_view label_block() const noexcept { return {data_ + key_size_, block_size_}; }
 
     /// The raw (unescaped) label values, in label order.
     [[nodiscard]] std::vector<std::string_view> label_values() const {
         std::vector<std::string_view> out;
-        const char* key = data_.get();
+        const char* key = data_;
         for (std::size_t i = 0; i < key_size_;) {
             std::uint32_t n;
             std::memcpy(&n, key + i, sizeof n);
@@ -103,7 +102,7 @@ public:
 
     [[nodiscard]] bool matches(const label_key& k) const noexcept {
         if (k.hash != hash_) return false;
-        const char* key = data_.get();
+        const char* key = data_;
         std::size_t i = 0;
         for (auto v : k.values) {
             std::uint32_t n;
@@ -128,7 +127,7 @@ private:
     double created_;
     // The raw values (each as a 4-byte length and its bytes; key_size_ bytes), then the label
     // block, escaped once here and never again per scrape (block_size_ bytes).
-    std::unique_ptr<char[]> data_;
+    char* data_ = nullptr;
     std::uint32_t block_size_ = 0;
 };
 

@@ -142,7 +142,24 @@ public:
         summary_options options;
         bool operator==(const params&) const = default;
     };
+    using options_type = summary_options;
     static constexpr metric_type type = metric_type::summary;
+
+    /// Checks a summary's definition (what registry::summary passes); invalid_argument_error
+    /// when a quantile is outside [0, 1] or repeated, or the window is not 1 to 16 age buckets of
+    /// at least a second each.
+    static params make_params(std::vector<double> quantiles, summary_options options) {
+        for (std::size_t i = 0; i < quantiles.size(); ++i) {
+            if (!(quantiles[i] >= 0 && quantiles[i] <= 1))
+                throw invalid_argument_error("vitals: summary quantiles must be in [0, 1]");
+            for (std::size_t j = 0; j < i; ++j)
+                if (quantiles[j] == quantiles[i]) throw invalid_argument_error("vitals: duplicate summary quantile");
+        }
+        if (options.age_buckets < 1 || options.age_buckets > 16 ||
+            options.max_age < std::chrono::seconds(options.age_buckets))
+            throw invalid_argument_error("vitals: a summary needs 1 to 16 age buckets of at least a second each");
+        return params{std::move(quantiles), options};
+    }
     static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2;
 
     summary_series(const params& p, std::span<const std::string_view> names, const label_key& key)

@@ -22,6 +22,8 @@ public:
     void reset(T* p = nullptr) noexcept {
         delete std::exchange(p_, p);
     }
+    /// Gives the object up without deleting it.
+    [[nodiscard]] T* release() noexcept { return std::exchange(p_, nullptr); }
     T* get() const noexcept { return p_; }
     T* operator->() const noexcept { return p_; }
     T& operator*() const noexcept { return *p_; }

@@ -2,12 +2,13 @@
 #pragma once
 
 #include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "math.hpp"
 
 namespace vitals::detail {
 
@@ -114,11 +115,11 @@ inline constexpr std::size_t max_double_chars = 32;
 /// Writes `v` in the shortest form that reads back to the same double, with Prometheus' spellings
 /// for the special values: `NaN`, `+Inf`, `-Inf`. Returns the number of characters written.
 inline std::size_t format_double(char* buf, double v) noexcept {
-    if (std::isnan(v)) {
+    if (is_nan(v)) {
         std::memcpy(buf, "NaN", 3);
         return 3;
     }
-    if (std::isinf(v)) {
+    if (is_inf(v)) {
         std::memcpy(buf, v > 0 ? "+Inf" : "-Inf", 4);
         return 4;
     }
@@ -143,7 +144,7 @@ inline void append_uint(std::string& out, std::uint64_t v) {
 /// fractional part or exponent (`1.0`, `0.25`, `1e+06`), and `+Inf`/`-Inf`/`NaN`.
 inline std::size_t format_double_canonical(char* buf, double v) noexcept {
     std::size_t n = format_double(buf, v);
-    if (std::isfinite(v)) {
+    if (is_finite(v)) {
         bool plain_integer = true;
         for (std::size_t i = 0; i < n; ++i)
             if (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E') plain_integer = false;

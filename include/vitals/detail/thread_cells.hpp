@@ -14,7 +14,6 @@
 // a thread's first touch, so a thread pays 8 KiB per chunk of slots it actually uses.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -211,7 +210,9 @@ public:
             lock.lock();
             std::erase_if(busy, [&](const auto& b) {
                 // A thread that exited is no longer in `threads_`: it is out of its section too.
-                if (std::find(threads_.begin(), threads_.end(), b.first) == threads_.end()) return true;
+                bool live = false;
+                for (const thread_cells* t : threads_) live |= (t == b.first);
+                if (!live) return true;
                 return b.first->read_seq.load(std::memory_order_acquire) != b.second;
             });
         }
