@@ -46,12 +46,7 @@ protected:
 
     std::string scrape() {
         http_client c(server.port());
-        auto res = c.get("/metrics");
-        EXPECT_EQ(res.status, 200);
-        EXPECT_EQ(res.headers["content-type"], vitals::text_content_type);
-        auto [ok, out] = vitals_test::promtool_check(res.body);
-        EXPECT_TRUE(ok) << out << "\n" << res.body;
-        return res.body;
+        return vitals_test::checked_scrape(c);
     }
 
     vitals::registry reg;
@@ -61,8 +56,7 @@ protected:
 };
 
 std::vector<std::string> labels(std::string_view method, std::string_view endpoint, std::string_view status) {
-    return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
-            "status=\"" + std::string(status) + "\""};
+    return vitals_test::route_labels(method, endpoint, status);
 }
 
 TEST_F(civetweb_fixture, counts_statuses_and_templates_exactly) {

@@ -22,6 +22,10 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <vitals/exposition/text.hpp>
+
 namespace vitals_test {
 
 /// One HTTP response.
@@ -235,6 +239,23 @@ inline std::pair<bool, std::string> promtool_check(const std::string& scrape) {
     if (!p || (WIFEXITED(rc) && WEXITSTATUS(rc) == 127))
         return {false, "promtool not found (install the Debian package 'prometheus' or set PROMTOOL): " + out};
     return {WIFEXITED(rc) && WEXITSTATUS(rc) == 0, out};
+}
+
+/// Scrapes `path` with `c`: expects 200, the text format's content type and a body promtool
+/// accepts (each a test failure otherwise); returns the body.
+inline std::string checked_scrape(http_client& c, const std::string& path = "/metrics", const std::string& accept = {}) {
+    auto res = c.get(path, accept);
+    EXPECT_EQ(res.status, 200);
+    EXPECT_EQ(res.headers["content-type"], vitals::text_content_type);
+    auto [ok, out] = promtool_check(res.body);
+    EXPECT_TRUE(ok) << out << "\n" << res.body;
+    return res.body;
+}
+
+/// The label matchers of `http_requests_total` for one method, route template and status.
+inline std::vector<std::string> route_labels(std::string_view method, std::string_view endpoint, std::string_view status) {
+    return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
+            "status=\"" + std::string(status) + "\""};
 }
 
 }  // namespace vitals_test
