@@ -86,6 +86,32 @@ TEST(Family, ManySeriesGrowTheTable) {
 
 // Stress (run under TSan in CI): lookups on many threads while series are removed and created
 // again and handles to them are kept.
+// with() frees a table it outgrew at once, but only when that costs no waiting: a lookup held
+// open on another thread (a read section) must not stall creations, and every series made
+// meanwhile stays findable and rendered.
+TEST(Family, GrowingWhileAnotherThreadReadsNeverStalls) {
+    registry r;
+    auto& f = r.counter<"grown_total", labels<"id">>("Grown.");
+    std::atomic<bool> inside{false}, release{false};
+    std::thread reader([&] {
+        auto ref = f.labels("held");  // keeps a read section open for as long as it lives
+        ref.inc();
+        inside = true;
+        while (!release) std::this_thread::yield();
+    });
+    while (!inside) std::this_thread::yield();
+    for (int i = 0; i < 1000; ++i) f.with(std::to_string(i)).inc(2);  // the table grows several times
+    release = true;
+    reader.join();
+    EXPECT_EQ(f.size(), 1001u);
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(f.with(std::to_string(i)).value(), 2) << i;
+    EXPECT_EQ(f.with("held").value(), 1);
+    const auto text = render_text(r);
+    EXPECT_NE(text.find("grown_total{id=\"999\"} 2\n"), std::string::npos);
+    const auto check = vitals_test::promtool_check(text);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
 TEST(Family, ConcurrentLookupRemoveAndRecreate) {
     registry r;
     auto& f = r.counter<"churn_total", labels<"k">>("c");

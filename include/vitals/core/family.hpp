@@ -376,10 +376,11 @@ public:
             detail::read_section section;
             return handle(detail::series_ptr<Series>(find_or_create(key.key())));
         }();
-        // The table outgrown by this creation is freed now rather than at the next scrape, when
-        // no read section of this thread could hold the grace period up.
-        if (outgrown_table_.load(std::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
-            reclaim();
+        // A table outgrown by a creation is freed now rather than at the next scrape, when no read
+        // section of this thread could hold the grace period up. One attempt per outgrown table:
+        // if another thread's read section holds it up, the next scrape or removal frees it.
+        if (table_outgrown_.load(std::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
+            if (table_outgrown_.exchange(false, std::memory_order_relaxed)) reclaim();
         return h;
     }
 
@@ -496,7 +497,7 @@ private:
         order_.push_back(s);
         if (old) {
             retired_tables_.push_back(old);
-            outgrown_table_.store(true, std::memory_order_relaxed);
+            table_outgrown_.store(true, std::memory_order_relaxed);
         }
         return s;
     }
@@ -518,7 +519,6 @@ private:
             if (retired_.empty() && retired_tables_.empty()) return;
             series.swap(retired_);
             tables.swap(retired_tables_);
-            outgrown_table_.store(false, std::memory_order_relaxed);
         }
         if (detail::cell_space::instance().synchronize()) {
             for (Series* s : series) s->release();
@@ -532,7 +532,6 @@ private:
         } catch (...) {
             // Out of memory: what could not be kept is leaked, never freed under a reader.
         }
-        if (!retired_tables_.empty()) outgrown_table_.store(true, std::memory_order_relaxed);
     }
 
     void emit(sample_visitor& v, Series& s) {
@@ -564,7 +563,7 @@ private:
     std::vector<Series*> order_;  // creation order: the render order
     std::vector<Series*> retired_;
     std::vector<void*> retired_tables_;  // outgrown series_table<Series> tables
-    std::atomic<bool> outgrown_table_{false};  // retired_tables_ is not empty
+    std::atomic<bool> table_outgrown_{false};  // a table was retired since with() last tried to free one
     std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
     std::vector<exemplar> exemplar_scratch_;
     std::vector<const exemplar*> exemplar_ptrs_;
