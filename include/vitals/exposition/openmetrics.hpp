@@ -126,13 +126,7 @@ public:
             put('\n');
         }
         const std::uint64_t count = cumulative.empty() ? 0 : cumulative.back();
-        line_start(s, "_count");
-        this->put_uint(count);
-        put('\n');
-        line_start(s, "_sum");
-        this->put_double(sum);
-        put('\n');
-        created(s);
+        count_sum_created(s, count, sum);
     }
 
     void native_histogram_sample(const series_base& s, const native_histogram_data& h,
@@ -155,13 +149,7 @@ public:
             this->put_double(q.value);
             put('\n');
         }
-        line_start(s, "_count");
-        this->put_uint(count);
-        put('\n');
-        line_start(s, "_sum");
-        this->put_double(sum);
-        put('\n');
-        created(s);
+        count_sum_created(s, count, sum);
     }
 
     void info_sample(const series_base& s) override {
@@ -187,6 +175,17 @@ private:
         put(suffix);
         this->put_labels(h_.const_block, s.label_block());
         put(' ');
+    }
+
+    // The lines that close a histogram or summary series: `_count`, `_sum`, then `_created`.
+    void count_sum_created(const series_base& s, std::uint64_t count, double sum) {
+        line_start(s, "_count");
+        this->put_uint(count);
+        put('\n');
+        line_start(s, "_sum");
+        this->put_double(sum);
+        put('\n');
+        created(s);
     }
 
     void created(const series_base& s) {
