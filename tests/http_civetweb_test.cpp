@@ -116,4 +116,21 @@ TEST_F(civetweb_fixture, concurrent_requests_are_all_counted) {
     EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
 }
 
+// The unmatched series is updated before the error page is written (from http_error), so a client
+// holding its 404 finds it counted, and end_request does not count it a second time.
+TEST_F(civetweb_fixture, unmatched_is_counted_before_the_answer) {
+    http_client c(server.port());
+    for (int i = 1; i <= 300; ++i) {
+        ASSERT_EQ(c.get("/missing/" + std::to_string(i)).status, 404);
+        ASSERT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("GET", "unmatched", "404")), i);
+    }
+    ASSERT_EQ(c.get("/v1/events/1").status, 200);  // a matched request in between resets nothing wrongly
+    ASSERT_EQ(c.get("/v1/events/1/extra").status, 404);
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 301);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}),
+              301);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 1);
+}
+
 }  // namespace

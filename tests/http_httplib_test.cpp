@@ -160,7 +160,50 @@ TEST_F(httplib_fixture, user_logger_still_called) {
     other.stop();
     t.join();
     EXPECT_EQ(logged, 2);
+    EXPECT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("GET", "unmatched", "404")), 1);
     EXPECT_EQ(httplib_adapter::pattern("/a.b/{id}"), "/a\\.b/([^/]+)");
+}
+
+// The unmatched series is updated before the 404 is written (from the error handler), so every
+// client that has its answer finds it counted; a user's error handler still shapes the answer,
+// for matched and unmatched requests alike, and nothing is counted twice.
+TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_handler_runs) {
+    TearDown();
+    httplib::Server other;
+    int errors = 0;
+    httplib_adapter a(other, inst, nullptr, [&errors](const httplib::Request&, httplib::Response& res) {
+        ++errors;
+        res.set_content("custom " + std::to_string(res.status), "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    a.Get("/gone", [](const httplib::Request&, httplib::Response& res) { res.status = 410; });
+    other.set_tcp_nodelay(true);
+    const int p = other.bind_to_any_port("127.0.0.1");
+    std::thread t([&] { other.listen_after_bind(); });
+    wait_running(other);
+    {
+        http_client c(p);
+        for (int i = 1; i <= 300; ++i) {
+            const auto r = c.get("/missing/" + std::to_string(i));
+            ASSERT_EQ(r.status, 404);
+            ASSERT_EQ(r.body, "custom 404");
+            ASSERT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("GET", "unmatched", "404")), i);
+        }
+        const auto gone = c.get("/gone");
+        EXPECT_EQ(gone.status, 410);
+        EXPECT_EQ(gone.body, "custom 410");
+        const auto odd = c.request("BREW", "/pot");  // a method cpp-httplib refuses with 400
+        EXPECT_EQ(odd.status, 400);
+        EXPECT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("other", "unmatched", "400")), 1);
+    }
+    other.stop();
+    t.join();
+    EXPECT_EQ(errors, 302);
+    const auto s = vitals_test::checked_render(reg);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 300);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}),
+              301);  // the 300 404s and the 400
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/gone", "410")), 1);
 }
 
 }  // namespace

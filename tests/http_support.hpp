@@ -252,6 +252,14 @@ inline std::string checked_scrape(http_client& c, const std::string& path = "/me
     return res.body;
 }
 
+/// Renders `r` in the text format and expects promtool to accept it; returns the exposition.
+inline std::string checked_render(const vitals::registry& r) {
+    auto body = vitals::render_text(r);
+    auto [ok, out] = promtool_check(body);
+    EXPECT_TRUE(ok) << out << "\n" << body;
+    return body;
+}
+
 /// The label matchers of `http_requests_total` for one method, route template and status.
 inline std::vector<std::string> route_labels(std::string_view method, std::string_view endpoint, std::string_view status) {
     return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",

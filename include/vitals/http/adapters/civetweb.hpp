@@ -2,9 +2,10 @@
 //
 // civetweb selects handlers by URI glob and does not say which one matched, so handlers are
 // registered here with their route template: it becomes the `endpoint` label, is translated to a
-// civetweb glob, and is checked again exactly (globs also match longer paths). civetweb's
-// begin_request/end_request callbacks see every request, which is how requests that reach no
-// handler are recorded as endpoint `unmatched`. civetweb is C: an exception must not reach it, so
+// civetweb glob, and is checked again exactly (globs also match longer paths). Requests that reach
+// no handler are recorded as endpoint `unmatched`: from civetweb's http_error callback, which runs
+// before an error page is written (so a client holding its 404 can already scrape it), or else from
+// end_request, which sees every request but only after its response was sent. civetweb is C: an exception must not reach it, so
 // a handler that throws is recorded (error_type "exception") and answered 500 here.
 //
 // Include only in programs that use civetweb (link libcivetweb).
@@ -45,6 +46,7 @@ public:
         mg_callbacks cb{};
         cb.begin_request = &begin_request;
         cb.end_request = &end_request;
+        cb.http_error = &http_error;
         ctx_ = mg_start(&cb, this, opts.data());
         if (!ctx_) throw std::runtime_error("vitals: civetweb failed to start (port in use or bad option?)");
     }
@@ -100,7 +102,8 @@ private:
     // civetweb serves each request, callbacks included, on one worker thread.
     struct request_state {
         std::chrono::steady_clock::time_point start{};
-        bool matched = false;
+        bool matched = false;   // a handler of ours took it; its timer recorded it
+        bool recorded = false;  // recorded as unmatched already (from http_error)
     };
     static request_state& state() {
         static thread_local request_state s;
@@ -108,18 +111,31 @@ private:
     }
 
     static int begin_request(mg_connection*) {
-        state() = {std::chrono::steady_clock::now(), false};
+        state() = {std::chrono::steady_clock::now(), false, false};
         return 0;  // civetweb goes on to route the request
     }
 
+    static int http_error(mg_connection* conn, int status, const char*) {
+        record_unmatched(conn, status);
+        return 1;  // civetweb writes its own error page
+    }
+
     static void end_request(const mg_connection* conn, int status) {
+        record_unmatched(conn, status);
+        state() = {};  // a request civetweb refuses before begin_request starts from a clean state
+    }
+
+    static void record_unmatched(const mg_connection* conn, int status) {
         auto& s = state();
-        if (s.matched) return;
+        if (s.matched || s.recorded) return;
+        s.recorded = true;
         const mg_request_info* ri = mg_get_request_info(conn);
         auto* self = static_cast<civetweb_server*>(ri ? ri->user_data : nullptr);
         if (!self) return;
         try {
-            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+            const double seconds = s.start.time_since_epoch().count()
+                                       ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count()
+                                       : 0.0;
             self->inst_.unmatched()
                 .for_method(ri->request_method ? ri->request_method : "")
                 .record(status, error_type::none, seconds);

@@ -2,8 +2,10 @@
 //
 // cpp-httplib routes by regular expression and does not tell a handler which pattern matched,
 // so routes are registered here with their template: it becomes the `endpoint` label and is
-// translated to the regex cpp-httplib needs. Requests that match no route are recorded from the
-// server's logger (it sees every response) as endpoint `unmatched`.
+// translated to the regex cpp-httplib needs. Requests that match no route are recorded as endpoint
+// `unmatched`: from the server's error handler, which runs before an error response is written, so
+// a client that has its 404 can already scrape it; the logger (it sees every response, but after
+// writing it) records the rest, e.g. files from a mount point.
 //
 // Include only in programs that use cpp-httplib (link cpp-httplib, pkg-config `cpp-httplib`).
 #pragma once
@@ -25,18 +27,29 @@ namespace vitals::http {
 /// registration; `server` and `inst` must outlive the server's run.
 class httplib_adapter {
 public:
-    /// Takes over `server`'s pre-routing handler and logger to record unmatched requests;
-    /// `logger`, if given, is still called for every request.
-    httplib_adapter(httplib::Server& server, instrumentation& inst, httplib::Logger logger = nullptr)
+    /// Takes over `server`'s pre-routing handler, error handler and logger to record unmatched
+    /// requests. `logger` and `error_handler`, if given, are still called as cpp-httplib would
+    /// (set them here, not on the server afterwards: that would replace the adapter's).
+    httplib_adapter(httplib::Server& server, instrumentation& inst, httplib::Logger logger = nullptr,
+                    httplib::Server::HandlerWithResponse error_handler = nullptr)
         : server_(server), inst_(inst) {
         server_.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-            unmatched_start() = std::chrono::steady_clock::now();
+            unmatched_state() = {std::chrono::steady_clock::now(), false};
             return httplib::Server::HandlerResponse::Unhandled;
         });
-        server_.set_logger([&inst, logger = std::move(logger)](const httplib::Request& req,
-                                                                const httplib::Response& res) {
+        server_.set_error_handler(httplib::Server::HandlerWithResponse(
+            [&inst, error_handler = std::move(error_handler)](const httplib::Request& req, httplib::Response& res) {
+            auto handled = httplib::Server::HandlerResponse::Unhandled;
+            if (error_handler) handled = error_handler(req, res);
             // A route matched when cpp-httplib filled `matches`; our handlers recorded those.
             if (req.matches.empty()) record_unmatched(inst, req, res);
+            return handled;
+        }));
+        server_.set_logger([&inst, logger = std::move(logger)](const httplib::Request& req,
+                                                                const httplib::Response& res) {
+            if (req.matches.empty()) record_unmatched(inst, req, res);
+            // Requests cpp-httplib refuses before routing (400, 414) skip the pre-routing handler.
+            unmatched_state() = {};
             if (logger) logger(req, res);
         });
     }
@@ -98,18 +111,24 @@ private:
         };
     }
 
-    static std::chrono::steady_clock::time_point& unmatched_start() {
-        // cpp-httplib routes and logs a request on one worker thread.
-        static thread_local std::chrono::steady_clock::time_point t{};
-        return t;
+    struct request_state {
+        std::chrono::steady_clock::time_point start{};
+        bool recorded = false;  // by the error handler: the logger must not count it again
+    };
+    static request_state& unmatched_state() {
+        // cpp-httplib routes, answers and logs a request on one worker thread.
+        static thread_local request_state s;
+        return s;
     }
 
     static void record_unmatched(instrumentation& inst, const httplib::Request& req, const httplib::Response& res) {
-        auto& start = unmatched_start();
+        auto& state = unmatched_state();
+        if (state.recorded) return;
+        state.recorded = true;
         const auto now = std::chrono::steady_clock::now();
-        const double seconds =
-            start.time_since_epoch().count() ? std::chrono::duration<double>(now - start).count() : 0.0;
-        start = {};
+        const double seconds = state.start.time_since_epoch().count()
+                                   ? std::chrono::duration<double>(now - state.start).count()
+                                   : 0.0;
         try {
             inst.unmatched().for_method(req.method).record(res.status, error_type::none, seconds);
         } catch (...) {  // never fail a response for a metric
