@@ -22,7 +22,7 @@ int main() {
     vitals::http::instrumentation inst(reg);
 
     httplib::Server server;
-    vitals::http::httplib_adapter api(server, inst);    // takes over pre-routing handler + logger
+    vitals::http::httplib_adapter api(server, inst);    // takes over pre-routing, error handler, logger
     api.Get("/v1/events/{id}", [](const httplib::Request& req, httplib::Response& res) {
             auto id = req.matches[1];                      // {id} is capture group 1
             res.set_content("{\"id\":" + id.str() + "}", "application/json");
