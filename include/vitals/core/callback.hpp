@@ -3,8 +3,8 @@
 #pragma once
 
 #include <concepts>
-#include <mutex>
-#include <vector>
+#include "../detail/pod_vector.hpp"
+#include "../detail/mutex.hpp"
 
 #include "../detail/math.hpp"
 #include "../detail/owning.hpp"
@@ -53,6 +53,9 @@ class callback_family final : public family_base {
     static constexpr std::size_t label_count = Labels::size;
 
 public:
+    ~callback_family() override {
+        for (detail::callback_series* s : series_) delete s;
+    }
     callback_family(std::string name, std::string help)
         : family_base(std::move(name), std::move(help), Type, {Labels::names, label_count}) {}
 
@@ -69,32 +72,40 @@ public:
             if (!static_cast<bool>(fn))
                 throw invalid_argument_error("vitals: callback metric '" + name() + "' needs a function");
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (auto& s : series_)
             if (s->matches(key.key())) {
                 s->fn = detail::value_source(std::move(fn));
                 return;
             }
-        detail::unique<detail::callback_series> fresh(new detail::callback_series(
-            std::span<const std::string_view>{Labels::names, label_count}, key.key(), detail::value_source(std::move(fn))));
-        series_.push_back(std::move(fresh));
+        series_.reserve(series_.size() + 1);  // so that the push_back below cannot throw
+        series_.push_back(new detail::callback_series(std::span<const std::string_view>{Labels::names, label_count},
+                                                      key.key(), detail::value_source(std::move(fn))));
     }
 
     /// Removes the series with these label values; false if there was none.
     template <class... V>
     bool remove(const V&... values) {
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
-        return std::erase_if(series_, [&](const auto& s) { return s->matches(key.key()); }) > 0;
+        detail::lock_guard lock(mu_);
+        for (std::size_t i = 0; i < series_.size(); ++i) {
+            if (!series_[i]->matches(key.key())) continue;
+            delete series_[i];
+            // Keep the render order: shift the rest down.
+            for (std::size_t j = i + 1; j < series_.size(); ++j) series_[j - 1] = series_[j];
+            series_.pop_back();
+            return true;
+        }
+        return false;
     }
 
     [[nodiscard]] std::size_t size() const override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return series_.size();
     }
 
     void collect(sample_visitor& v) override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         v.begin_family(header());
         for (const auto& s : series_) {
             double x;
@@ -119,8 +130,8 @@ public:
     }
 
 private:
-    mutable std::mutex mu_;
-    std::vector<detail::unique<detail::callback_series>> series_;
+    mutable detail::mutex mu_;
+    detail::pod_vector<detail::callback_series*> series_;  // owned
 };
 
 }  // namespace vitals

@@ -55,11 +55,11 @@ public:
 
     void add(std::uint64_t n) {
         cell_word& w = local_cells(cell_start())[0];
-        const std::uint64_t v = w.load(std::memory_order_relaxed);
+        const std::uint64_t v = w.load(detail::memory_order_relaxed);
         const std::uint64_t nv = v + n;
         if (nv < v) [[unlikely]]
-            carry_.fetch_add(1, std::memory_order_relaxed);
-        w.store(nv, std::memory_order_relaxed);
+            carry_.fetch_add(1, detail::memory_order_relaxed);
+        w.store(nv, detail::memory_order_relaxed);
     }
 
     bool add(double d) {
@@ -74,26 +74,26 @@ public:
 
     void fold(const cell_word* from, cell_word* into) noexcept override {
         if (into == from) return;  // the thread's chunk became the retired one
-        const std::uint64_t n = from[0].load(std::memory_order_relaxed);
-        const std::uint64_t sum = into[0].load(std::memory_order_relaxed) + n;
-        if (sum < n) carry_.fetch_add(1, std::memory_order_relaxed);  // the retired word wrapped
-        into[0].store(sum, std::memory_order_relaxed);
-        add_local_double(into[1], word_to_double(from[1].load(std::memory_order_relaxed)));
+        const std::uint64_t n = from[0].load(detail::memory_order_relaxed);
+        const std::uint64_t sum = into[0].load(detail::memory_order_relaxed) + n;
+        if (sum < n) carry_.fetch_add(1, detail::memory_order_relaxed);  // the retired word wrapped
+        into[0].store(sum, detail::memory_order_relaxed);
+        add_local_double(into[1], word_to_double(from[1].load(detail::memory_order_relaxed)));
     }
 
     /// Needs cell_space mutex held.
     counter_value read_locked() const {
-        uint128 total = static_cast<uint128>(carry_.load(std::memory_order_relaxed)) << 64;
+        uint128 total = static_cast<uint128>(carry_.load(detail::memory_order_relaxed)) << 64;
         double frac = 0;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            total += w[0].load(std::memory_order_relaxed);
-            frac += word_to_double(w[1].load(std::memory_order_relaxed));
+            total += w[0].load(detail::memory_order_relaxed);
+            frac += word_to_double(w[1].load(detail::memory_order_relaxed));
         });
         return {static_cast<std::uint64_t>(total >> 64), static_cast<std::uint64_t>(total), frac};
     }
 
     counter_value read() const {
-        std::lock_guard lock(cell_space::instance().mutex());
+        detail::lock_guard lock(cell_space::instance().mutex());
         return read_locked();
     }
 
@@ -103,7 +103,7 @@ public:
 
 private:
     exemplar_slots exemplars_{1};
-    std::atomic<std::uint64_t> carry_{0};
+    detail::atomic<std::uint64_t> carry_{0};
 };
 
 }  // namespace detail

@@ -8,7 +8,8 @@
 
 #include <array>
 #include <concepts>
-#include <mutex>
+#include "../detail/pod_vector.hpp"
+#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
@@ -169,25 +170,25 @@ public:
     /// the turned-away lookup is counted (registry self-metric
     /// `vitals_series_limit_rejections_total{metric}`). Memory stays bounded whatever the
     /// cardinality of the input; the service keeps running. Existing series are unaffected.
-    void set_series_limit(std::size_t limit) noexcept { series_limit_.store(limit, std::memory_order_relaxed); }
-    [[nodiscard]] std::size_t series_limit() const noexcept { return series_limit_.load(std::memory_order_relaxed); }
+    void set_series_limit(std::size_t limit) noexcept { series_limit_.store(limit, detail::memory_order_relaxed); }
+    [[nodiscard]] std::size_t series_limit() const noexcept { return series_limit_.load(detail::memory_order_relaxed); }
     /// How many lookups were sent to the overflow series so far.
     [[nodiscard]] std::uint64_t series_limit_rejections() const noexcept {
-        return rejections_.load(std::memory_order_relaxed);
+        return rejections_.load(detail::memory_order_relaxed);
     }
     /// The label value of every label of the overflow series.
     static constexpr std::string_view overflow_label_value = "__overflow__";
 
 protected:
-    void count_rejection() noexcept { rejections_.fetch_add(1, std::memory_order_relaxed); }
+    void count_rejection() noexcept { rejections_.fetch_add(1, detail::memory_order_relaxed); }
 
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
         return {name_, help_, unit_, type_, label_names_, const_block_, const_labels_, layout};
     }
 
 private:
-    std::atomic<std::size_t> series_limit_{default_series_limit};
-    std::atomic<std::uint64_t> rejections_{0};
+    detail::atomic<std::size_t> series_limit_{default_series_limit};
+    detail::atomic<std::uint64_t> rejections_{0};
     std::string name_, help_, unit_;
     metric_type type_;
     std::span<const std::string_view> label_names_;
@@ -202,17 +203,17 @@ namespace detail {
 template <class Series>
 class series_table {
 public:
-    series_table() { current_.store(new table(16), std::memory_order_relaxed); }
-    ~series_table() { delete current_.load(std::memory_order_relaxed); }
+    series_table() { current_.store(new table(16), detail::memory_order_relaxed); }
+    ~series_table() { delete current_.load(detail::memory_order_relaxed); }
     series_table(const series_table&) = delete;
     series_table& operator=(const series_table&) = delete;
 
     Series* find(const label_key& k) const noexcept {
-        const table* t = current_.load(std::memory_order_acquire);
+        const table* t = current_.load(detail::memory_order_acquire);
         for (std::size_t i = k.hash & t->mask;; i = (i + 1) & t->mask) {
-            Series* p = t->slots[i].ptr.load(std::memory_order_acquire);
+            Series* p = t->slots[i].ptr.load(detail::memory_order_acquire);
             if (!p) return nullptr;
-            if (p != tombstone() && t->slots[i].hash.load(std::memory_order_relaxed) == k.hash && p->matches(k))
+            if (p != tombstone() && t->slots[i].hash.load(detail::memory_order_relaxed) == k.hash && p->matches(k))
                 return p;
         }
     }
@@ -221,16 +222,16 @@ public:
     /// period) or null.
     [[nodiscard]] void* insert(Series* s) {
         void* old = nullptr;
-        table* t = current_.load(std::memory_order_relaxed);
+        table* t = current_.load(detail::memory_order_relaxed);
         if ((used_ + 1) * 2 > t->mask + 1) {
             std::size_t cap = 16;
             while (cap < (live_ + 1) * 3) cap *= 2;  // at most a third full after growing
             auto* bigger = new table(cap);
             for (std::size_t i = 0; i <= t->mask; ++i) {
-                Series* p = t->slots[i].ptr.load(std::memory_order_relaxed);
+                Series* p = t->slots[i].ptr.load(detail::memory_order_relaxed);
                 if (p && p != tombstone()) place(*bigger, p);
             }
-            current_.store(bigger, std::memory_order_release);
+            current_.store(bigger, detail::memory_order_release);
             old = t;
             t = bigger;
             used_ = live_;
@@ -243,12 +244,12 @@ public:
 
     /// Unlinks `s` (it stays allocated until its last reference goes).
     void erase(Series* s) noexcept {
-        table* t = current_.load(std::memory_order_relaxed);
+        table* t = current_.load(detail::memory_order_relaxed);
         for (std::size_t i = s->hash() & t->mask;; i = (i + 1) & t->mask) {
-            Series* p = t->slots[i].ptr.load(std::memory_order_relaxed);
+            Series* p = t->slots[i].ptr.load(detail::memory_order_relaxed);
             if (!p) return;
             if (p == s) {
-                t->slots[i].ptr.store(tombstone(), std::memory_order_release);
+                t->slots[i].ptr.store(tombstone(), detail::memory_order_release);
                 --live_;
                 return;
             }
@@ -257,8 +258,8 @@ public:
 
 private:
     struct entry {
-        std::atomic<std::uint64_t> hash{0};
-        std::atomic<Series*> ptr{nullptr};
+        detail::atomic<std::uint64_t> hash{0};
+        detail::atomic<Series*> ptr{nullptr};
     };
     struct table {
         explicit table(std::size_t cap) : mask(cap - 1), slots(new entry[cap]) {}
@@ -280,15 +281,15 @@ private:
     }
     static void place(table& t, Series* s) noexcept {
         for (std::size_t i = s->hash() & t.mask;; i = (i + 1) & t.mask) {
-            if (!t.slots[i].ptr.load(std::memory_order_relaxed)) {
-                t.slots[i].hash.store(s->hash(), std::memory_order_relaxed);
-                t.slots[i].ptr.store(s, std::memory_order_release);
+            if (!t.slots[i].ptr.load(detail::memory_order_relaxed)) {
+                t.slots[i].hash.store(s->hash(), detail::memory_order_relaxed);
+                t.slots[i].ptr.store(s, detail::memory_order_release);
                 return;
             }
         }
     }
 
-    std::atomic<table*> current_;
+    detail::atomic<table*> current_;
     std::size_t used_ = 0;  // live entries plus tombstones in the current table
     std::size_t live_ = 0;
 };
@@ -360,7 +361,7 @@ public:
         : family_base(std::move(name), std::move(help), Series::type, names_span()), params_(std::move(params)) {}
 
     ~metric_family() override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (Series* s : order_) s->release();
         for (Series* s : retired_) s->release();
         for (void* t : retired_tables_) detail::series_table<Series>::destroy(t);
@@ -379,8 +380,8 @@ public:
         // A table outgrown by a creation is freed now rather than at the next scrape, when no read
         // section of this thread could hold the grace period up. One attempt per outgrown table:
         // if another thread's read section holds it up, the next scrape or removal frees it.
-        if (table_outgrown_.load(std::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
-            if (table_outgrown_.exchange(false, std::memory_order_relaxed)) reclaim();
+        if (table_outgrown_.load(detail::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
+            if (table_outgrown_.exchange(false, detail::memory_order_relaxed)) reclaim();
         return h;
     }
 
@@ -400,7 +401,7 @@ public:
         check_arity<sizeof...(V)>();
         detail::normalized_values<label_count> key(values...);
         {
-            std::lock_guard lock(mu_);
+            detail::lock_guard lock(mu_);
             Series* s = table_.find(key.key());
             if (!s) return false;
             unlink_locked(s);
@@ -412,16 +413,16 @@ public:
     /// Removes every series.
     void clear() {
         {
-            std::lock_guard lock(mu_);
+            detail::lock_guard lock(mu_);
             for (Series* s : order_) table_.erase(s);
-            retired_.insert(retired_.end(), order_.begin(), order_.end());
+            retired_.append(order_.data(), order_.size());
             order_.clear();
         }
         reclaim();
     }
 
     [[nodiscard]] std::size_t size() const override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return order_.size();
     }
 
@@ -430,13 +431,13 @@ public:
 
     void collect(sample_visitor& v) override {
         reclaim();
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
             v.begin_family(header(params_.layout.get()));
         else
             v.begin_family(header());
         {
-            std::lock_guard cells(detail::cell_space::instance().mutex());
+            detail::lock_guard cells(detail::cell_space::instance().mutex());
             for (Series* s : order_) emit(v, *s);
         }
         v.end_family();
@@ -461,7 +462,7 @@ private:
     Series* find_or_create(const detail::label_key& k) {
         if (Series* s = table_.find(k)) [[likely]]
             return s;
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         if (Series* s = table_.find(k)) return s;
         if (order_.size() >= series_limit()) [[unlikely]] {
             count_rejection();
@@ -497,14 +498,14 @@ private:
         order_.push_back(s);
         if (old) {
             retired_tables_.push_back(old);
-            table_outgrown_.store(true, std::memory_order_relaxed);
+            table_outgrown_.store(true, detail::memory_order_relaxed);
         }
         return s;
     }
 
     void unlink_locked(Series* s) {
         table_.erase(s);
-        std::erase(order_, s);
+        order_.remove(s);
         retired_.push_back(s);
     }
 
@@ -512,10 +513,10 @@ private:
     // Runs without the family mutex: a lookup that is waiting for the mutex (to create a series)
     // sits inside its read section, and the grace period must be able to see it leave.
     void reclaim() {
-        std::vector<Series*> series;
-        std::vector<void*> tables;
+        detail::pod_vector<Series*> series;
+        detail::pod_vector<void*> tables;
         {
-            std::lock_guard lock(mu_);
+            detail::lock_guard lock(mu_);
             if (retired_.empty() && retired_tables_.empty()) return;
             series.swap(retired_);
             tables.swap(retired_tables_);
@@ -525,10 +526,10 @@ private:
             for (void* t : tables) detail::series_table<Series>::destroy(t);
             return;
         }
-        std::lock_guard lock(mu_);  // not yet: keep them for the next attempt
+        detail::lock_guard lock(mu_);  // not yet: keep them for the next attempt
         try {
-            retired_.insert(retired_.end(), series.begin(), series.end());
-            retired_tables_.insert(retired_tables_.end(), tables.begin(), tables.end());
+            retired_.append(series.data(), series.size());
+            retired_tables_.append(tables.data(), tables.size());
         } catch (...) {
             // Out of memory: what could not be kept is leaked, never freed under a reader.
         }
@@ -539,13 +540,14 @@ private:
             s.emit_locked(v);
         } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
             scratch_.resize(s.bucket_count());
-            const double sum = s.read_locked(scratch_);
-            if (!s.exemplars().any()) return v.histogram_sample(s, scratch_, sum);
+            const std::span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
+            const double sum = s.read_locked(cumulative);
+            if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
             exemplar_scratch_.resize(s.bucket_count());
             exemplar_ptrs_.assign(s.bucket_count(), nullptr);
             for (std::size_t i = 0; i < s.bucket_count(); ++i)
                 if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
-            v.histogram_sample_with_exemplars(s, scratch_, sum, exemplar_ptrs_);
+            v.histogram_sample_with_exemplars(s, cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
         } else if constexpr (std::is_same_v<Series, detail::gauge_series>) {
             v.gauge_sample(s, s.read_locked());
         } else {
@@ -558,15 +560,15 @@ private:
     }
 
     typename Series::params params_;
-    mutable std::mutex mu_;
+    mutable detail::mutex mu_;
     detail::series_table<Series> table_;
-    std::vector<Series*> order_;  // creation order: the render order
-    std::vector<Series*> retired_;
-    std::vector<void*> retired_tables_;  // outgrown series_table<Series> tables
-    std::atomic<bool> table_outgrown_{false};  // a table was retired since with() last tried to free one
-    std::vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
+    detail::pod_vector<Series*> order_;  // creation order: the render order
+    detail::pod_vector<Series*> retired_;
+    detail::pod_vector<void*> retired_tables_;  // outgrown series_table<Series> tables
+    detail::atomic<bool> table_outgrown_{false};  // a table was retired since with() last tried to free one
+    detail::pod_vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
     std::vector<exemplar> exemplar_scratch_;
-    std::vector<const exemplar*> exemplar_ptrs_;
+    detail::pod_vector<const exemplar*> exemplar_ptrs_;
 };
 
 }  // namespace vitals

@@ -38,18 +38,18 @@ public:
     ~gauge_series() override { cell_space::instance().release(this); }
 
     void set(double v) {
-        if (!has_deltas_.load(std::memory_order_relaxed)) [[likely]] {
-            base_.store(double_to_word(v), std::memory_order_relaxed);
+        if (!has_deltas_.load(detail::memory_order_relaxed)) [[likely]] {
+            base_.store(double_to_word(v), detail::memory_order_relaxed);
             return;
         }
-        std::lock_guard lock(cell_space::instance().mutex());
-        base_.store(double_to_word(v - deltas_locked()), std::memory_order_relaxed);
+        detail::lock_guard lock(cell_space::instance().mutex());
+        base_.store(double_to_word(v - deltas_locked()), detail::memory_order_relaxed);
     }
 
     bool add(double d) {
         if (!is_finite(d)) return false;
-        if (!has_deltas_.load(std::memory_order_relaxed)) [[unlikely]]
-            has_deltas_.store(true, std::memory_order_relaxed);
+        if (!has_deltas_.load(detail::memory_order_relaxed)) [[unlikely]]
+            has_deltas_.store(true, detail::memory_order_relaxed);
         cell_word* w = local_cells(cell_start());
         // |d| < 2^63 and integral: the cast is exact. With a constant d (inc(), dec()) this folds.
         if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
@@ -62,15 +62,15 @@ public:
 
     void fold(const cell_word* from, cell_word* into) noexcept override {
         if (into == from) return;  // the thread's chunk became the retired one
-        add_local(into[0], from[0].load(std::memory_order_relaxed));  // two's complement: wraps as it should
-        add_local_double(into[1], word_to_double(from[1].load(std::memory_order_relaxed)));
+        add_local(into[0], from[0].load(detail::memory_order_relaxed));  // two's complement: wraps as it should
+        add_local_double(into[1], word_to_double(from[1].load(detail::memory_order_relaxed)));
     }
 
     double read_locked() const {
-        return word_to_double(base_.load(std::memory_order_relaxed)) + deltas_locked();
+        return word_to_double(base_.load(detail::memory_order_relaxed)) + deltas_locked();
     }
     double read() const {
-        std::lock_guard lock(cell_space::instance().mutex());
+        detail::lock_guard lock(cell_space::instance().mutex());
         return read_locked();
     }
 
@@ -80,14 +80,14 @@ private:
         std::uint64_t whole = 0;
         double sum = 0;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            whole += w[0].load(std::memory_order_relaxed);
-            sum += word_to_double(w[1].load(std::memory_order_relaxed));
+            whole += w[0].load(detail::memory_order_relaxed);
+            sum += word_to_double(w[1].load(detail::memory_order_relaxed));
         });
         return static_cast<double>(static_cast<std::int64_t>(whole)) + sum;
     }
 
-    std::atomic<std::uint64_t> base_{0};
-    std::atomic<bool> has_deltas_{false};
+    detail::atomic<std::uint64_t> base_{0};
+    detail::atomic<bool> has_deltas_{false};
 };
 
 }  // namespace detail

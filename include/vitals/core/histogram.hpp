@@ -156,8 +156,8 @@ public:
 
     void fold(const cell_word* from, cell_word* into) noexcept override {
         if (into == from) return;  // the thread's chunk became the retired one
-        for (std::uint32_t i = 0; i <= finite_; ++i) add_local(into[i], from[i].load(std::memory_order_relaxed));
-        add_local_double(into[finite_ + 1], word_to_double(from[finite_ + 1].load(std::memory_order_relaxed)));
+        for (std::uint32_t i = 0; i <= finite_; ++i) add_local(into[i], from[i].load(detail::memory_order_relaxed));
+        add_local_double(into[finite_ + 1], word_to_double(from[finite_ + 1].load(detail::memory_order_relaxed)));
     }
 
     /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
@@ -166,8 +166,8 @@ public:
         for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] = 0;
         double sum = 0;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(std::memory_order_relaxed);
-            sum += word_to_double(w[finite_ + 1].load(std::memory_order_relaxed));
+            for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(detail::memory_order_relaxed);
+            sum += word_to_double(w[finite_ + 1].load(detail::memory_order_relaxed));
         });
         for (std::uint32_t i = 1; i <= finite_; ++i) cumulative[i] += cumulative[i - 1];
         return sum;
@@ -215,7 +215,7 @@ public:
     [[nodiscard]] histogram_snapshot snapshot() const {
         histogram_snapshot s;
         s.cumulative.resize(series().bucket_count());
-        std::lock_guard lock(detail::cell_space::instance().mutex());
+        detail::lock_guard lock(detail::cell_space::instance().mutex());
         s.sum = series().read_locked(s.cumulative);
         return s;
     }

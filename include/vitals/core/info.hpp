@@ -3,7 +3,7 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
+#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <vector>
@@ -37,7 +37,7 @@ public:
         static_assert(sizeof...(V) == label_count,
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return;
         series_.push_back(std::make_unique<detail::info_series>(
@@ -56,23 +56,23 @@ public:
     template <class... V>
     bool remove(const V&... values) {
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return std::erase_if(series_, [&](const auto& s) { return s->matches(key.key()); }) > 0;
     }
 
     /// Removes every series.
     void clear() {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         series_.clear();
     }
 
     [[nodiscard]] std::size_t size() const override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return series_.size();
     }
 
     void collect(sample_visitor& v) override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         v.begin_family(header());
         for (const auto& s : series_) v.info_sample(*s);
         v.end_family();
@@ -83,7 +83,7 @@ public:
     }
 
 private:
-    mutable std::mutex mu_;
+    mutable detail::mutex mu_;
     std::vector<std::unique_ptr<detail::info_series>> series_;
 };
 

@@ -27,13 +27,13 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
+#include "../detail/atomic.hpp"
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
+#include "../detail/mutex.hpp"
 #include <span>
 #include <vector>
 
@@ -133,14 +133,14 @@ inline std::int32_t native_key(double a, std::int32_t s) noexcept {
 // One thread's exponential buckets of one series (see the file comment).
 struct native_thread_state {
     struct sign_dir {
-        std::atomic<cell_word*> pages[native_pages]{};
+        detail::atomic<cell_word*> pages[native_pages]{};
         ~sign_dir() {
-            for (auto& p : pages) delete[] p.load(std::memory_order_relaxed);
+            for (auto& p : pages) delete[] p.load(detail::memory_order_relaxed);
         }
     };
-    std::atomic<sign_dir*> dirs[2]{};
+    detail::atomic<sign_dir*> dirs[2]{};
     ~native_thread_state() {
-        for (auto& d : dirs) delete d.load(std::memory_order_relaxed);
+        for (auto& d : dirs) delete d.load(detail::memory_order_relaxed);
     }
 };
 
@@ -192,9 +192,9 @@ public:
 
     ~native_histogram_series() override {
         {
-            std::lock_guard lock(cell_space::instance().mutex());
+            detail::lock_guard lock(cell_space::instance().mutex());
             cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
-                delete reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_acquire));
+                delete reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_acquire));
             });
         }
         cell_space::instance().release(this);
@@ -231,16 +231,16 @@ public:
     void fold(const cell_word* from, cell_word* into) noexcept override {
         take_over(from);
         if (into == from)
-            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, std::memory_order_relaxed);
+            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, detail::memory_order_relaxed);
     }
 
     void take_over(const cell_word* w) noexcept {
-        folded_count_ += w[w_count].load(std::memory_order_relaxed);
-        folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
-        folded_zero_ += w[w_zero].load(std::memory_order_relaxed);
+        folded_count_ += w[w_count].load(detail::memory_order_relaxed);
+        folded_sum_ += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
+        folded_zero_ += w[w_zero].load(detail::memory_order_relaxed);
         for (std::uint32_t i = 0; i < folded_classic_.size(); ++i)
-            folded_classic_[i] += w[w_classic + i].load(std::memory_order_relaxed);
-        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_acquire));
+            folded_classic_[i] += w[w_classic + i].load(detail::memory_order_relaxed);
+        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_acquire));
         if (!st) return;
         try {
             add_pages(*st, folded_pos_, folded_neg_);
@@ -253,13 +253,13 @@ public:
     /// Reads the histogram, applying the bucket limit (which may change the persistent schema,
     /// zero threshold or reset baseline). Needs the cell space mutex held.
     void read_locked(native_histogram_snapshot& out) {
-        std::lock_guard lock(read_mu_);
+        detail::lock_guard lock(read_mu_);
         read_unlocked(out);
     }
 
     /// Emits the series to a visitor (called by the family with its locks held).
     void emit_locked(sample_visitor& v) {
-        std::lock_guard lock(read_mu_);
+        detail::lock_guard lock(read_mu_);
         read_unlocked(snap_);
         encode(snap_.positive, pos_spans_, pos_deltas_);
         encode(snap_.negative, neg_spans_, neg_deltas_);
@@ -342,20 +342,20 @@ private:
     };
 
     cell_word* page_of(cell_word* w, bool negative, std::int32_t page) {
-        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(std::memory_order_relaxed));
+        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_relaxed));
         if (!st) [[unlikely]] {
             st = new native_thread_state;
-            w[w_state].store(reinterpret_cast<std::uint64_t>(st), std::memory_order_release);
+            w[w_state].store(reinterpret_cast<std::uint64_t>(st), detail::memory_order_release);
         }
-        auto* dir = st->dirs[negative].load(std::memory_order_relaxed);
+        auto* dir = st->dirs[negative].load(detail::memory_order_relaxed);
         if (!dir) [[unlikely]] {
             dir = new native_thread_state::sign_dir;
-            st->dirs[negative].store(dir, std::memory_order_release);
+            st->dirs[negative].store(dir, detail::memory_order_release);
         }
-        cell_word* p = dir->pages[page].load(std::memory_order_relaxed);
+        cell_word* p = dir->pages[page].load(detail::memory_order_relaxed);
         if (!p) [[unlikely]] {
             p = new cell_word[std::size_t{1} << raw_schema_]();
-            dir->pages[page].store(p, std::memory_order_release);
+            dir->pages[page].store(p, detail::memory_order_release);
         }
         return p;
     }
@@ -364,14 +364,14 @@ private:
                    std::map<std::int32_t, std::uint64_t>& neg) const {
         const std::int32_t n = 1 << raw_schema_;
         for (int sign = 0; sign < 2; ++sign) {
-            const auto* dir = st.dirs[sign].load(std::memory_order_acquire);
+            const auto* dir = st.dirs[sign].load(detail::memory_order_acquire);
             if (!dir) continue;
             auto& m = sign ? neg : pos;
             for (std::int32_t p = 0; p < native_pages; ++p) {
-                const cell_word* words = dir->pages[p].load(std::memory_order_acquire);
+                const cell_word* words = dir->pages[p].load(detail::memory_order_acquire);
                 if (!words) continue;
                 for (std::int32_t i = 0; i < n; ++i)
-                    if (const std::uint64_t c = words[i].load(std::memory_order_relaxed))
+                    if (const std::uint64_t c = words[i].load(detail::memory_order_relaxed))
                         m[(p - native_page_offset) * n + i] += c;
             }
         }
@@ -385,12 +385,12 @@ private:
         t.pos = folded_pos_;
         t.neg = folded_neg_;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            t.count += w[w_count].load(std::memory_order_relaxed);
-            t.sum += word_to_double(w[w_sum].load(std::memory_order_relaxed));
-            t.zero += w[w_zero].load(std::memory_order_relaxed);
+            t.count += w[w_count].load(detail::memory_order_relaxed);
+            t.sum += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
+            t.zero += w[w_zero].load(detail::memory_order_relaxed);
             for (std::size_t i = 0; i < t.classic.size(); ++i)
-                t.classic[i] += w[w_classic + i].load(std::memory_order_relaxed);
-            if (const auto* st = reinterpret_cast<const native_thread_state*>(w[w_state].load(std::memory_order_acquire)))
+                t.classic[i] += w[w_classic + i].load(detail::memory_order_relaxed);
+            if (const auto* st = reinterpret_cast<const native_thread_state*>(w[w_state].load(detail::memory_order_acquire)))
                 add_pages(*st, t.pos, t.neg);
         });
     }
@@ -490,7 +490,7 @@ private:
     std::vector<std::uint64_t> folded_classic_;
     std::map<std::int32_t, std::uint64_t> folded_pos_, folded_neg_;
     // Bucket-limit state and render scratch, guarded by read_mu_.
-    std::mutex read_mu_;
+    detail::mutex read_mu_;
     std::int32_t cur_schema_;
     double cur_zero_threshold_;
     std::chrono::steady_clock::time_point last_reset_;
@@ -519,7 +519,7 @@ public:
     /// Reads the histogram as a render would (the bucket limit applied).
     [[nodiscard]] native_histogram_snapshot snapshot() const {
         native_histogram_snapshot s;
-        std::lock_guard lock(detail::cell_space::instance().mutex());
+        detail::lock_guard lock(detail::cell_space::instance().mutex());
         series().read_locked(s);
         return s;
     }

@@ -2,8 +2,8 @@
 // service, and HTTP request latency, totals and failures. One declaration registers them all.
 #pragma once
 
-#include <atomic>
-#include <mutex>
+#include "../detail/atomic.hpp"
+#include "../detail/mutex.hpp"
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +15,16 @@
 #include "registry.hpp"
 
 namespace vitals {
+
+namespace detail {
+// T, made to depend on D: what a class template names through it is only instantiated with it.
+template <class T, class D>
+struct dependent {
+    using type = T;
+};
+template <class T, class D>
+using dependent_t = typename dependent<T, D>::type;
+}  // namespace detail
 
 /// The seed service's latency buckets: 10 ms to 10 s.
 inline constexpr fixed_buckets http_duration_buckets{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
@@ -33,9 +43,10 @@ inline constexpr fixed_buckets http_duration_buckets{{0.01, 0.025, 0.05, 0.1, 0.
 template <class Registry>
 class basic_operational_metrics {
 public:
-    using duration_family = histogram_family<labels<"method", "endpoint">>;
-    using requests_family = counter_family<labels<"method", "endpoint", "status">>;
-    using failures_family = counter_family<labels<"method", "endpoint", "status", "error_type">>;
+    using duration_family = detail::dependent_t<histogram_family<labels<"method", "endpoint">>, Registry>;
+    using requests_family = detail::dependent_t<counter_family<labels<"method", "endpoint", "status">>, Registry>;
+    using failures_family =
+        detail::dependent_t<counter_family<labels<"method", "endpoint", "status", "error_type">>, Registry>;
 
     explicit basic_operational_metrics(Registry& r)
         : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>("Seconds since the service last started.")),
@@ -50,13 +61,13 @@ public:
     /// Records that `service` (re)started now: counts a start and restarts its uptime.
     void service_started(std::string_view service) {
         const double now = detail::monotonic_now();
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         if (auto* start = find_locked(service)) {
-            start->store(now, std::memory_order_relaxed);
+            start->store(now, detail::memory_order_relaxed);
         } else {
-            auto clock = detail::shared<std::atomic<double>>::make(now);
+            auto clock = detail::shared<detail::atomic<double>>::make(now);
             clocks_.reserve(clocks_.size() + 1);  // so that the push_back below cannot throw
-            uptime_.set([clock] { return detail::monotonic_now() - clock->load(std::memory_order_relaxed); },
+            uptime_.set([clock] { return detail::monotonic_now() - clock->load(detail::memory_order_relaxed); },
                         service);
             clocks_.emplace_back(std::string(service), std::move(clock));
         }
@@ -65,23 +76,24 @@ public:
 
     /// Seconds since `service` last started; negative if it never started.
     [[nodiscard]] double uptime(std::string_view service) const {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         const auto* start = find_locked(service);
-        return start ? detail::monotonic_now() - start->load(std::memory_order_relaxed) : -1;
+        return start ? detail::monotonic_now() - start->load(detail::memory_order_relaxed) : -1;
     }
 
 private:
-    callback_family<metric_type::gauge, labels<"service">>& uptime_;
-    counter_family<labels<"service">>& starts_;
+    detail::dependent_t<callback_family<metric_type::gauge, labels<"service">>, Registry>& uptime_;
+    detail::dependent_t<counter_family<labels<"service">>, Registry>& starts_;
     // A process has a handful of logical services: a list is all the index they need.
-    std::atomic<double>* find_locked(std::string_view service) const {
+    detail::atomic<double>* find_locked(std::string_view service) const {
         for (const auto& [name, start] : clocks_)
             if (name == service) return start.get();
         return nullptr;
     }
 
-    mutable std::mutex mu_;
-    std::vector<std::pair<std::string, detail::shared<std::atomic<double>>>> clocks_;  // start, monotonic s
+    mutable detail::mutex mu_;
+    detail::dependent_t<std::vector<std::pair<std::string, detail::shared<detail::atomic<double>>>>, Registry>
+        clocks_;  // service name, start (monotonic s)
 
 public:
     /// `http_request_duration_seconds{method,endpoint}`.

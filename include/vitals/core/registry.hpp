@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 #include <initializer_list>
-#include <mutex>
+#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +17,7 @@
 #include "gauge.hpp"
 #include "histogram.hpp"
 #include "names.hpp"
+#include "../detail/pod_vector.hpp"
 
 namespace vitals {
 
@@ -88,6 +89,9 @@ public:
 
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
+    ~registry() {
+        for (family_base* f : families_) delete f;
+    }
 
     /// Registers (or finds) a counter family. Without labels it returns a vitals::counter handle,
     /// with labels a reference to the family. The name is checked at compile time.
@@ -205,23 +209,22 @@ public:
         using Family = std::remove_reference_t<decltype(*f.get())>;
         static_assert(std::is_base_of_v<family_base, Family>, "vitals: add_family takes an owner of a family");
         check_metric_name(f->name());
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (auto& existing : families_) {
             if (existing->name() != f->name()) continue;
             if (existing->same_definition(*f)) return static_cast<Family&>(*existing);
             throw registration_error("vitals: metric '" + f->name() +
                                      "' is already registered with a different type, labels, buckets or help");
         }
-        for (const auto& sample : sample_names(*f))
-            for (auto& existing : families_)
-                for (const auto& other : sample_names(*existing))
-                    if (sample == other)
-                        throw registration_error("vitals: metric '" + f->name() + "' would expose '" + sample +
-                                                 "', which '" + existing->name() + "' already exposes");
+        const sample_name_set mine(*f);
+        for (family_base* existing : families_)
+            if (const sample_name* clash = mine.shared_with(sample_name_set(*existing)))
+                throw registration_error("vitals: metric '" + f->name() + "' would expose '" + clash->str() +
+                                         "', which '" + existing->name() + "' already exposes");
         f->apply_const_labels(const_labels_);
-        f->set_series_limit(default_series_limit_.load(std::memory_order_relaxed));
+        f->set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
         families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
-        families_.emplace_back(f.release());
+        families_.push_back(f.release());
         return static_cast<Family&>(*families_.back());
     }
 
@@ -229,7 +232,7 @@ public:
     /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
     /// counts them (absent otherwise, so it costs nothing until it matters).
     void collect(sample_visitor& v) const {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (const auto& f : families_) f->collect(v);
         collect_rejections(v);
     }
@@ -237,7 +240,7 @@ public:
     /// The series limit given to families registered from now on (default
     /// family_base::default_series_limit); each family can also be changed on its own.
     void set_default_series_limit(std::size_t limit) noexcept {
-        default_series_limit_.store(limit, std::memory_order_relaxed);
+        default_series_limit_.store(limit, detail::memory_order_relaxed);
     }
 
     /// The const labels given at construction.
@@ -245,7 +248,7 @@ public:
 
     /// Number of registered families.
     [[nodiscard]] std::size_t family_count() const {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return families_.size();
     }
 
@@ -265,20 +268,54 @@ private:
             return (f);
     }
 
-    static std::vector<std::string> sample_names(const family_base& f) {
-        const std::string& n = f.name();
-        if (f.type() == metric_type::histogram) return {n, n + "_bucket", n + "_sum", n + "_count"};
-        if (f.type() == metric_type::summary) return {n, n + "_sum", n + "_count"};
-        // OpenMetrics names a counter's family without `_total`; that name must be free too.
-        if (f.type() == metric_type::counter && n.size() > 6 && n.ends_with("_total"))
-            return {n, n.substr(0, n.size() - 6)};
-        return {n};
-    }
+    // A name a family exposes: its own name (or a part of it) and a suffix, compared without
+    // building the string.
+    struct sample_name {
+        std::string_view base, suffix;
+        [[nodiscard]] bool operator==(const sample_name& o) const noexcept {
+            if (base.size() + suffix.size() != o.base.size() + o.suffix.size()) return false;
+            // Compare the concatenations piecewise.
+            const sample_name* a = this;
+            const sample_name* b = &o;
+            if (a->base.size() > b->base.size()) std::swap(a, b);
+            return b->base.substr(0, a->base.size()) == a->base &&
+                   b->base.substr(a->base.size()) == a->suffix.substr(0, b->base.size() - a->base.size()) &&
+                   a->suffix.substr(b->base.size() - a->base.size()) == b->suffix;
+        }
+        [[nodiscard]] std::string str() const { return std::string(base) + std::string(suffix); }
+    };
+    // Every name a family's samples use.
+    struct sample_name_set {
+        sample_name names[4];
+        int count = 0;
+        explicit sample_name_set(const family_base& f) {
+            const std::string_view n = f.name();
+            names[count++] = {n, {}};
+            if (f.type() == metric_type::histogram) {
+                names[count++] = {n, "_bucket"};
+                names[count++] = {n, "_sum"};
+                names[count++] = {n, "_count"};
+            } else if (f.type() == metric_type::summary) {
+                names[count++] = {n, "_sum"};
+                names[count++] = {n, "_count"};
+            } else if (f.type() == metric_type::counter && n.size() > 6 && n.ends_with("_total")) {
+                // OpenMetrics names a counter's family without `_total`; that name must be free too.
+                names[count++] = {n.substr(0, n.size() - 6), {}};
+            }
+        }
+        // The first of these names `other` uses too, or null.
+        [[nodiscard]] const sample_name* shared_with(const sample_name_set& other) const noexcept {
+            for (int i = 0; i < count; ++i)
+                for (int j = 0; j < other.count; ++j)
+                    if (names[i] == other.names[j]) return &names[i];
+            return nullptr;
+        }
+    };
 
     void collect_rejections(sample_visitor& v) const {
         static constexpr std::string_view names[] = {"metric"};
         bool any = false;
-        for (const auto& f : families_) {
+        for (const family_base* f : families_) {
             const std::uint64_t n = f->series_limit_rejections();
             if (n == 0) continue;
             if (!any) {
@@ -313,9 +350,9 @@ private:
         return out;
     }
 
-    std::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
-    mutable std::mutex mu_;
-    std::vector<detail::unique<family_base>> families_;
+    detail::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
+    mutable detail::mutex mu_;
+    detail::pod_vector<family_base*> families_;  // owned
     const_labels const_labels_;
     std::string rejections_const_block_;
 };

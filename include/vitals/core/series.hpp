@@ -2,7 +2,7 @@
 // formats), a reference count, and the metric type tag.
 #pragma once
 
-#include <atomic>
+#include "../detail/atomic.hpp"
 #include <cstring>
 #include <utility>
 #include <cstdint>
@@ -115,13 +115,13 @@ public:
         return i == key_size_;
     }
 
-    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() noexcept { refs_.fetch_add(1, detail::memory_order_relaxed); }
     void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+        if (refs_.fetch_sub(1, detail::memory_order_acq_rel) == 1) delete this;
     }
 
 private:
-    std::atomic<std::uint32_t> refs_{1};
+    detail::atomic<std::uint32_t> refs_{1};
     std::uint32_t key_size_ = 0;
     std::uint64_t hash_;
     double created_;

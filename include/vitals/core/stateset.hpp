@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
+#include "../detail/atomic.hpp"
 #include <memory>
-#include <mutex>
+#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,21 +36,21 @@ public:
     }
 
     /// Sets one state on or off; throws invalid_argument_error for a state the family lacks.
-    void set(std::string_view state, bool on) { flags_[index(state)].store(on, std::memory_order_relaxed); }
+    void set(std::string_view state, bool on) { flags_[index(state)].store(on, detail::memory_order_relaxed); }
 
     /// Turns `state` on and every other state off (a stateset used as an enum).
     void set_only(std::string_view state) {
         const std::size_t k = index(state);
-        for (std::size_t i = 0; i < flags_.size(); ++i) flags_[i].store(i == k, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < flags_.size(); ++i) flags_[i].store(i == k, detail::memory_order_relaxed);
     }
 
     /// Whether `state` is on.
-    [[nodiscard]] bool get(std::string_view state) const { return flags_[index(state)].load(std::memory_order_relaxed); }
+    [[nodiscard]] bool get(std::string_view state) const { return flags_[index(state)].load(detail::memory_order_relaxed); }
 
     /// Reports the flags to a visitor.
     void emit_locked(sample_visitor& v, std::span<const std::string_view> state_views) const {
         std::vector<char> snapshot(flags_.size());
-        for (std::size_t i = 0; i < flags_.size(); ++i) snapshot[i] = flags_[i].load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < flags_.size(); ++i) snapshot[i] = flags_[i].load(detail::memory_order_relaxed);
         bool values[64];  // the family caps states at 64
         for (std::size_t i = 0; i < snapshot.size(); ++i) values[i] = snapshot[i] != 0;
         v.stateset_sample(*this, state_views, std::span<const bool>(values, snapshot.size()), per_state_ptrs_);
@@ -64,7 +64,7 @@ private:
     }
 
     std::span<const std::string> states_;
-    std::vector<std::atomic<bool>> flags_;
+    std::vector<detail::atomic<bool>> flags_;
     std::vector<std::unique_ptr<detail::series_base>> per_state_;
     std::vector<const detail::series_base*> per_state_ptrs_;
 };
@@ -103,7 +103,7 @@ public:
         static_assert(sizeof...(V) == label_count,
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
         detail::normalized_values<label_count> key(values...);
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return *s;
         series_.push_back(std::make_unique<stateset_series>(std::span<const std::string_view>{Labels::names, label_count},
@@ -115,12 +115,12 @@ public:
     [[nodiscard]] std::span<const std::string> states() const noexcept { return states_; }
 
     [[nodiscard]] std::size_t size() const override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return series_.size();
     }
 
     void collect(sample_visitor& v) override {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         v.begin_family(header());
         for (const auto& s : series_) s->emit_locked(v, state_views_);
         v.end_family();
@@ -135,7 +135,7 @@ private:
     std::vector<std::string> states_;
     std::vector<std::string_view> state_views_;
     std::array<std::string_view, label_count + 1> state_label_names_;
-    mutable std::mutex mu_;
+    mutable detail::mutex mu_;
     std::vector<std::unique_ptr<stateset_series>> series_;
 };
 

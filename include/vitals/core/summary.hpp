@@ -21,7 +21,7 @@
 #pragma once
 
 #include <array>
-#include <atomic>
+#include "../detail/atomic.hpp"
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -117,17 +117,17 @@ inline std::int64_t summary_now_ms() noexcept {
 // One thread's buckets of one summary series (see the file comment).
 struct summary_thread_state {
     struct dir {
-        std::atomic<cell_word*> pages[summary_octaves]{};
+        detail::atomic<cell_word*> pages[summary_octaves]{};
         ~dir() {
-            for (auto& p : pages) delete[] p.load(std::memory_order_relaxed);
+            for (auto& p : pages) delete[] p.load(detail::memory_order_relaxed);
         }
     };
     struct age_slot {
-        std::atomic<std::int64_t> epoch{-1};  // -1: empty or being cleared
+        detail::atomic<std::int64_t> epoch{-1};  // -1: empty or being cleared
         cell_word zero{0};
-        std::atomic<dir*> dirs[2]{};
+        detail::atomic<dir*> dirs[2]{};
         ~age_slot() {
-            for (auto& d : dirs) delete d.load(std::memory_order_relaxed);
+            for (auto& d : dirs) delete d.load(detail::memory_order_relaxed);
         }
     };
     explicit summary_thread_state(std::uint32_t n) : ages(new age_slot[n]), count(n) {}
@@ -175,9 +175,9 @@ public:
 
     ~summary_series() override {
         {
-            std::lock_guard lock(cell_space::instance().mutex());
+            detail::lock_guard lock(cell_space::instance().mutex());
             cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
-                delete reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+                delete reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
             });
         }
         cell_space::instance().release(this);
@@ -188,14 +188,14 @@ public:
         cell_word* w = local_cells(cell_start());
         add_local(w[w_count], 1);
         add_local_double(w[w_sum], v);
-        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_relaxed));
+        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_relaxed));
         if (!st) [[unlikely]] {
             st = new summary_thread_state(ages_);
-            w[w_state].store(reinterpret_cast<std::uint64_t>(st), std::memory_order_release);
+            w[w_state].store(reinterpret_cast<std::uint64_t>(st), detail::memory_order_release);
         }
         const std::int64_t epoch = summary_now_ms() / width_ms_;
         auto& slot = st->ages[static_cast<std::size_t>(epoch % ages_)];
-        if (slot.epoch.load(std::memory_order_relaxed) != epoch) [[unlikely]]
+        if (slot.epoch.load(detail::memory_order_relaxed) != epoch) [[unlikely]]
             rotate(slot, epoch);
         const double a = std::fabs(v);
         if (!(a >= 0x1p-64)) {
@@ -212,18 +212,18 @@ public:
     void fold(const cell_word* from, cell_word* into) noexcept override {
         take_over(from);
         if (into == from)
-            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, std::memory_order_relaxed);
+            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, detail::memory_order_relaxed);
     }
 
     void take_over(const cell_word* w) noexcept {
-        folded_count_ += w[w_count].load(std::memory_order_relaxed);
-        folded_sum_ += word_to_double(w[w_sum].load(std::memory_order_relaxed));
-        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+        folded_count_ += w[w_count].load(detail::memory_order_relaxed);
+        folded_sum_ += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
+        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
         if (!st) return;
         try {
             const std::int64_t now = summary_now_ms() / width_ms_;
             for (std::uint32_t a = 0; a < st->count; ++a) {
-                const std::int64_t e = st->ages[a].epoch.load(std::memory_order_relaxed);
+                const std::int64_t e = st->ages[a].epoch.load(detail::memory_order_relaxed);
                 if (e < 0 || e <= now - ages_) continue;
                 add_slot(st->ages[a], folded_[e]);
             }
@@ -246,18 +246,18 @@ public:
             for (const auto& [k, v] : buckets) merged[k] += v;
         std::map<std::int32_t, std::uint64_t> scratch;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            c += w[w_count].load(std::memory_order_relaxed);
-            s += word_to_double(w[w_sum].load(std::memory_order_relaxed));
-            const auto* st = reinterpret_cast<const summary_thread_state*>(w[w_state].load(std::memory_order_acquire));
+            c += w[w_count].load(detail::memory_order_relaxed);
+            s += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
+            const auto* st = reinterpret_cast<const summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
             if (!st) return;
             for (std::uint32_t a = 0; a < st->count; ++a) {
                 const auto& slot = st->ages[a];
-                const std::int64_t e1 = slot.epoch.load(std::memory_order_acquire);
+                const std::int64_t e1 = slot.epoch.load(detail::memory_order_acquire);
                 if (e1 < 0 || e1 <= now - ages_ || e1 > now) continue;
                 scratch.clear();
                 add_slot(slot, scratch);
-                std::atomic_thread_fence(std::memory_order_acquire);
-                if (slot.epoch.load(std::memory_order_relaxed) != e1) continue;  // cleared meanwhile
+                detail::atomic_thread_fence(detail::memory_order_acquire);
+                if (slot.epoch.load(detail::memory_order_relaxed) != e1) continue;  // cleared meanwhile
                 for (const auto& [k, v] : scratch) merged[k] += v;
             }
         });
@@ -295,27 +295,27 @@ public:
 private:
     // Clears an age bucket for a new epoch: readers see the tag change and drop what they read.
     static void rotate(summary_thread_state::age_slot& slot, std::int64_t epoch) noexcept {
-        slot.epoch.store(-1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
-        slot.zero.store(0, std::memory_order_relaxed);
+        slot.epoch.store(-1, detail::memory_order_relaxed);
+        detail::atomic_thread_fence(detail::memory_order_release);
+        slot.zero.store(0, detail::memory_order_relaxed);
         for (auto& d : slot.dirs)
-            if (auto* dir = d.load(std::memory_order_relaxed))
+            if (auto* dir = d.load(detail::memory_order_relaxed))
                 for (auto& p : dir->pages)
-                    if (cell_word* words = p.load(std::memory_order_relaxed))
-                        for (int i = 0; i < summary_sub_buckets; ++i) words[i].store(0, std::memory_order_relaxed);
-        slot.epoch.store(epoch, std::memory_order_release);
+                    if (cell_word* words = p.load(detail::memory_order_relaxed))
+                        for (int i = 0; i < summary_sub_buckets; ++i) words[i].store(0, detail::memory_order_relaxed);
+        slot.epoch.store(epoch, detail::memory_order_release);
     }
 
     static cell_word* page(summary_thread_state::age_slot& slot, bool negative, std::int32_t octave) {
-        auto* dir = slot.dirs[negative].load(std::memory_order_relaxed);
+        auto* dir = slot.dirs[negative].load(detail::memory_order_relaxed);
         if (!dir) [[unlikely]] {
             dir = new summary_thread_state::dir;
-            slot.dirs[negative].store(dir, std::memory_order_release);
+            slot.dirs[negative].store(dir, detail::memory_order_release);
         }
-        cell_word* p = dir->pages[octave].load(std::memory_order_relaxed);
+        cell_word* p = dir->pages[octave].load(detail::memory_order_relaxed);
         if (!p) [[unlikely]] {
             p = new cell_word[summary_sub_buckets]();
-            dir->pages[octave].store(p, std::memory_order_release);
+            dir->pages[octave].store(p, detail::memory_order_release);
         }
         return p;
     }
@@ -323,15 +323,15 @@ private:
     // Adds an age bucket's counts to `m` under signed keys: -(i+1) for negative bucket i, 0 for
     // the zero bucket, i+1 for positive bucket i, so the map's order is the values' order.
     static void add_slot(const summary_thread_state::age_slot& slot, std::map<std::int32_t, std::uint64_t>& m) {
-        if (const auto z = slot.zero.load(std::memory_order_relaxed)) m[0] += z;
+        if (const auto z = slot.zero.load(detail::memory_order_relaxed)) m[0] += z;
         for (int sign = 0; sign < 2; ++sign) {
-            const auto* dir = slot.dirs[sign].load(std::memory_order_acquire);
+            const auto* dir = slot.dirs[sign].load(detail::memory_order_acquire);
             if (!dir) continue;
             for (int o = 0; o < summary_octaves; ++o) {
-                const cell_word* words = dir->pages[o].load(std::memory_order_acquire);
+                const cell_word* words = dir->pages[o].load(detail::memory_order_acquire);
                 if (!words) continue;
                 for (int j = 0; j < summary_sub_buckets; ++j)
-                    if (const auto c = words[j].load(std::memory_order_relaxed)) {
+                    if (const auto c = words[j].load(detail::memory_order_relaxed)) {
                         const std::int32_t i = o * summary_sub_buckets + j + 1;
                         m[sign ? -i : i] += c;
                     }
@@ -370,7 +370,7 @@ public:
         std::vector<quantile_value> out;
         double sum = 0;
         std::uint64_t count = 0;
-        std::lock_guard lock(detail::cell_space::instance().mutex());
+        detail::lock_guard lock(detail::cell_space::instance().mutex());
         series().read_locked(series().quantiles(), out, sum, count);
         return out;
     }
@@ -381,7 +381,7 @@ public:
         double sum = 0;
         std::uint64_t count = 0;
         const double qs[1] = {q};
-        std::lock_guard lock(detail::cell_space::instance().mutex());
+        detail::lock_guard lock(detail::cell_space::instance().mutex());
         series().read_locked(qs, out, sum, count);
         return out[0].value;
     }
@@ -396,7 +396,7 @@ private:
         std::vector<quantile_value> out;
         double sum = 0;
         std::uint64_t count = 0;
-        std::lock_guard lock(detail::cell_space::instance().mutex());
+        detail::lock_guard lock(detail::cell_space::instance().mutex());
         series().read_locked({}, out, sum, count);
         return {sum, count};
     }

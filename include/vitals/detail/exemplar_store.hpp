@@ -7,7 +7,7 @@
 // blocks, and nothing is allocated when an exemplar is recorded.
 #pragma once
 
-#include <atomic>
+#include "atomic.hpp"
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -26,24 +26,24 @@ inline constexpr std::size_t exemplar_encoded_max = exemplar_labels::max_encoded
 
 struct exemplar_slot {
     static constexpr std::size_t data_words = (exemplar_encoded_max + 7) / 8;
-    std::atomic<std::uint64_t> seq{0};  // odd while a writer copies
-    std::atomic<std::uint64_t> value{0}, timestamp{0}, length{0};
-    std::atomic<std::uint64_t> data[data_words]{};
+    detail::atomic<std::uint64_t> seq{0};  // odd while a writer copies
+    detail::atomic<std::uint64_t> value{0}, timestamp{0}, length{0};
+    detail::atomic<std::uint64_t> data[data_words]{};
 
     /// Publishes an encoded label set with its value; false if another writer held the slot.
     bool store(const char* encoded, std::size_t n, double v, double ts) noexcept {
-        std::uint64_t s = seq.load(std::memory_order_relaxed);
-        if ((s & 1) || !seq.compare_exchange_strong(s, s + 1, std::memory_order_acquire)) return false;
-        std::atomic_thread_fence(std::memory_order_release);
-        value.store(double_to_word(v), std::memory_order_relaxed);
-        timestamp.store(double_to_word(ts), std::memory_order_relaxed);
-        length.store(n, std::memory_order_relaxed);
+        std::uint64_t s = seq.load(detail::memory_order_relaxed);
+        if ((s & 1) || !seq.compare_exchange_strong(s, s + 1, detail::memory_order_acquire)) return false;
+        detail::atomic_thread_fence(detail::memory_order_release);
+        value.store(double_to_word(v), detail::memory_order_relaxed);
+        timestamp.store(double_to_word(ts), detail::memory_order_relaxed);
+        length.store(n, detail::memory_order_relaxed);
         for (std::size_t i = 0; i * 8 < n; ++i) {
             std::uint64_t w = 0;
             std::memcpy(&w, encoded + i * 8, n - i * 8 < 8 ? n - i * 8 : 8);
-            data[i].store(w, std::memory_order_relaxed);
+            data[i].store(w, detail::memory_order_relaxed);
         }
-        seq.store(s + 2, std::memory_order_release);
+        seq.store(s + 2, detail::memory_order_release);
         return true;
     }
 
@@ -51,19 +51,19 @@ struct exemplar_slot {
     bool load(exemplar& out) const {
         char buf[data_words * 8];
         for (int attempt = 0; attempt < 8; ++attempt) {
-            const std::uint64_t s1 = seq.load(std::memory_order_acquire);
+            const std::uint64_t s1 = seq.load(detail::memory_order_acquire);
             if (s1 == 0) return false;
             if (s1 & 1) continue;
-            const double v = word_to_double(value.load(std::memory_order_relaxed));
-            const double ts = word_to_double(timestamp.load(std::memory_order_relaxed));
-            const std::size_t n = length.load(std::memory_order_relaxed);
+            const double v = word_to_double(value.load(detail::memory_order_relaxed));
+            const double ts = word_to_double(timestamp.load(detail::memory_order_relaxed));
+            const std::size_t n = length.load(detail::memory_order_relaxed);
             if (n > exemplar_encoded_max) continue;
             for (std::size_t i = 0; i * 8 < n; ++i) {
-                const std::uint64_t w = data[i].load(std::memory_order_relaxed);
+                const std::uint64_t w = data[i].load(detail::memory_order_relaxed);
                 std::memcpy(buf + i * 8, &w, 8);
             }
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (seq.load(std::memory_order_relaxed) != s1) continue;
+            detail::atomic_thread_fence(detail::memory_order_acquire);
+            if (seq.load(detail::memory_order_relaxed) != s1) continue;
             decode(std::string_view(buf, n), v, ts, out);
             return true;
         }
@@ -103,8 +103,8 @@ class exemplar_slots {
 public:
     explicit exemplar_slots(std::size_t count) : count_(count) {}
     ~exemplar_slots() {
-        if (auto* table = table_.load(std::memory_order_acquire)) {
-            for (std::size_t i = 0; i < count_; ++i) delete table[i].load(std::memory_order_acquire);
+        if (auto* table = table_.load(detail::memory_order_acquire)) {
+            for (std::size_t i = 0; i < count_; ++i) delete table[i].load(detail::memory_order_acquire);
             delete[] table;
         }
     }
@@ -118,30 +118,30 @@ public:
 
     /// Reads slot `i` into `out`; false when it holds no exemplar.
     bool load(std::size_t i, exemplar& out) const {
-        const auto* table = table_.load(std::memory_order_acquire);
+        const auto* table = table_.load(detail::memory_order_acquire);
         if (!table) return false;
-        const exemplar_slot* s = table[i].load(std::memory_order_acquire);
+        const exemplar_slot* s = table[i].load(detail::memory_order_acquire);
         return s && s->load(out);
     }
 
     /// True once any exemplar was recorded.
-    [[nodiscard]] bool any() const noexcept { return table_.load(std::memory_order_acquire) != nullptr; }
+    [[nodiscard]] bool any() const noexcept { return table_.load(detail::memory_order_acquire) != nullptr; }
 
 private:
     template <class T>
-    static T* publish(std::atomic<T*>& where, T* fresh) {
+    static T* publish(detail::atomic<T*>& where, T* fresh) {
         T* seen = nullptr;
-        if (where.compare_exchange_strong(seen, fresh, std::memory_order_acq_rel)) return fresh;
+        if (where.compare_exchange_strong(seen, fresh, detail::memory_order_acq_rel)) return fresh;
         return seen;
     }
     exemplar_slot& slot(std::size_t i) {
-        auto* table = table_.load(std::memory_order_acquire);
+        auto* table = table_.load(detail::memory_order_acquire);
         if (!table) [[unlikely]] {
-            auto* fresh = new std::atomic<exemplar_slot*>[count_]{};
+            auto* fresh = new detail::atomic<exemplar_slot*>[count_]{};
             table = publish(table_, fresh);
             if (table != fresh) delete[] fresh;
         }
-        exemplar_slot* s = table[i].load(std::memory_order_acquire);
+        exemplar_slot* s = table[i].load(detail::memory_order_acquire);
         if (!s) [[unlikely]] {
             auto* fresh = new exemplar_slot;
             s = publish(table[i], fresh);
@@ -151,7 +151,7 @@ private:
     }
 
     std::size_t count_;
-    std::atomic<std::atomic<exemplar_slot*>*> table_{nullptr};
+    detail::atomic<detail::atomic<exemplar_slot*>*> table_{nullptr};
 };
 
 }  // namespace vitals::detail

@@ -2,7 +2,7 @@
 // libstdc++, drags <ostream> into every translation unit that includes vitals).
 #pragma once
 
-#include <atomic>
+#include "atomic.hpp"
 #include <utility>
 
 namespace vitals::detail {
@@ -47,7 +47,7 @@ public:
         return s;
     }
     shared(const shared& o) noexcept : b_(o.b_) {
-        if (b_) b_->refs.fetch_add(1, std::memory_order_relaxed);
+        if (b_) b_->refs.fetch_add(1, detail::memory_order_relaxed);
     }
     shared(shared&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
     shared& operator=(shared o) noexcept {
@@ -55,7 +55,7 @@ public:
         return *this;
     }
     ~shared() {
-        if (b_ && b_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete b_;
+        if (b_ && b_->refs.fetch_sub(1, detail::memory_order_acq_rel) == 1) delete b_;
     }
     T* get() const noexcept { return b_ ? &b_->value : nullptr; }
     T* operator->() const noexcept { return get(); }
@@ -64,7 +64,7 @@ public:
 
 private:
     struct block {
-        std::atomic<long> refs;
+        detail::atomic<long> refs;
         T value;
     };
     block* b_ = nullptr;

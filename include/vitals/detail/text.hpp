@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include "math.hpp"
 

@@ -14,14 +14,15 @@
 // a thread's first touch, so a thread pays 8 KiB per chunk of slots it actually uses.
 #pragma once
 
-#include <atomic>
+#include "atomic.hpp"
 #include <cstdint>
 #include <cstring>
-#include <mutex>
+#include "mutex.hpp"
 #include <new>
 #include <stdexcept>
 #include <sched.h>
-#include <vector>
+
+#include "pod_vector.hpp"
 
 #if defined(__linux__)
 #include <linux/membarrier.h>
@@ -40,7 +41,7 @@
 namespace vitals::detail {
 
 /// One 64-bit word of a thread's cell; doubles are stored by their bit pattern.
-using cell_word = std::atomic<std::uint64_t>;
+using cell_word = detail::atomic<std::uint64_t>;
 
 inline constexpr std::uint32_t chunk_words = 1024;
 inline constexpr std::uint32_t max_chunks = 4096;
@@ -80,11 +81,11 @@ private:
 
 /// One thread's cells plus its read-section sequence (see read_section).
 struct thread_cells {
-    std::atomic<cell_chunk*> chunks[max_chunks]{};
-    std::atomic<std::uint64_t> read_seq{0};  // odd while inside a read section
+    detail::atomic<cell_chunk*> chunks[max_chunks]{};
+    detail::atomic<std::uint64_t> read_seq{0};  // odd while inside a read section
     std::uint32_t read_depth = 0;            // nesting, touched by the owning thread only
     ~thread_cells() {
-        for (auto& c : chunks) delete c.load(std::memory_order_relaxed);
+        for (auto& c : chunks) delete c.load(detail::memory_order_relaxed);
     }
 };
 
@@ -100,14 +101,13 @@ public:
     }
 
     /// Guards the thread list, the owners and the retired cells.
-    std::mutex& mutex() noexcept { return mu_; }
+    detail::mutex& mutex() noexcept { return mu_; }
 
     /// Reserves `n` words for `owner` and returns the first (also `owner->cell_start()`); throws
     /// std::length_error when the space is exhausted.
     std::uint32_t allocate(std::uint32_t n, cell_owner* owner) {
         if (n == 0 || n > max_slot_words) throw std::length_error("vitals: series needs too many cells");
-        std::lock_guard lock(mu_);
-        if (free_.size() <= n) free_.resize(max_slot_words + 1);
+        detail::lock_guard lock(mu_);
         owners_.reserve(owners_.size() + 1);  // the only step that may throw comes first
         std::uint32_t start;
         if (!free_[n].empty()) {
@@ -130,18 +130,17 @@ public:
     /// Returns `owner`'s slot. The caller guarantees no thread will write it again; its words are
     /// zeroed in every live thread and in the retired cells so the next owner starts from zero.
     void release(cell_owner* owner) noexcept {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         const std::uint32_t start = owner->start_, n = owner->words_;
         auto zero = [&](thread_cells& t) {
-            cell_chunk* c = t.chunks[start / chunk_words].load(std::memory_order_acquire);
+            cell_chunk* c = t.chunks[start / chunk_words].load(detail::memory_order_acquire);
             if (!c) return;
-            for (std::uint32_t i = 0; i < n; ++i) c->words[start % chunk_words + i].store(0, std::memory_order_relaxed);
+            for (std::uint32_t i = 0; i < n; ++i) c->words[start % chunk_words + i].store(0, detail::memory_order_relaxed);
         };
         for (thread_cells* t : threads_) zero(*t);
         zero(retired_);
-        owners_[owner->index_] = owners_.back();
-        owners_[owner->index_]->index_ = owner->index_;
-        owners_.pop_back();
+        owners_.swap_remove(owner->index_);
+        if (owner->index_ < owners_.size()) owners_[owner->index_]->index_ = owner->index_;
         try {
             free_[n].push_back(start);
         } catch (...) {
@@ -156,40 +155,40 @@ public:
         const std::uint32_t chunk = start / chunk_words;
         const std::uint32_t off = start % chunk_words;
         for (const thread_cells* t : threads_) {
-            const cell_chunk* c = t->chunks[chunk].load(std::memory_order_acquire);
+            const cell_chunk* c = t->chunks[chunk].load(detail::memory_order_acquire);
             if (c) f(c->words + off);
         }
-        if (const cell_chunk* c = retired_.chunks[chunk].load(std::memory_order_acquire)) f(c->words + off);
+        if (const cell_chunk* c = retired_.chunks[chunk].load(detail::memory_order_acquire)) f(c->words + off);
     }
 
 
     void register_thread(thread_cells* t) {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         threads_.push_back(t);
     }
 
     /// Folds an exiting thread's cells into their owners and forgets the thread.
     void retire_thread(thread_cells* t) noexcept {
         {
-            std::lock_guard lock(mu_);
+            detail::lock_guard lock(mu_);
             // Where the retired cells have no chunk yet, the thread's own chunk becomes theirs:
             // its words already hold what the thread leaves. Owners still see it (into == from)
             // so that kinds with state outside the words can take it over.
             for (cell_owner* o : owners_) {
                 const std::uint32_t ci = o->start_ / chunk_words, off = o->start_ % chunk_words;
-                cell_chunk* c = t->chunks[ci].load(std::memory_order_relaxed);
+                cell_chunk* c = t->chunks[ci].load(detail::memory_order_relaxed);
                 if (!c) continue;
-                cell_chunk* r = retired_.chunks[ci].load(std::memory_order_relaxed);
+                cell_chunk* r = retired_.chunks[ci].load(detail::memory_order_relaxed);
                 o->fold(c->words + off, (r ? r : c)->words + off);
             }
             for (std::uint32_t ci = 0; ci < max_chunks; ++ci) {
-                cell_chunk* c = t->chunks[ci].load(std::memory_order_relaxed);
-                if (c && !retired_.chunks[ci].load(std::memory_order_relaxed)) {
-                    retired_.chunks[ci].store(c, std::memory_order_release);
-                    t->chunks[ci].store(nullptr, std::memory_order_relaxed);
+                cell_chunk* c = t->chunks[ci].load(detail::memory_order_relaxed);
+                if (c && !retired_.chunks[ci].load(detail::memory_order_relaxed)) {
+                    retired_.chunks[ci].store(c, detail::memory_order_release);
+                    t->chunks[ci].store(nullptr, detail::memory_order_relaxed);
                 }
             }
-            std::erase(threads_, t);
+            threads_.remove(t);
         }
         delete t;
     }
@@ -198,30 +197,35 @@ public:
     /// called has left it. Returns false if some thread stayed inside too long; try again later.
     bool synchronize() {
         heavy_fence();
-        std::vector<std::pair<const thread_cells*, std::uint64_t>> busy;
-        std::unique_lock lock(mu_);
+        struct reader {
+            const thread_cells* thread;
+            std::uint64_t seq;
+        };
+        pod_vector<reader> busy;
+        detail::unique_lock lock(mu_);
+        busy.reserve(threads_.size());
         for (const thread_cells* t : threads_) {
-            const std::uint64_t s = t->read_seq.load(std::memory_order_acquire);
-            if (s & 1) busy.emplace_back(t, s);
+            const std::uint64_t s = t->read_seq.load(detail::memory_order_acquire);
+            if (s & 1) busy.push_back({t, s});
         }
         for (int round = 0; !busy.empty() && round < 2000; ++round) {
             lock.unlock();
             sched_yield();
             lock.lock();
-            std::erase_if(busy, [&](const auto& b) {
+            for (std::size_t i = busy.size(); i-- > 0;) {
                 // A thread that exited is no longer in `threads_`: it is out of its section too.
                 bool live = false;
-                for (const thread_cells* t : threads_) live |= (t == b.first);
-                if (!live) return true;
-                return b.first->read_seq.load(std::memory_order_acquire) != b.second;
-            });
+                for (const thread_cells* t : threads_) live |= (t == busy[i].thread);
+                if (!live || busy[i].thread->read_seq.load(detail::memory_order_acquire) != busy[i].seq)
+                    busy.swap_remove(i);
+            }
         }
         return busy.empty();
     }
 
     /// Number of live threads that have touched any cell (for tests and memory reports).
     std::size_t thread_count() {
-        std::lock_guard lock(mu_);
+        detail::lock_guard lock(mu_);
         return threads_.size();
     }
 
@@ -240,15 +244,15 @@ private:
 #if defined(__linux__) && defined(SYS_membarrier)
         if (use_membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0) return;
 #endif
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        detail::atomic_thread_fence(detail::memory_order_seq_cst);
     }
 
-    std::mutex mu_;
-    std::vector<thread_cells*> threads_;
-    std::vector<cell_owner*> owners_;  // every slot's owner, in no particular order
-    thread_cells retired_;             // what exited threads left, summed; written under mu_ only
+    detail::mutex mu_;
+    pod_vector<thread_cells*> threads_;
+    pod_vector<cell_owner*> owners_;  // every slot's owner, in no particular order
+    thread_cells retired_;            // what exited threads left, summed; written under mu_ only
     std::uint32_t high_ = 0;
-    std::vector<std::vector<std::uint32_t>> free_;  // free slots by size
+    pod_vector<std::uint32_t> free_[max_slot_words + 1];  // free slots by size
 };
 
 inline constinit thread_local thread_cells* tls_cells = nullptr;
@@ -283,10 +287,10 @@ inline thread_cells* this_thread_cells() {
 [[gnu::noinline]] inline cell_word* local_cells_slow(std::uint32_t start) {
     thread_cells* t = this_thread_cells();
     auto& slot = t->chunks[start / chunk_words];
-    cell_chunk* c = slot.load(std::memory_order_relaxed);
+    cell_chunk* c = slot.load(detail::memory_order_relaxed);
     if (!c) {
         c = new cell_chunk;
-        slot.store(c, std::memory_order_release);
+        slot.store(c, detail::memory_order_release);
     }
     return c->words + start % chunk_words;
 }
@@ -294,7 +298,7 @@ inline thread_cells* this_thread_cells() {
 /// The calling thread's words of a slot. The hot path: two dependent loads, no branch taken.
 inline cell_word* local_cells(std::uint32_t start) {
     if (thread_cells* t = tls_cells) [[likely]] {
-        if (cell_chunk* c = t->chunks[start / chunk_words].load(std::memory_order_relaxed)) [[likely]]
+        if (cell_chunk* c = t->chunks[start / chunk_words].load(detail::memory_order_relaxed)) [[likely]]
             return c->words + start % chunk_words;
     }
     return local_cells_slow(start);
@@ -302,7 +306,7 @@ inline cell_word* local_cells(std::uint32_t start) {
 
 /// Adds to a word only this thread writes: a plain load and store, no locked instruction.
 inline void add_local(cell_word& w, std::uint64_t n) noexcept {
-    w.store(w.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    w.store(w.load(detail::memory_order_relaxed) + n, detail::memory_order_relaxed);
 }
 
 inline double word_to_double(std::uint64_t w) noexcept {
@@ -316,7 +320,7 @@ inline std::uint64_t double_to_word(double d) noexcept {
     return w;
 }
 inline void add_local_double(cell_word& w, double d) noexcept {
-    w.store(double_to_word(word_to_double(w.load(std::memory_order_relaxed)) + d), std::memory_order_relaxed);
+    w.store(double_to_word(word_to_double(w.load(detail::memory_order_relaxed)) + d), detail::memory_order_relaxed);
 }
 
 /// True while the calling thread is inside a read_section (a grace period would wait for it).
@@ -332,16 +336,16 @@ class read_section {
 public:
     read_section() : t_(this_thread_cells()) {
         if (t_->read_depth++ == 0) {
-            t_->read_seq.store(t_->read_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            t_->read_seq.store(t_->read_seq.load(detail::memory_order_relaxed) + 1, detail::memory_order_relaxed);
             if (use_membarrier)
-                std::atomic_signal_fence(std::memory_order_seq_cst);
+                detail::atomic_signal_fence(detail::memory_order_seq_cst);
             else
-                std::atomic_thread_fence(std::memory_order_seq_cst);
+                detail::atomic_thread_fence(detail::memory_order_seq_cst);
         }
     }
     ~read_section() {
         if (--t_->read_depth == 0)
-            t_->read_seq.store(t_->read_seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+            t_->read_seq.store(t_->read_seq.load(detail::memory_order_relaxed) + 1, detail::memory_order_release);
     }
     read_section(const read_section&) = delete;
     read_section& operator=(const read_section&) = delete;
