@@ -14,6 +14,7 @@
 #include "../detail/clock.hpp"
 #include "../detail/exemplar_store.hpp"
 #include "../detail/owning.hpp"
+#include "../detail/pod_vector.hpp"
 #include "../detail/thread_cells.hpp"
 #include "names.hpp"
 #include "series.hpp"
@@ -67,34 +68,70 @@ inline std::vector<double> exponential_buckets(double start, double factor, std:
     return b;
 }
 
+/// Strings stored end to end, read by index (a layout's `le` values).
+class le_values {
+public:
+    le_values() noexcept = default;
+    le_values(const char* text, const std::uint32_t* ends, std::size_t n) noexcept : text_(text), ends_(ends), n_(n) {}
+    [[nodiscard]] std::size_t size() const noexcept { return n_; }
+    [[nodiscard]] std::string_view operator[](std::size_t i) const noexcept {
+        const std::uint32_t begin = i ? ends_[i - 1] : 0;
+        return {text_ + begin, ends_[i] - begin};
+    }
+
+private:
+    const char* text_ = nullptr;
+    const std::uint32_t* ends_ = nullptr;
+    std::size_t n_ = 0;
+};
+
 /// The bucket layout shared by all series of a histogram family.
 class histogram_layout {
 public:
     /// Validates the bounds; throws invalid_argument_error when they are empty, unsorted,
     /// repeated, NaN or infinite (+Inf is always implied as the last bucket).
-    explicit histogram_layout(std::span<const double> bounds) : bounds_(bounds.begin(), bounds.end()) {
+    explicit histogram_layout(std::span<const double> bounds) {
         if (!detail::valid_bounds(bounds))
             throw invalid_argument_error(
                 "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
-        for (double b : bounds_) {
+        bounds_.append(bounds.data(), bounds.size());
+        for (double b : bounds) {
             char buf[detail::max_double_chars];
-            le_text_.emplace_back(buf, detail::format_double(buf, b));
-            le_canonical_.emplace_back(buf, detail::format_double_canonical(buf, b));
+            add(text_, text_ends_, {buf, detail::format_double(buf, b)});
+            add(canonical_, canonical_ends_, {buf, detail::format_double_canonical(buf, b)});
         }
-        le_text_.emplace_back("+Inf");
-        le_canonical_.emplace_back("+Inf");
+        add(text_, text_ends_, "+Inf");
+        add(canonical_, canonical_ends_, "+Inf");
     }
+    histogram_layout(const histogram_layout&) = delete;
+    histogram_layout& operator=(const histogram_layout&) = delete;
+
     /// The finite upper bounds.
-    [[nodiscard]] std::span<const double> bounds() const noexcept { return bounds_; }
+    [[nodiscard]] std::span<const double> bounds() const noexcept { return {bounds_.data(), bounds_.size()}; }
     /// `le` values for text 0.0.4 (`1`, `2.5`, `+Inf`), one per bucket including +Inf.
-    [[nodiscard]] std::span<const std::string> le_text() const noexcept { return le_text_; }
+    [[nodiscard]] le_values le_text() const noexcept {
+        return {text_.data(), text_ends_.data(), text_ends_.size()};
+    }
     /// `le` values in OpenMetrics canonical form (`1.0`, `2.5`, `+Inf`).
-    [[nodiscard]] std::span<const std::string> le_canonical() const noexcept { return le_canonical_; }
-    bool operator==(const histogram_layout& o) const noexcept { return bounds_ == o.bounds_; }
+    [[nodiscard]] le_values le_canonical() const noexcept {
+        return {canonical_.data(), canonical_ends_.data(), canonical_ends_.size()};
+    }
+    bool operator==(const histogram_layout& o) const noexcept {
+        if (bounds_.size() != o.bounds_.size()) return false;
+        for (std::size_t i = 0; i < bounds_.size(); ++i)
+            if (!(bounds_[i] == o.bounds_[i])) return false;
+        return true;
+    }
 
 private:
-    std::vector<double> bounds_;
-    std::vector<std::string> le_text_, le_canonical_;
+    static void add(std::string& text, detail::pod_vector<std::uint32_t>& ends, std::string_view v) {
+        text.append(v.data(), v.size());
+        ends.push_back(static_cast<std::uint32_t>(text.size()));
+    }
+
+    detail::pod_vector<double> bounds_;
+    std::string text_, canonical_;  // the `le` values end to end
+    detail::pod_vector<std::uint32_t> text_ends_, canonical_ends_;
 };
 
 namespace detail {

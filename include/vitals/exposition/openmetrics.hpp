@@ -115,11 +115,11 @@ public:
 
     void histogram_sample_with_exemplars(const series_base& s, std::span<const std::uint64_t> cumulative, double sum,
                                          std::span<const exemplar* const> ex) override {
-        const auto le = h_.layout ? h_.layout->le_canonical() : std::span<const std::string>{};
+        const auto le = h_.layout ? h_.layout->le_canonical() : le_values{};
         for (std::size_t i = 0; i < cumulative.size(); ++i) {
             put(family_);
             put("_bucket");
-            this->put_labels(h_.const_block, s.label_block(), "le", i < le.size() ? std::string_view(le[i]) : "+Inf");
+            this->put_labels(h_.const_block, s.label_block(), "le", i < le.size() ? le[i] : std::string_view("+Inf"));
             put(' ');
             this->put_uint(cumulative[i]);
             put_exemplar(i < ex.size() ? ex[i] : nullptr);
