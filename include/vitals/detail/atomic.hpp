@@ -24,6 +24,7 @@ enum memory_order : int {
 template <class T>
 class atomic {
     static_assert(std::is_trivially_copyable_v<T>, "vitals::detail::atomic needs a trivially copyable type");
+    static_assert(std::is_default_constructible_v<T>, "vitals::detail::atomic needs a default-constructible type");
     static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8,
                   "vitals::detail::atomic supports 1-, 2-, 4- and 8-byte types only (always lock-free)");
 

@@ -62,8 +62,9 @@ public:
         capacity_ = n;
     }
     void push_back(const T& v) {
+        const T copy = v;  // `v` may be one of ours, and growing moves them
         if (size_ == capacity_) reserve(capacity_ ? capacity_ * 2 : 8);
-        std::memcpy(static_cast<void*>(data_ + size_), &v, sizeof(T));
+        std::memcpy(static_cast<void*>(data_ + size_), &copy, sizeof(T));
         ++size_;
     }
     /// Appends `n` values from `first` (which must not point into this vector).
@@ -75,8 +76,9 @@ public:
     }
     /// Makes it hold `n` values: existing ones are kept, new ones are `fill`.
     void resize(std::size_t n, const T& fill = T{}) {
+        const T copy = fill;  // `fill` may be one of ours, and growing moves them
         reserve(n);
-        for (std::size_t i = size_; i < n; ++i) data_[i] = fill;
+        for (std::size_t i = size_; i < n; ++i) data_[i] = copy;
         size_ = n;
     }
     /// Makes it hold `n` copies of `v`.
