@@ -10,7 +10,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
@@ -82,17 +81,15 @@ public:
     /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`.
     [[nodiscard]] std::string_view label_block() const noexcept { return {data_ + key_size_, block_size_}; }
 
-    /// The raw (unescaped) label values, in label order.
-    [[nodiscard]] std::vector<std::string_view> label_values() const {
-        std::vector<std::string_view> out;
-        const char* key = data_;
+    /// Calls f(std::string_view) with each raw (unescaped) label value, in label order.
+    template <class F>
+    void for_each_label_value(F&& f) const {
         for (std::size_t i = 0; i < key_size_;) {
             std::uint32_t n;
-            std::memcpy(&n, key + i, sizeof n);
-            out.emplace_back(key + i + sizeof n, n);
+            std::memcpy(&n, data_ + i, sizeof n);
+            f(std::string_view(data_ + i + sizeof n, n));
             i += sizeof n + n;
         }
-        return out;
     }
 
     [[nodiscard]] std::uint64_t hash() const noexcept { return hash_; }

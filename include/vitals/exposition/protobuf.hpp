@@ -200,9 +200,11 @@ private:
     void begin_metric(const series_base& s) {
         metric_.clear();
         for (const auto& [k, v] : h_.const_labels) pb_label(metric_, tmp_, k, v);
-        const auto values = s.label_values();
-        for (std::size_t i = 0; i < values.size() && i < h_.label_names.size(); ++i)
-            pb_label(metric_, tmp_, h_.label_names[i], values[i]);
+        std::size_t i = 0;
+        s.for_each_label_value([&](std::string_view value) {
+            if (i < h_.label_names.size()) pb_label(metric_, tmp_, h_.label_names[i], value);
+            ++i;
+        });
     }
     void end_metric(std::uint32_t kind_field) {
         pb_bytes(metric_, kind_field, inner_);
