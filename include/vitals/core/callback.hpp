@@ -3,11 +3,11 @@
 #pragma once
 
 #include <concepts>
-#include "../detail/pod_vector.hpp"
-#include "../detail/mutex.hpp"
 
 #include "../detail/math.hpp"
+#include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
+#include "../detail/pod_vector.hpp"
 #include "family.hpp"
 
 namespace vitals {
@@ -53,11 +53,11 @@ class callback_family final : public family_base {
     static constexpr std::size_t label_count = Labels::size;
 
 public:
+    callback_family(std::string name, std::string help)
+        : family_base(std::move(name), std::move(help), Type, {Labels::names, label_count}) {}
     ~callback_family() override {
         for (detail::callback_series* s : series_) delete s;
     }
-    callback_family(std::string name, std::string help)
-        : family_base(std::move(name), std::move(help), Type, {Labels::names, label_count}) {}
 
     /// Sets the function of the series with these label values (creating it, or replacing the
     /// function of an existing one).

@@ -8,15 +8,15 @@
 
 #include <array>
 #include <concepts>
-#include "../detail/pod_vector.hpp"
-#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
+#include "../detail/pod_vector.hpp"
 #include "../detail/text.hpp"
 #include "../detail/thread_cells.hpp"
 #include "counter.hpp"

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <memory>
-#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <vector>
 
+#include "../detail/mutex.hpp"
 #include "family.hpp"
 
 namespace vitals {

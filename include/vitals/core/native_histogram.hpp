@@ -27,16 +27,16 @@
 
 #include <algorithm>
 #include <array>
-#include "../detail/atomic.hpp"
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include "../detail/mutex.hpp"
 #include <span>
 #include <vector>
 
+#include "../detail/atomic.hpp"
+#include "../detail/mutex.hpp"
 #include "../detail/thread_cells.hpp"
 #include "family.hpp"
 #include "histogram.hpp"

@@ -2,14 +2,14 @@
 // service, and HTTP request latency, totals and failures. One declaration registers them all.
 #pragma once
 
-#include "../detail/atomic.hpp"
-#include "../detail/mutex.hpp"
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
+#include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
 #include "histogram.hpp"
 #include "registry.hpp"

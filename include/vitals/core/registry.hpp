@@ -4,20 +4,20 @@
 
 #include <cstdlib>
 #include <initializer_list>
-#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "../detail/mutex.hpp"
+#include "../detail/pod_vector.hpp"
 #include "callback.hpp"
 #include "counter.hpp"
 #include "family.hpp"
 #include "gauge.hpp"
 #include "histogram.hpp"
 #include "names.hpp"
-#include "../detail/pod_vector.hpp"
 
 namespace vitals {
 

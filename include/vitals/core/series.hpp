@@ -2,7 +2,6 @@
 // formats), a reference count, and the metric type tag.
 #pragma once
 
-#include "../detail/atomic.hpp"
 #include <cstring>
 #include <utility>
 #include <cstdint>
@@ -11,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/text.hpp"

@@ -5,14 +5,14 @@
 
 #include <algorithm>
 #include <array>
-#include "../detail/atomic.hpp"
 #include <memory>
-#include "../detail/mutex.hpp"
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../detail/atomic.hpp"
+#include "../detail/mutex.hpp"
 #include "family.hpp"
 
 namespace vitals {

@@ -7,13 +7,13 @@
 // blocks, and nothing is allocated when an exemplar is recorded.
 #pragma once
 
-#include "atomic.hpp"
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 #include "../core/exemplar.hpp"
+#include "atomic.hpp"
 #include "clock.hpp"
 #include "thread_cells.hpp"
 

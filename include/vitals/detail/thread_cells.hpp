@@ -14,14 +14,14 @@
 // a thread's first touch, so a thread pays 8 KiB per chunk of slots it actually uses.
 #pragma once
 
-#include "atomic.hpp"
 #include <cstdint>
 #include <cstring>
-#include "mutex.hpp"
 #include <new>
 #include <stdexcept>
 #include <sched.h>
 
+#include "atomic.hpp"
+#include "mutex.hpp"
 #include "pod_vector.hpp"
 
 #if defined(__linux__)
