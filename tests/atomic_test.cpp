@@ -96,29 +96,30 @@ TEST(mutex, guards_plain_data_across_threads) {
     EXPECT_EQ(total, long{threads} * per_thread);
 }
 
+// Whether another thread could take `m` right now (it gives it back at once).
+bool free_for_another_thread(d::mutex& m) {
+    bool taken = false;
+    std::thread([&] {
+        taken = m.try_lock();
+        if (taken) m.unlock();
+    }).join();
+    return taken;
+}
+
 TEST(mutex, unique_lock_releases_and_retakes_and_try_lock_sees_the_owner) {
     d::mutex m;
     {
         d::unique_lock lock(m);
         EXPECT_TRUE(lock.owns_lock());
-        bool taken_elsewhere = true;
-        std::thread([&] {
-            taken_elsewhere = m.try_lock();
-            if (taken_elsewhere) m.unlock();
-        }).join();
-        EXPECT_FALSE(taken_elsewhere);
+        EXPECT_FALSE(free_for_another_thread(m));
         lock.unlock();
         EXPECT_FALSE(lock.owns_lock());
-        std::thread([&] {
-            taken_elsewhere = m.try_lock();
-            if (taken_elsewhere) m.unlock();
-        }).join();
-        EXPECT_TRUE(taken_elsewhere);
+        EXPECT_TRUE(free_for_another_thread(m));
         lock.lock();
         EXPECT_TRUE(lock.owns_lock());
+        EXPECT_FALSE(free_for_another_thread(m));
     }  // released by the destructor
-    EXPECT_TRUE(m.try_lock());
-    m.unlock();
+    EXPECT_TRUE(free_for_another_thread(m));
 }
 
 }  // namespace
