@@ -58,8 +58,9 @@ TEST(Histogram, InvalidBucketsAreRejectedAtRunTime) {
 }
 
 TEST(Histogram, BucketHelpers) {
-    EXPECT_EQ(linear_buckets(1, 2, 3), (std::vector<double>{1, 3, 5}));
-    EXPECT_EQ(exponential_buckets(1, 10, 3), (std::vector<double>{1, 10, 100}));
+    const auto as_vector = [](const bucket_list& b) { return std::vector<double>(b.begin(), b.end()); };
+    EXPECT_EQ(as_vector(linear_buckets(1, 2, 3)), (std::vector<double>{1, 3, 5}));
+    EXPECT_EQ(as_vector(exponential_buckets(1, 10, 3)), (std::vector<double>{1, 10, 100}));
     EXPECT_THROW((void)exponential_buckets(0, 2, 3), invalid_argument_error);
 }
 

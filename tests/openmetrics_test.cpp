@@ -170,14 +170,14 @@ TEST(OpenMetrics, CounterFamilyNameClashIsRefused) {
 
 TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
     // Families will pass exemplars later; the writer already renders them.
-    const std::string_view names[] = {"route"};
-    const std::string_view values[] = {"/a"};
+    const string_ref names[] = {"route"};
+    const string_ref values[] = {"/a"};
     detail::series_base s(names, {values, detail::hash_values(values)});
     const auto ex = exemplar::make({{"trace_id", "abc"}}, 0.5, 1700000000.0);
     const auto ex2 = exemplar::make({{"trace_id", "d\"ef"}}, 7);
     std::string out;
     detail::openmetrics_writer<std::string> w(out, {});
-    const std::string_view fam_names[] = {"route"};
+    const string_ref fam_names[] = {"route"};
     family_header h;
     h.name = "req_total";
     h.type = metric_type::counter;
@@ -216,7 +216,7 @@ TEST(OpenMetrics, OldVisitorsStillWork) {
         void begin_family(const family_header&) override { ++families; }
         void counter_sample(const detail::series_base&, const counter_value&) override {}
         void gauge_sample(const detail::series_base&, double) override { ++gauges; }
-        void histogram_sample(const detail::series_base&, std::span<const std::uint64_t>, double) override {}
+        void histogram_sample(const detail::series_base&, vitals::span<const std::uint64_t>, double) override {}
         void end_family() override {}
     };
     registry r;

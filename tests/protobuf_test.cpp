@@ -120,8 +120,8 @@ TEST(Protobuf, CallbackCounterAndLargeValues) {
 }
 
 TEST(Protobuf, ExemplarsWhenPresent) {
-    const std::string_view names[] = {"route"};
-    const std::string_view values[] = {"/a"};
+    const string_ref names[] = {"route"};
+    const string_ref values[] = {"/a"};
     detail::series_base s(names, {values, detail::hash_values(values)});
     const auto ex = exemplar::make({{"trace_id", "abc"}}, 0.5, 1700000000.25);
     std::string out;

@@ -94,8 +94,10 @@ TEST(Registry, ConstLabelsFromEnvironment) {
     ::unsetenv("ENVIRONMENT");
     auto l = const_labels_from_env("api", "development");
     ASSERT_EQ(l.size(), 2u);
-    EXPECT_EQ(l[0], (std::pair<std::string, std::string>{"service", "archon72-api"}));
-    EXPECT_EQ(l[1], (std::pair<std::string, std::string>{"environment", "development"}));
+    EXPECT_EQ(l[0].name, "service");
+    EXPECT_EQ(l[0].value, "archon72-api");
+    EXPECT_EQ(l[1].name, "environment");
+    EXPECT_EQ(l[1].value, "development");
     ::unsetenv("SERVICE_NAME");
     EXPECT_TRUE(const_labels_from_env().empty());
 }

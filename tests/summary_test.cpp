@@ -23,7 +23,7 @@ namespace pb = vitals_test::pb;
 
 namespace {
 // The bound summary.hpp states: against the observation of rank floor(q * (n - 1)).
-void expect_within_bound(std::vector<double> values, const summary& s, std::span<const double> qs) {
+void expect_within_bound(std::vector<double> values, const summary& s, vitals::span<const double> qs) {
     std::sort(values.begin(), values.end());
     for (double q : qs) {
         const double exact = values[static_cast<std::size_t>(std::floor(q * static_cast<double>(values.size() - 1)))];

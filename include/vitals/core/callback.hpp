@@ -36,7 +36,7 @@ private:
 
 class callback_series final : public series_base {
 public:
-    callback_series(std::span<const std::string_view> names, const label_key& key, value_source fn)
+    callback_series(span<const string_ref> names, const label_key& key, value_source fn)
         : series_base(names, key), fn(std::move(fn)) {}
     value_source fn;
 };
@@ -53,8 +53,7 @@ class callback_family final : public family_base {
     static constexpr std::size_t label_count = Labels::size;
 
 public:
-    callback_family(std::string name, std::string help)
-        : family_base(std::move(name), std::move(help), Type, {Labels::names, label_count}) {}
+    callback_family(string_ref name, string_ref help) : family_base(name, help, Type, {Labels::names, label_count}) {}
     ~callback_family() override {
         for (detail::callback_series* s : series_) delete s;
     }
@@ -70,7 +69,7 @@ public:
         // An empty std::function or a null function pointer would fail at every render.
         if constexpr (std::is_pointer_v<F> || requires { fn.target_type(); })
             if (!static_cast<bool>(fn))
-                throw invalid_argument_error("vitals: callback metric '" + name() + "' needs a function");
+                throw invalid_argument_error("vitals: callback metric '", name(), "' needs a function");
         detail::normalized_values<label_count> key(values...);
         detail::lock_guard lock(mu_);
         for (auto& s : series_)
@@ -79,7 +78,7 @@ public:
                 return;
             }
         series_.reserve(series_.size() + 1);  // so that the push_back below cannot throw
-        series_.push_back(new detail::callback_series(std::span<const std::string_view>{Labels::names, label_count},
+        series_.push_back(new detail::callback_series(span<const string_ref>{Labels::names, label_count},
                                                       key.key(), detail::value_source(std::move(fn))));
     }
 

@@ -6,24 +6,24 @@
 // read section that began before the removal), so a concurrent lookup never touches freed memory.
 #pragma once
 
-#include <array>
-#include <concepts>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <type_traits>
 
 #include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
+#include "../detail/scratch_array.hpp"
 #include "../detail/text.hpp"
 #include "../detail/thread_cells.hpp"
+#include "const_labels.hpp"
 #include "counter.hpp"
+#include "error.hpp"
 #include "exemplar.hpp"
 #include "names.hpp"
 #include "sample_data.hpp"
 #include "series.hpp"
+#include "span.hpp"
+#include "string_ref.hpp"
+#include "text_buffer.hpp"
 
 namespace vitals {
 
@@ -36,14 +36,14 @@ class histogram_series;
 
 /// What a family tells an exposition format before its samples.
 struct family_header {
-    std::string_view name;                                             ///< Metric name.
-    std::string_view help;                                             ///< Raw help text (valid UTF-8).
-    std::string_view unit;                                             ///< Unit (OpenMetrics), may be empty.
-    metric_type type = metric_type::unknown;                           ///< Metric type.
-    std::span<const std::string_view> label_names;                     ///< The family's own label names.
-    std::string_view const_block;                                      ///< Registry const labels, escaped.
-    std::span<const std::pair<std::string, std::string>> const_labels; ///< Registry const labels, raw.
-    const histogram_layout* layout = nullptr;                          ///< Buckets, for histograms.
+    string_ref name;                           ///< Metric name.
+    string_ref help;                           ///< Raw help text (valid UTF-8).
+    string_ref unit;                           ///< Unit (OpenMetrics), may be empty.
+    metric_type type = metric_type::unknown;   ///< Metric type.
+    span<const string_ref> label_names;        ///< The family's own label names.
+    string_ref const_block;                    ///< Registry const labels, escaped.
+    span<const label_pair> const_labels;       ///< Registry const labels, raw.
+    const histogram_layout* layout = nullptr;  ///< Buckets, for histograms.
 };
 
 /// Receives a family's samples during a render. Implemented by each exposition format.
@@ -54,7 +54,7 @@ public:
     virtual void counter_sample(const detail::series_base& s, const counter_value& v) = 0;
     virtual void gauge_sample(const detail::series_base& s, double v) = 0;
     /// `cumulative` holds one count per bucket including +Inf; the last one is the count.
-    virtual void histogram_sample(const detail::series_base& s, std::span<const std::uint64_t> cumulative,
+    virtual void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative,
                                   double sum) = 0;
     virtual void end_family() = 0;
 
@@ -70,21 +70,21 @@ public:
     /// A histogram sample with one exemplar pointer per bucket (null where none; the span may be
     /// empty). Default: the sample without them.
     virtual void histogram_sample_with_exemplars(const detail::series_base& s,
-                                                 std::span<const std::uint64_t> cumulative, double sum,
-                                                 std::span<const exemplar* const> bucket_exemplars) {
+                                                 span<const std::uint64_t> cumulative, double sum,
+                                                 span<const exemplar* const> bucket_exemplars) {
         (void)bucket_exemplars;
         histogram_sample(s, cumulative, sum);
     }
     /// A summary: quantiles over its window, and the all-time sum and count. Default: nothing (a
     /// format without summaries leaves the family empty).
-    virtual void summary_sample(const detail::series_base& s, std::span<const quantile_value> quantiles,
+    virtual void summary_sample(const detail::series_base& s, span<const quantile_value> quantiles,
                                 double sum, std::uint64_t count) {
         (void)s, (void)quantiles, (void)sum, (void)count;
     }
     /// A native histogram, with classic buckets when it keeps them (the header's layout then
     /// names them). Default: the classic buckets as a histogram sample, or nothing without them.
     virtual void native_histogram_sample(const detail::series_base& s, const native_histogram_data& h,
-                                         std::span<const exemplar* const> bucket_exemplars) {
+                                         span<const exemplar* const> bucket_exemplars) {
         if (!h.classic_cumulative.empty()) histogram_sample_with_exemplars(s, h.classic_cumulative, h.sum, bucket_exemplars);
     }
     /// An info series (its labels are the information). Default: a gauge of value 1, which is how
@@ -92,48 +92,40 @@ public:
     virtual void info_sample(const detail::series_base& s) { gauge_sample(s, 1); }
     /// A stateset series: one flag per state. `per_state[i]` is a series whose labels are the
     /// series' own plus `<family name>="<states[i]>"`. Default: one 0/1 gauge sample per state.
-    virtual void stateset_sample(const detail::series_base& s, std::span<const std::string_view> states,
-                                 std::span<const bool> values,
-                                 std::span<const detail::series_base* const> per_state) {
+    virtual void stateset_sample(const detail::series_base& s, span<const string_ref> states,
+                                 span<const bool> values,
+                                 span<const detail::series_base* const> per_state) {
         (void)s, (void)states;
         for (std::size_t i = 0; i < values.size() && i < per_state.size(); ++i)
             gauge_sample(*per_state[i], values[i] ? 1.0 : 0.0);
     }
 };
 
-/// The error thrown when a registration conflicts with an earlier one of the same name.
-class registration_error : public std::logic_error {
-public:
-    using std::logic_error::logic_error;
-};
-
 /// What every family has, whatever its type and labels: the registry holds families by this.
 class family_base {
 public:
-    family_base(std::string name, std::string help, metric_type type, std::span<const std::string_view> names)
-        : name_(std::move(name)), help_(detail::to_valid_utf8(help)), type_(type), label_names_(names) {}
+    family_base(string_ref name, string_ref help, metric_type type, span<const string_ref> names)
+        : name_(name), help_(detail::to_valid_utf8(help)), type_(type), label_names_(names) {}
     virtual ~family_base() = default;
     family_base(const family_base&) = delete;
     family_base& operator=(const family_base&) = delete;
 
-    [[nodiscard]] const std::string& name() const noexcept { return name_; }
-    [[nodiscard]] const std::string& help() const noexcept { return help_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_.view(); }
+    [[nodiscard]] string_ref help() const noexcept { return help_.view(); }
     [[nodiscard]] metric_type type() const noexcept { return type_; }
-    [[nodiscard]] std::span<const std::string_view> label_names() const noexcept { return label_names_; }
-    [[nodiscard]] const std::string& unit() const noexcept { return unit_; }
+    [[nodiscard]] span<const string_ref> label_names() const noexcept { return label_names_; }
+    [[nodiscard]] string_ref unit() const noexcept { return unit_.view(); }
 
     /// Sets the OpenMetrics unit (must be a suffix of the name, as OpenMetrics requires).
-    void set_unit(std::string_view unit) {
+    void set_unit(string_ref unit) {
         // A counter's unit comes before its `_total`, as OpenMetrics names the family without it.
-        const std::string_view base =
-            type_ == metric_type::counter && std::string_view(name_).ends_with("_total")
-                ? std::string_view(name_).substr(0, name_.size() - 6)
-                : std::string_view(name_);
+        const string_ref base = type_ == metric_type::counter && name().ends_with("_total")
+                                    ? name().substr(0, name_.size() - 6)
+                                    : name();
         if (!unit.empty() && !(base.size() > unit.size() && base.ends_with(unit) &&
                                base[base.size() - unit.size() - 1] == '_'))
-            throw invalid_argument_error("vitals: unit '" + std::string(unit) + "' must be a suffix of '" + name_ +
-                                         "' after an underscore");
-        unit_ = unit;
+            throw invalid_argument_error("vitals: unit '", unit, "' must be a suffix of '", name(), "' after an underscore");
+        unit_ = text_buffer(unit);
     }
 
     /// Emits the header and every series to `v`.
@@ -143,7 +135,7 @@ public:
 
     /// Called by the registry once: const labels apply to every series, except where the family
     /// has a label of the same name (the family's own value takes precedence).
-    void apply_const_labels(std::span<const std::pair<std::string, std::string>> labels) {
+    void apply_const_labels(span<const label_pair> labels) {
         const_labels_.clear();
         const_block_.clear();
         for (const auto& [k, v] : labels) {
@@ -155,7 +147,7 @@ public:
             const_block_ += "=\"";
             detail::append_escaped_label_value(const_block_, v);
             const_block_ += '"';
-            const_labels_.emplace_back(k, v);
+            const_labels_.add(k, v);
         }
     }
 
@@ -177,23 +169,23 @@ public:
         return rejections_.load(detail::memory_order_relaxed);
     }
     /// The label value of every label of the overflow series.
-    static constexpr std::string_view overflow_label_value = "__overflow__";
+    static constexpr string_ref overflow_label_value = "__overflow__";
 
 protected:
     void count_rejection() noexcept { rejections_.fetch_add(1, detail::memory_order_relaxed); }
 
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
-        return {name_, help_, unit_, type_, label_names_, const_block_, const_labels_, layout};
+        return {name_.view(), help_.view(), unit_.view(), type_, label_names_, const_block_.view(), const_labels_.pairs(), layout};
     }
 
 private:
     detail::atomic<std::size_t> series_limit_{default_series_limit};
     detail::atomic<std::uint64_t> rejections_{0};
-    std::string name_, help_, unit_;
+    text_buffer name_, help_, unit_;
     metric_type type_;
-    std::span<const std::string_view> label_names_;
-    std::string const_block_;
-    std::vector<std::pair<std::string, std::string>> const_labels_;
+    span<const string_ref> label_names_;
+    text_buffer const_block_;
+    vitals::const_labels const_labels_;
 };
 
 namespace detail {
@@ -301,30 +293,33 @@ template <std::size_t N>
 class normalized_values {
 public:
     template <class... V>
-    explicit normalized_values(const V&... v) : views_{std::string_view(v)...} {
+    explicit normalized_values(const V&... v) : views_{string_ref(v)...} {
         std::uint64_t seen = 0;  // every byte of every value, OR-ed: no high bit means all ASCII
-        hash_ = hash_values(views_, seen);
+        hash_ = hash_values({views_, N}, seen);
         if (seen & 0x8080808080808080ULL) [[unlikely]]
             repair_all();
     }
     normalized_values(const normalized_values&) = delete;
     normalized_values& operator=(const normalized_values&) = delete;
-    [[nodiscard]] label_key key() const noexcept { return {views_, hash_}; }
+    [[nodiscard]] label_key key() const noexcept { return {{views_, N}, hash_}; }
 
 private:
     [[gnu::noinline]] void repair_all() {
         bool changed = false;
         for (std::size_t i = 0; i < N; ++i) {
             if (is_valid_utf8(views_[i])) continue;
-            if (!repaired_) repaired_.reset(new std::array<std::string, N>());
-            (*repaired_)[i] = to_valid_utf8(views_[i]);
-            views_[i] = (*repaired_)[i];
+            if (!repaired_) repaired_.reset(new repaired_values());
+            repaired_->values[i] = to_valid_utf8(views_[i]);
+            views_[i] = repaired_->values[i].view();
             changed = true;
         }
-        if (changed) hash_ = hash_values(views_);
+        if (changed) hash_ = hash_values({views_, N});
     }
-    std::array<std::string_view, N> views_;
-    unique<std::array<std::string, N>> repaired_;
+    struct repaired_values {
+        text_buffer values[N == 0 ? 1 : N];
+    };
+    string_ref views_[N == 0 ? 1 : N];
+    unique<repaired_values> repaired_;
     std::uint64_t hash_ = 0;
 };
 
@@ -357,8 +352,8 @@ public:
         Series* series_;
     };
 
-    metric_family(std::string name, std::string help, typename Series::params params)
-        : family_base(std::move(name), std::move(help), Series::type, names_span()), params_(std::move(params)) {}
+    metric_family(string_ref name, string_ref help, typename Series::params params)
+        : family_base(name, help, Series::type, names_span()), params_(static_cast<typename Series::params&&>(params)) {}
 
     ~metric_family() override {
         detail::lock_guard lock(mu_);
@@ -449,7 +444,7 @@ public:
     }
 
 private:
-    static std::span<const std::string_view> names_span() noexcept {
+    static span<const string_ref> names_span() noexcept {
         return {Labels::names, label_count};
     }
 
@@ -473,9 +468,9 @@ private:
 
     // The one series that takes the updates of every combination turned away by the limit.
     Series* overflow_series_locked() {
-        std::array<std::string_view, label_count> values;
-        values.fill(overflow_label_value);
-        const detail::label_key k{values, detail::hash_values(values)};
+        string_ref values[label_count == 0 ? 1 : label_count];
+        for (auto& v : values) v = overflow_label_value;
+        const detail::label_key k{{values, label_count}, detail::hash_values({values, label_count})};
         if (Series* s = table_.find(k)) return s;
         return create_locked(k);
     }
@@ -540,7 +535,7 @@ private:
             s.emit_locked(v);
         } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
             scratch_.resize(s.bucket_count());
-            const std::span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
+            const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
             const double sum = s.read_locked(cumulative);
             if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
             exemplar_scratch_.resize(s.bucket_count());
@@ -567,7 +562,7 @@ private:
     detail::pod_vector<void*> retired_tables_;  // outgrown series_table<Series> tables
     detail::atomic<bool> table_outgrown_{false};  // a table was retired since with() last tried to free one
     detail::pod_vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
-    std::vector<exemplar> exemplar_scratch_;
+    detail::scratch_array<exemplar> exemplar_scratch_;
     detail::pod_vector<const exemplar*> exemplar_ptrs_;
 };
 

@@ -29,7 +29,7 @@ public:
     static constexpr std::uint32_t words = 2;
     static constexpr metric_type type = metric_type::gauge;
 
-    gauge_series(const params&, std::span<const std::string_view> names, const label_key& key)
+    gauge_series(const params&, span<const string_ref> names, const label_key& key)
         : series_base(names, key) {
         // Registered last: from here on an exiting thread may fold into this series (under the
         // cell-space lock), so every member must already be constructed.

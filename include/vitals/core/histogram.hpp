@@ -5,10 +5,7 @@
 // hold by construction in every render, even while other threads observe.
 #pragma once
 
-#include <array>
-#include <span>
-#include <string>
-#include <vector>
+#include <cstdint>
 
 #include "../detail/math.hpp"
 #include "../detail/clock.hpp"
@@ -17,6 +14,9 @@
 #include "../detail/pod_vector.hpp"
 #include "../detail/thread_cells.hpp"
 #include "names.hpp"
+#include "span.hpp"
+#include "string_ref.hpp"
+#include "text_buffer.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -25,7 +25,7 @@ namespace detail {
 // Named so that the compiler's message says what went wrong when a constant bucket list is bad.
 inline void histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000() {}
 
-constexpr bool valid_bounds(std::span<const double> b) noexcept {
+constexpr bool valid_bounds(span<const double> b) noexcept {
     if (b.empty() || b.size() > max_slot_words - 2) return false;
     for (std::size_t i = 0; i < b.size(); ++i) {
         // x - x is 0 for finite x and NaN for NaN and both infinities (isfinite is not constexpr).
@@ -40,30 +40,53 @@ constexpr bool valid_bounds(std::span<const double> b) noexcept {
 /// compile error: `constexpr vitals::fixed_buckets seed{{0.01, 0.025, 0.05}};`
 template <std::size_t N>
 struct fixed_buckets {
-    std::array<double, N> bounds;
+    double bounds[N];
     consteval fixed_buckets(const double (&b)[N]) : bounds{} {
         for (std::size_t i = 0; i < N; ++i) bounds[i] = b[i];
-        if (!detail::valid_bounds(bounds)) detail::histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000();
+        if (!detail::valid_bounds({bounds, N})) detail::histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000();
     }
     /// The bounds as a span, for registry::histogram.
-    constexpr operator std::span<const double>() const noexcept { return bounds; }
+    constexpr operator span<const double>() const noexcept { return {bounds, N}; }
+    [[nodiscard]] constexpr const double* data() const noexcept { return bounds; }
+    [[nodiscard]] static constexpr std::size_t size() noexcept { return N; }
 };
 
 /// The default buckets of the Prometheus clients (seconds: 5 ms to 10 s).
 inline constexpr fixed_buckets default_buckets{{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}};
 
+/// Bucket upper bounds computed at run time (by linear_buckets or exponential_buckets); pass it
+/// where buckets are taken, or copy it out: it has data(), size(), begin() and end(), so
+/// `std::vector<double>(b.begin(), b.end())` works.
+class bucket_list {
+public:
+    bucket_list() noexcept = default;
+    explicit bucket_list(std::size_t count) { values_.resize(count, 0.0); }
+    [[nodiscard]] const double* data() const noexcept { return values_.data(); }
+    [[nodiscard]] double* data() noexcept { return values_.data(); }
+    [[nodiscard]] std::size_t size() const noexcept { return values_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return values_.empty(); }
+    [[nodiscard]] const double* begin() const noexcept { return values_.begin(); }
+    [[nodiscard]] const double* end() const noexcept { return values_.end(); }
+    [[nodiscard]] double operator[](std::size_t i) const noexcept { return values_[i]; }
+    [[nodiscard]] double& operator[](std::size_t i) noexcept { return values_[i]; }
+    operator span<const double>() const noexcept { return {values_.data(), values_.size()}; }
+
+private:
+    detail::pod_vector<double> values_;
+};
+
 /// `count` buckets starting at `start`, each `width` wider than the last.
-inline std::vector<double> linear_buckets(double start, double width, std::size_t count) {
-    std::vector<double> b(count);
+inline bucket_list linear_buckets(double start, double width, std::size_t count) {
+    bucket_list b(count);
     for (std::size_t i = 0; i < count; ++i) b[i] = start + width * static_cast<double>(i);
     return b;
 }
 
 /// `count` buckets starting at `start`, each `factor` times the last.
-inline std::vector<double> exponential_buckets(double start, double factor, std::size_t count) {
+inline bucket_list exponential_buckets(double start, double factor, std::size_t count) {
     if (!(start > 0) || !(factor > 1))
         throw invalid_argument_error("vitals: exponential_buckets needs start > 0 and factor > 1");
-    std::vector<double> b(count);
+    bucket_list b(count);
     for (std::size_t i = 0; i < count; ++i) b[i] = start * detail::pow_of(factor, static_cast<double>(i));
     return b;
 }
@@ -74,7 +97,7 @@ public:
     le_values() noexcept = default;
     le_values(const char* text, const std::uint32_t* ends, std::size_t n) noexcept : text_(text), ends_(ends), n_(n) {}
     [[nodiscard]] std::size_t size() const noexcept { return n_; }
-    [[nodiscard]] std::string_view operator[](std::size_t i) const noexcept {
+    [[nodiscard]] string_ref operator[](std::size_t i) const noexcept {
         const std::uint32_t begin = i ? ends_[i - 1] : 0;
         return {text_ + begin, ends_[i] - begin};
     }
@@ -90,7 +113,7 @@ class histogram_layout {
 public:
     /// Validates the bounds; throws invalid_argument_error when they are empty, unsorted,
     /// repeated, NaN or infinite (+Inf is always implied as the last bucket).
-    explicit histogram_layout(std::span<const double> bounds) {
+    explicit histogram_layout(span<const double> bounds) {
         if (!detail::valid_bounds(bounds))
             throw invalid_argument_error(
                 "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
@@ -107,7 +130,7 @@ public:
     histogram_layout& operator=(const histogram_layout&) = delete;
 
     /// The finite upper bounds.
-    [[nodiscard]] std::span<const double> bounds() const noexcept { return {bounds_.data(), bounds_.size()}; }
+    [[nodiscard]] span<const double> bounds() const noexcept { return {bounds_.data(), bounds_.size()}; }
     /// `le` values for text 0.0.4 (`1`, `2.5`, `+Inf`), one per bucket including +Inf.
     [[nodiscard]] le_values le_text() const noexcept {
         return {text_.data(), text_ends_.data(), text_ends_.size()};
@@ -124,13 +147,13 @@ public:
     }
 
 private:
-    static void add(std::string& text, detail::pod_vector<std::uint32_t>& ends, std::string_view v) {
+    static void add(text_buffer& text, detail::pod_vector<std::uint32_t>& ends, string_ref v) {
         text.append(v.data(), v.size());
         ends.push_back(static_cast<std::uint32_t>(text.size()));
     }
 
     detail::pod_vector<double> bounds_;
-    std::string text_, canonical_;  // the `le` values end to end
+    text_buffer text_, canonical_;  // the `le` values end to end
     detail::pod_vector<std::uint32_t> text_ends_, canonical_ends_;
 };
 
@@ -144,7 +167,7 @@ public:
     };
     static constexpr metric_type type = metric_type::histogram;
 
-    histogram_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+    histogram_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
           layout_(p.layout),
           bounds_(layout_->bounds().data()),
@@ -199,7 +222,7 @@ public:
 
     /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
     /// sum. Needs the cell space mutex held.
-    double read_locked(std::span<std::uint64_t> cumulative) const {
+    double read_locked(span<std::uint64_t> cumulative) const {
         for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] = 0;
         double sum = 0;
         cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
@@ -224,8 +247,8 @@ private:
 
 /// A point-in-time reading of one histogram series.
 struct histogram_snapshot {
-    std::vector<std::uint64_t> cumulative;  ///< Per bucket including +Inf, cumulative.
-    double sum = 0;                         ///< Sum of all observed values.
+    detail::pod_vector<std::uint64_t> cumulative;  ///< Per bucket including +Inf, cumulative.
+    double sum = 0;                                ///< Sum of all observed values.
     /// Number of observations (the +Inf bucket).
     [[nodiscard]] std::uint64_t count() const noexcept { return cumulative.empty() ? 0 : cumulative.back(); }
 };
@@ -253,7 +276,7 @@ public:
         histogram_snapshot s;
         s.cumulative.resize(series().bucket_count());
         detail::lock_guard lock(detail::cell_space::instance().mutex());
-        s.sum = series().read_locked(s.cumulative);
+        s.sum = series().read_locked({s.cumulative.data(), s.cumulative.size()});
         return s;
     }
 

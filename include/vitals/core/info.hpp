@@ -3,7 +3,7 @@
 #pragma once
 
 #include <memory>
-#include <span>
+#include "span.hpp"
 #include <string>
 #include <vector>
 
@@ -41,7 +41,7 @@ public:
         for (const auto& s : series_)
             if (s->matches(key.key())) return;
         series_.push_back(std::make_unique<detail::info_series>(
-            std::span<const std::string_view>{Labels::names, label_count}, key.key()));
+            span<const string_ref>{Labels::names, label_count}, key.key()));
     }
 
     /// Replaces every series with the one with these label values (for information that changes,

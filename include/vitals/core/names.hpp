@@ -3,9 +3,10 @@
 #pragma once
 
 #include <cstddef>
-#include <stdexcept>
-#include <string>
-#include <string_view>
+#include <type_traits>
+
+#include "error.hpp"
+#include "string_ref.hpp"
 
 namespace vitals {
 
@@ -16,18 +17,12 @@ struct fixed_string {
     /// Implicit on purpose, so a literal can be written straight into a template argument list.
     consteval fixed_string(const char (&s)[N]) noexcept { for (std::size_t i = 0; i < N; ++i) chars[i] = s[i]; }
     /// The text without the terminating NUL.
-    [[nodiscard]] constexpr std::string_view view() const noexcept { return {chars, N - 1}; }
+    [[nodiscard]] constexpr string_ref view() const noexcept { return {chars, N - 1}; }
     [[nodiscard]] static constexpr std::size_t size() noexcept { return N - 1; }
 };
 
-/// The error thrown for a bad name, label value or definition given at run time.
-class invalid_argument_error : public std::invalid_argument {
-public:
-    using std::invalid_argument::invalid_argument;
-};
-
 /// True when `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-[[nodiscard]] constexpr bool is_valid_metric_name(std::string_view name) noexcept {
+[[nodiscard]] constexpr bool is_valid_metric_name(string_ref name) noexcept {
     if (name.empty()) return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
         const char c = name[i];
@@ -40,7 +35,7 @@ public:
 
 /// True when `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*` and not starting with `__`
 /// (names with that prefix are reserved for Prometheus' internal use).
-[[nodiscard]] constexpr bool is_valid_label_name(std::string_view name) noexcept {
+[[nodiscard]] constexpr bool is_valid_label_name(string_ref name) noexcept {
     if (name.empty() || name.starts_with("__")) return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
         const char c = name[i];
@@ -52,18 +47,23 @@ public:
 }
 
 /// Throws invalid_argument_error unless `name` is a valid metric name.
-inline void check_metric_name(std::string_view name) {
+inline void check_metric_name(string_ref name) {
     if (!is_valid_metric_name(name))
-        throw invalid_argument_error("vitals: invalid metric name '" + std::string(name) +
-                                     "': must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        throw invalid_argument_error("vitals: invalid metric name '", name, "': must match [a-zA-Z_:][a-zA-Z0-9_:]*");
 }
 
 /// Throws invalid_argument_error unless `name` is a valid label name.
-inline void check_label_name(std::string_view name) {
+inline void check_label_name(string_ref name) {
     if (!is_valid_label_name(name))
-        throw invalid_argument_error("vitals: invalid label name '" + std::string(name) +
+        throw invalid_argument_error("vitals: invalid label name '", name,
                                      "': must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'");
 }
+
+/// A label name and value, as views: `{"trace_id", id}`.
+struct label_pair {
+    string_ref name;   ///< The label name.
+    string_ref value;  ///< The label value.
+};
 
 /// A list of label names fixed at compile time: `labels<"method", "endpoint", "status">`.
 /// Every name is checked when the type is used; a bad or repeated name is a compile error.
@@ -72,10 +72,10 @@ struct labels {
     /// Number of labels.
     static constexpr std::size_t size = sizeof...(Names);
     /// The names, in declaration order.
-    static constexpr std::string_view names[size == 0 ? 1 : size] = {Names.view()...};
+    static constexpr string_ref names[size == 0 ? 1 : size] = {Names.view()...};
 
     /// True when `name` is one of the labels.
-    [[nodiscard]] static constexpr bool contains(std::string_view name) noexcept {
+    [[nodiscard]] static constexpr bool contains(string_ref name) noexcept {
         for (std::size_t i = 0; i < size; ++i)
             if (names[i] == name) return true;
         return false;

@@ -32,7 +32,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <span>
+#include "span.hpp"
 #include <vector>
 
 #include "../detail/atomic.hpp"
@@ -172,7 +172,7 @@ public:
     // Words per thread: state pointer, count, sum, zero count, then the classic buckets.
     static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2, w_zero = 3, w_classic = 4;
 
-    native_histogram_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+    native_histogram_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
           opt_(p.options),
           layout_(p.layout),

@@ -2,17 +2,16 @@
 // service, and HTTP request latency, totals and failures. One declaration registers them all.
 #pragma once
 
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
 
 #include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
+#include "../detail/pod_vector.hpp"
 #include "histogram.hpp"
 #include "registry.hpp"
+#include "string_ref.hpp"
+#include "text_buffer.hpp"
 
 namespace vitals {
 
@@ -58,24 +57,32 @@ public:
           requests_failed_total(r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
               "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
+    ~basic_operational_metrics() {
+        for (service_clock* c : clocks_) delete c;
+    }
+    basic_operational_metrics(const basic_operational_metrics&) = delete;
+    basic_operational_metrics& operator=(const basic_operational_metrics&) = delete;
+
     /// Records that `service` (re)started now: counts a start and restarts its uptime.
-    void service_started(std::string_view service) {
+    void service_started(string_ref service) {
         const double now = detail::monotonic_now();
         detail::lock_guard lock(mu_);
         if (auto* start = find_locked(service)) {
             start->store(now, detail::memory_order_relaxed);
         } else {
-            auto clock = detail::shared<detail::atomic<double>>::make(now);
+            // Shared with the uptime callback, which the registry may call after this object is gone.
+            auto clock = detail::unique<service_clock>(
+                new service_clock{text_buffer(service), detail::shared<detail::atomic<double>>::make(now)});
             clocks_.reserve(clocks_.size() + 1);  // so that the push_back below cannot throw
-            uptime_.set([clock] { return detail::monotonic_now() - clock->load(detail::memory_order_relaxed); },
+            uptime_.set([start = clock->start] { return detail::monotonic_now() - start->load(detail::memory_order_relaxed); },
                         service);
-            clocks_.emplace_back(std::string(service), std::move(clock));
+            clocks_.push_back(clock.release());
         }
         starts_.labels(service).inc();
     }
 
     /// Seconds since `service` last started; negative if it never started.
-    [[nodiscard]] double uptime(std::string_view service) const {
+    [[nodiscard]] double uptime(string_ref service) const {
         detail::lock_guard lock(mu_);
         const auto* start = find_locked(service);
         return start ? detail::monotonic_now() - start->load(detail::memory_order_relaxed) : -1;
@@ -85,15 +92,18 @@ private:
     detail::dependent_t<callback_family<metric_type::gauge, labels<"service">>, Registry>& uptime_;
     detail::dependent_t<counter_family<labels<"service">>, Registry>& starts_;
     // A process has a handful of logical services: a list is all the index they need.
-    detail::atomic<double>* find_locked(std::string_view service) const {
-        for (const auto& [name, start] : clocks_)
-            if (name == service) return start.get();
+    detail::atomic<double>* find_locked(string_ref service) const {
+        for (service_clock* c : clocks_)
+            if (c->name == service) return c->start.get();
         return nullptr;
     }
 
     mutable detail::mutex mu_;
-    detail::dependent_t<std::vector<std::pair<std::string, detail::shared<detail::atomic<double>>>>, Registry>
-        clocks_;  // service name, start (monotonic s)
+    struct service_clock {
+        text_buffer name;
+        detail::shared<detail::atomic<double>> start;  // monotonic seconds
+    };
+    detail::pod_vector<service_clock*> clocks_;  // owned
 
 public:
     /// `http_request_duration_seconds{method,endpoint}`.

@@ -4,20 +4,20 @@
 
 #include <cstdlib>
 #include <initializer_list>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+#include <type_traits>
 
 #include "../detail/mutex.hpp"
 #include "../detail/pod_vector.hpp"
 #include "callback.hpp"
+#include "const_labels.hpp"
 #include "counter.hpp"
 #include "family.hpp"
 #include "gauge.hpp"
 #include "histogram.hpp"
 #include "names.hpp"
+#include "span.hpp"
+#include "string_ref.hpp"
+#include "text_buffer.hpp"
 
 namespace vitals {
 
@@ -30,6 +30,9 @@ template <label_set Labels>
 class info_family;
 template <label_set Labels>
 class stateset_family;
+
+/// The quantiles a summary reports unless told otherwise: median, 90th and 99th percentile.
+inline constexpr double default_quantiles[] = {0.5, 0.9, 0.99};
 
 /// A counter family with compile-time labels.
 template <label_set Labels>
@@ -47,18 +50,14 @@ using summary_family = metric_family<detail::summary_series, Labels>;
 template <label_set Labels>
 using native_histogram_family = metric_family<detail::native_histogram_series, Labels>;
 
-/// Label name/value pairs applied to every series a registry renders.
-using const_labels = std::vector<std::pair<std::string, std::string>>;
-
 /// `service` from $SERVICE_NAME and `environment` from $ENVIRONMENT, each falling back to the given
 /// default; a label whose value ends up empty is left out.
-inline const_labels const_labels_from_env(std::string_view default_service = {},
-                                          std::string_view default_environment = {}) {
+inline const_labels const_labels_from_env(string_ref default_service = {}, string_ref default_environment = {}) {
     const_labels out;
-    auto add = [&](const char* label, const char* var, std::string_view fallback) {
+    auto add = [&](const char* label, const char* var, string_ref fallback) {
         const char* v = std::getenv(var);
-        std::string value = (v && *v) ? std::string(v) : std::string(fallback);
-        if (!value.empty()) out.emplace_back(label, std::move(value));
+        const string_ref value = (v && *v) ? string_ref(v) : fallback;
+        if (!value.empty()) out.add(label, value);
     };
     add("service", "SERVICE_NAME", default_service);
     add("environment", "ENVIRONMENT", default_environment);
@@ -73,19 +72,20 @@ public:
 
     /// A registry whose const labels apply to every series it renders. Throws
     /// invalid_argument_error for an invalid or repeated label name.
-    explicit registry(const_labels labels) : const_labels_(std::move(labels)) {
+    explicit registry(const_labels labels) : const_labels_(static_cast<const_labels&&>(labels)) {
         for (std::size_t i = 0; i < const_labels_.size(); ++i) {
-            check_label_name(const_labels_[i].first);
-            const_labels_[i].second = detail::to_valid_utf8(const_labels_[i].second);
+            check_label_name(const_labels_[i].name);
+            if (!detail::is_valid_utf8(const_labels_[i].value))
+                const_labels_.set_value(i, detail::to_valid_utf8(const_labels_[i].value));
             for (std::size_t j = 0; j < i; ++j)
-                if (const_labels_[j].first == const_labels_[i].first)
-                    throw invalid_argument_error("vitals: duplicate const label '" + const_labels_[i].first + "'");
+                if (const_labels_[j].name == const_labels_[i].name)
+                    throw invalid_argument_error("vitals: duplicate const label '", const_labels_[i].name, "'");
         }
         rejections_const_block_ = escaped_block(const_labels_);
     }
 
     /// The same, written inline: `registry r({{"service", "api"}});`.
-    registry(std::initializer_list<std::pair<std::string, std::string>> labels) : registry(const_labels(labels)) {}
+    registry(std::initializer_list<label_pair> labels) : registry(const_labels(labels)) {}
 
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
@@ -96,40 +96,40 @@ public:
     /// Registers (or finds) a counter family. Without labels it returns a vitals::counter handle,
     /// with labels a reference to the family. The name is checked at compile time.
     template <fixed_string Name, label_set Labels = labels<>>
-    decltype(auto) counter(std::string_view help) {
+    decltype(auto) counter(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return counter<Labels>(Name.view(), help);
     }
     /// Registers (or finds) a counter family whose name is known only at run time (checked,
     /// invalid_argument_error when bad).
     template <label_set Labels = labels<>>
-    decltype(auto) counter(std::string_view name, std::string_view help) {
+    decltype(auto) counter(string_ref name, string_ref help) {
         return unwrap<Labels>(add<metric_family<detail::counter_series, Labels>>(name, help, detail::counter_series::params{}));
     }
 
     /// Registers (or finds) a gauge family; see counter().
     template <fixed_string Name, label_set Labels = labels<>>
-    decltype(auto) gauge(std::string_view help) {
+    decltype(auto) gauge(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return gauge<Labels>(Name.view(), help);
     }
     /// Registers (or finds) a gauge family with a run-time name.
     template <label_set Labels = labels<>>
-    decltype(auto) gauge(std::string_view name, std::string_view help) {
+    decltype(auto) gauge(string_ref name, string_ref help) {
         return unwrap<Labels>(add<metric_family<detail::gauge_series, Labels>>(name, help, detail::gauge_series::params{}));
     }
 
     /// Registers (or finds) a histogram family with the given bucket upper bounds (+Inf implied).
     /// `le` cannot be a label (compile error); bad buckets throw invalid_argument_error.
     template <fixed_string Name, label_set Labels = labels<>>
-    decltype(auto) histogram(std::string_view help, std::span<const double> buckets = default_buckets) {
+    decltype(auto) histogram(string_ref help, span<const double> buckets = default_buckets) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return histogram<Labels>(Name.view(), help, buckets);
     }
     /// Registers (or finds) a histogram family with a run-time name.
     template <label_set Labels = labels<>>
-    decltype(auto) histogram(std::string_view name, std::string_view help,
-                             std::span<const double> buckets = default_buckets) {
+    decltype(auto) histogram(string_ref name, string_ref help,
+                             span<const double> buckets = default_buckets) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         auto layout = detail::shared<const histogram_layout>::make(buckets);
         return unwrap<Labels>(
@@ -139,13 +139,13 @@ public:
     /// Registers (or finds) a gauge whose values are computed at render time; add series with
     /// `family.set(fn, label values...)`.
     template <fixed_string Name, label_set Labels = labels<>>
-    callback_family<metric_type::gauge, Labels>& callback_gauge(std::string_view help) {
+    callback_family<metric_type::gauge, Labels>& callback_gauge(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return add<callback_family<metric_type::gauge, Labels>>(Name.view(), help);
     }
     /// Registers (or finds) a counter whose values are computed at render time.
     template <fixed_string Name, label_set Labels = labels<>>
-    callback_family<metric_type::counter, Labels>& callback_counter(std::string_view help) {
+    callback_family<metric_type::counter, Labels>& callback_counter(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
     }
@@ -160,30 +160,30 @@ public:
     /// returns a vitals::native_histogram handle. Bad options throw invalid_argument_error.
     /// Needs <vitals/core/native_histogram.hpp>.
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::native_histogram_series>
-    decltype(auto) native_histogram(std::string_view help, typename Series::options_type options = {}) {
+    decltype(auto) native_histogram(string_ref help, typename Series::options_type options = {}) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
-        return unwrap<Labels>(add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(std::move(options))));
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
     }
 
     /// Registers (or finds) a summary family: the given quantiles (each in [0, 1], distinct) over a
     /// sliding window, plus sum and count. `quantile` cannot be a label (compile error). Without
     /// labels it returns a vitals::summary handle. Needs <vitals/core/summary.hpp>.
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::summary_series>
-    decltype(auto) summary(std::string_view help, std::vector<double> quantiles = {0.5, 0.9, 0.99},
+    decltype(auto) summary(string_ref help, span<const double> quantiles = default_quantiles,
                            typename Series::options_type options = {}) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("quantile"),
                       "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
         return unwrap<Labels>(
-            add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(std::move(quantiles), options)));
+            add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(quantiles, options)));
     }
 
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
     /// family without it). Add series with `family.set(label values...)`. Needs
     /// <vitals/core/info.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
-    info_family<Labels>& info(std::string_view help) {
+    info_family<Labels>& info(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(Name.view().ends_with("_info") && Name.view().size() > 5, "vitals: an info metric's name must end in '_info'");
         return add<info_family<Labels>>(Name.view(), help);
@@ -193,11 +193,11 @@ public:
     /// the label that names a state, so it must be a valid label name distinct from the labels.
     /// Needs <vitals/core/stateset.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
-    stateset_family<Labels>& stateset(std::string_view help, std::vector<std::string> states) {
+    stateset_family<Labels>& stateset(string_ref help, span<const string_ref> states) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
                       "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
-        return add<stateset_family<Labels>>(Name.view(), help, std::move(states));
+        return add<stateset_family<Labels>>(Name.view(), help, states);
     }
 
     /// Registers a family built elsewhere (other metric kinds plug in here), taking it over from
@@ -213,15 +213,15 @@ public:
         for (auto& existing : families_) {
             if (existing->name() != f->name()) continue;
             if (existing->same_definition(*f)) return static_cast<Family&>(*existing);
-            throw registration_error("vitals: metric '" + f->name() +
+            throw registration_error("vitals: metric '", f->name(),
                                      "' is already registered with a different type, labels, buckets or help");
         }
         const sample_name_set mine(*f);
         for (family_base* existing : families_)
             if (const sample_name* clash = mine.shared_with(sample_name_set(*existing)))
-                throw registration_error("vitals: metric '" + f->name() + "' would expose '" + clash->str() +
-                                         "', which '" + existing->name() + "' already exposes");
-        f->apply_const_labels(const_labels_);
+                throw registration_error("vitals: metric '", f->name(), "' would expose '", clash->base, clash->suffix,
+                                         "', which '", existing->name(), "' already exposes");
+        f->apply_const_labels(const_labels_.pairs());
         f->set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
         families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
         families_.push_back(f.release());
@@ -254,9 +254,9 @@ public:
 
 private:
     template <class Family, class... Args>
-    Family& add(std::string_view name, std::string_view help, Args&&... args) {
+    Family& add(string_ref name, string_ref help, Args&&... args) {
         check_metric_name(name);
-        return add_family(detail::unique<Family>(new Family(std::string(name), std::string(help), std::forward<Args>(args)...)));
+        return add_family(detail::unique<Family>(new Family(name, help, static_cast<Args&&>(args)...)));
     }
 
     // Label-less families are used through their single series: hand out its handle directly.
@@ -271,25 +271,27 @@ private:
     // A name a family exposes: its own name (or a part of it) and a suffix, compared without
     // building the string.
     struct sample_name {
-        std::string_view base, suffix;
+        string_ref base, suffix;
         [[nodiscard]] bool operator==(const sample_name& o) const noexcept {
             if (base.size() + suffix.size() != o.base.size() + o.suffix.size()) return false;
             // Compare the concatenations piecewise.
             const sample_name* a = this;
             const sample_name* b = &o;
-            if (a->base.size() > b->base.size()) std::swap(a, b);
+            if (a->base.size() > b->base.size()) {
+                a = &o;
+                b = this;
+            }
             return b->base.substr(0, a->base.size()) == a->base &&
                    b->base.substr(a->base.size()) == a->suffix.substr(0, b->base.size() - a->base.size()) &&
                    a->suffix.substr(b->base.size() - a->base.size()) == b->suffix;
         }
-        [[nodiscard]] std::string str() const { return std::string(base) + std::string(suffix); }
     };
     // Every name a family's samples use.
     struct sample_name_set {
         sample_name names[4];
         int count = 0;
         explicit sample_name_set(const family_base& f) {
-            const std::string_view n = f.name();
+            const string_ref n = f.name();
             names[count++] = {n, {}};
             if (f.type() == metric_type::histogram) {
                 names[count++] = {n, "_bucket"};
@@ -313,7 +315,7 @@ private:
     };
 
     void collect_rejections(sample_visitor& v) const {
-        static constexpr std::string_view names[] = {"metric"};
+        static constexpr string_ref names[] = {"metric"};
         bool any = false;
         for (const family_base* f : families_) {
             const std::uint64_t n = f->series_limit_rejections();
@@ -327,18 +329,18 @@ private:
                 h.type = metric_type::counter;
                 h.label_names = names;
                 h.const_block = rejections_const_block_;
-                h.const_labels = const_labels_;
+                h.const_labels = const_labels_.pairs();
                 v.begin_family(h);
             }
-            const std::string_view value = f->name();
+            const string_ref value = f->name();
             const detail::series_base series(names, {{&value, 1}, detail::hash_values({&value, 1})});
             v.counter_sample(series, counter_value{0, n, 0});
         }
         if (any) v.end_family();
     }
 
-    static std::string escaped_block(const const_labels& labels) {
-        std::string out;
+    static text_buffer escaped_block(const const_labels& labels) {
+        text_buffer out;
         for (const auto& [k, val] : labels) {
             if (k == "metric") continue;
             if (!out.empty()) out += ',';
@@ -353,8 +355,8 @@ private:
     detail::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
     mutable detail::mutex mu_;
     detail::pod_vector<family_base*> families_;  // owned
-    const_labels const_labels_;
-    std::string rejections_const_block_;
+    vitals::const_labels const_labels_;
+    text_buffer rejections_const_block_;
 };
 
 }  // namespace vitals

@@ -4,7 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
+
+#include "span.hpp"
 
 namespace vitals {
 
@@ -26,8 +27,8 @@ struct bucket_span {
 /// plus one count delta per bucket (each bucket's count minus the previous bucket's, the first
 /// against zero).
 struct native_buckets {
-    std::span<const bucket_span> spans;    ///< Where the buckets are.
-    std::span<const std::int64_t> deltas;  ///< One per bucket covered by the spans.
+    span<const bucket_span> spans;    ///< Where the buckets are.
+    span<const std::int64_t> deltas;  ///< One per bucket covered by the spans.
 };
 
 /// A native histogram's state for one render. Bucket `i` of schema `s` holds values in
@@ -42,7 +43,7 @@ struct native_histogram_data {
     native_buckets negative;         ///< Buckets of values below it (mirrored indexes).
     /// Classic buckets kept alongside (cumulative, one per bound of the family's layout plus +Inf);
     /// empty when the histogram has none.
-    std::span<const std::uint64_t> classic_cumulative;
+    span<const std::uint64_t> classic_cumulative;
 };
 
 }  // namespace vitals

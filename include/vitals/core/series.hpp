@@ -2,18 +2,17 @@
 // formats), a reference count, and the metric type tag.
 #pragma once
 
-#include <cstring>
-#include <utility>
 #include <cstdint>
-#include <span>
-#include <stdexcept>
-#include <string>
-#include <string_view>
+#include <cstring>
 
 #include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/text.hpp"
+#include "error.hpp"
+#include "span.hpp"
+#include "string_ref.hpp"
+#include "text_buffer.hpp"
 
 namespace vitals {
 
@@ -25,18 +24,18 @@ namespace detail {
 /// Label values checked and hashed for a lookup. Values are valid UTF-8 here (see
 /// normalize_values), since consumers reject anything else.
 struct label_key {
-    std::span<const std::string_view> values;
+    span<const string_ref> values;
     std::uint64_t hash;
 };
 
 /// Hashes label values; every byte is also OR-ed into `seen` (see hash_bytes), so that the caller
 /// learns whether all values are ASCII from the same pass.
-inline std::uint64_t hash_values(std::span<const std::string_view> values, std::uint64_t& seen) noexcept {
+inline std::uint64_t hash_values(span<const string_ref> values, std::uint64_t& seen) noexcept {
     std::uint64_t h = 0x243F6A8885A308D3ULL ^ values.size();
     for (auto v : values) h = hash_combine(h, hash_bytes(v, seen));
     return h;
 }
-inline std::uint64_t hash_values(std::span<const std::string_view> values) noexcept {
+inline std::uint64_t hash_values(span<const string_ref> values) noexcept {
     std::uint64_t seen = 0;
     return hash_values(values, seen);
 }
@@ -45,10 +44,10 @@ inline std::uint64_t hash_values(std::span<const std::string_view> values) noexc
 /// every handle one more, so a handle outlives the series' removal from its family.
 class series_base {
 public:
-    series_base(std::span<const std::string_view> label_names, const label_key& key)
+    series_base(span<const string_ref> label_names, const label_key& key)
         : hash_(key.hash),
           created_(unix_now()) {
-        std::string block;
+        text_buffer block;
         std::size_t raw = 0;
         for (std::size_t i = 0; i < key.values.size(); ++i) {
             const auto v = key.values[i];
@@ -59,7 +58,7 @@ public:
             append_escaped_label_value(block, v);
             block += '"';
         }
-        if (raw > UINT32_MAX || block.size() > UINT32_MAX) throw std::length_error("vitals: label values too long");
+        if (raw > UINT32_MAX || block.size() > UINT32_MAX) throw capacity_error("vitals: label values too long");
         // One allocation of exactly the bytes needed holds both forms (see data_).
         key_size_ = static_cast<std::uint32_t>(raw);
         block_size_ = static_cast<std::uint32_t>(block.size());
@@ -79,15 +78,15 @@ public:
     series_base& operator=(const series_base&) = delete;
 
     /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`.
-    [[nodiscard]] std::string_view label_block() const noexcept { return {data_ + key_size_, block_size_}; }
+    [[nodiscard]] string_ref label_block() const noexcept { return {data_ + key_size_, block_size_}; }
 
-    /// Calls f(std::string_view) with each raw (unescaped) label value, in label order.
+    /// Calls f(string_ref) with each raw (unescaped) label value, in label order.
     template <class F>
     void for_each_label_value(F&& f) const {
         for (std::size_t i = 0; i < key_size_;) {
             std::uint32_t n;
             std::memcpy(&n, data_ + i, sizeof n);
-            f(std::string_view(data_ + i + sizeof n, n));
+            f(string_ref(data_ + i + sizeof n, n));
             i += sizeof n + n;
         }
     }
@@ -138,9 +137,11 @@ public:
         if (p_) p_->add_ref();
     }
     series_ptr(const series_ptr& o) noexcept : series_ptr(o.p_) {}
-    series_ptr(series_ptr&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    series_ptr(series_ptr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
     series_ptr& operator=(series_ptr o) noexcept {
-        std::swap(p_, o.p_);
+        Series* mine = p_;
+        p_ = o.p_;
+        o.p_ = mine;
         return *this;
     }
     ~series_ptr() {

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <memory>
-#include <span>
+#include "span.hpp"
 #include <string>
-#include <string_view>
+#include "string_ref.hpp"
 #include <vector>
 
 #include "../detail/atomic.hpp"
@@ -21,11 +21,11 @@ namespace vitals {
 class stateset_series final : public detail::series_base {
 public:
     /// Created by stateset_family.
-    stateset_series(std::span<const std::string_view> names, const detail::label_key& key,
-                    std::span<const std::string_view> state_label_names, std::span<const std::string> states)
+    stateset_series(span<const string_ref> names, const detail::label_key& key,
+                    span<const string_ref> state_label_names, span<const std::string> states)
         : series_base(names, key), states_(states), flags_(states.size()) {
         // The per-state views that formats without a stateset type render as separate series.
-        std::vector<std::string_view> values(key.values.begin(), key.values.end());
+        std::vector<string_ref> values(key.values.begin(), key.values.end());
         values.push_back({});
         for (const auto& st : states) {
             values.back() = st;
@@ -36,34 +36,34 @@ public:
     }
 
     /// Sets one state on or off; throws invalid_argument_error for a state the family lacks.
-    void set(std::string_view state, bool on) { flags_[index(state)].store(on, detail::memory_order_relaxed); }
+    void set(string_ref state, bool on) { flags_[index(state)].store(on, detail::memory_order_relaxed); }
 
     /// Turns `state` on and every other state off (a stateset used as an enum).
-    void set_only(std::string_view state) {
+    void set_only(string_ref state) {
         const std::size_t k = index(state);
         for (std::size_t i = 0; i < flags_.size(); ++i) flags_[i].store(i == k, detail::memory_order_relaxed);
     }
 
     /// Whether `state` is on.
-    [[nodiscard]] bool get(std::string_view state) const { return flags_[index(state)].load(detail::memory_order_relaxed); }
+    [[nodiscard]] bool get(string_ref state) const { return flags_[index(state)].load(detail::memory_order_relaxed); }
 
     /// Reports the flags to a visitor.
-    void emit_locked(sample_visitor& v, std::span<const std::string_view> state_views) const {
+    void emit_locked(sample_visitor& v, span<const string_ref> state_views) const {
         std::vector<char> snapshot(flags_.size());
         for (std::size_t i = 0; i < flags_.size(); ++i) snapshot[i] = flags_[i].load(detail::memory_order_relaxed);
         bool values[64];  // the family caps states at 64
         for (std::size_t i = 0; i < snapshot.size(); ++i) values[i] = snapshot[i] != 0;
-        v.stateset_sample(*this, state_views, std::span<const bool>(values, snapshot.size()), per_state_ptrs_);
+        v.stateset_sample(*this, state_views, span<const bool>(values, snapshot.size()), per_state_ptrs_);
     }
 
 private:
-    std::size_t index(std::string_view state) const {
+    std::size_t index(string_ref state) const {
         for (std::size_t i = 0; i < states_.size(); ++i)
             if (states_[i] == state) return i;
         throw invalid_argument_error("vitals: unknown state '" + std::string(state) + "'");
     }
 
-    std::span<const std::string> states_;
+    span<const std::string> states_;
     std::vector<detail::atomic<bool>> flags_;
     std::vector<std::unique_ptr<detail::series_base>> per_state_;
     std::vector<const detail::series_base*> per_state_ptrs_;
@@ -80,17 +80,17 @@ public:
     /// Use registry::stateset() rather than constructing one yourself. States must be 1 to 64
     /// distinct, non-empty, valid UTF-8 strings without `\`, `"` or line feeds (they are written
     /// as label values verbatim); otherwise invalid_argument_error.
-    stateset_family(std::string name, std::string help, std::vector<std::string> states)
-        : family_base(std::move(name), std::move(help), metric_type::stateset, {Labels::names, label_count}),
-          states_(std::move(states)) {
+    stateset_family(string_ref name, string_ref help, span<const string_ref> states)
+        : family_base(name, help, metric_type::stateset, {Labels::names, label_count}),
+          states_(states.begin(), states.end()) {
         if (states_.empty() || states_.size() > 64)
             throw invalid_argument_error("vitals: a stateset needs 1 to 64 states");
         for (std::size_t i = 0; i < states_.size(); ++i) {
             const auto& s = states_[i];
             if (s.empty() || !detail::is_valid_utf8(s) || s.find_first_of("\\\"\n") != std::string::npos)
-                throw invalid_argument_error("vitals: invalid state name '" + s + "'");
+                throw invalid_argument_error("vitals: invalid state name '", s, "'");
             for (std::size_t j = 0; j < i; ++j)
-                if (states_[j] == s) throw invalid_argument_error("vitals: duplicate state '" + s + "'");
+                if (states_[j] == s) throw invalid_argument_error("vitals: duplicate state '", s, "'");
         }
         for (const auto& s : states_) state_views_.push_back(s);
         for (std::size_t i = 0; i < label_count; ++i) state_label_names_[i] = Labels::names[i];
@@ -106,13 +106,13 @@ public:
         detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return *s;
-        series_.push_back(std::make_unique<stateset_series>(std::span<const std::string_view>{Labels::names, label_count},
+        series_.push_back(std::make_unique<stateset_series>(span<const string_ref>{Labels::names, label_count},
                                                             key.key(), state_label_names_, states_));
         return *series_.back();
     }
 
     /// The states, in declaration order.
-    [[nodiscard]] std::span<const std::string> states() const noexcept { return states_; }
+    [[nodiscard]] span<const std::string> states() const noexcept { return states_; }
 
     [[nodiscard]] std::size_t size() const override {
         detail::lock_guard lock(mu_);
@@ -133,8 +133,8 @@ public:
 
 private:
     std::vector<std::string> states_;
-    std::vector<std::string_view> state_views_;
-    std::array<std::string_view, label_count + 1> state_label_names_;
+    std::vector<string_ref> state_views_;
+    std::array<string_ref, label_count + 1> state_label_names_;
     mutable detail::mutex mu_;
     std::vector<std::unique_ptr<stateset_series>> series_;
 };

@@ -28,7 +28,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <span>
+#include "span.hpp"
 #include <vector>
 
 #include <time.h>
@@ -148,7 +148,7 @@ public:
     /// Checks a summary's definition (what registry::summary passes); invalid_argument_error
     /// when a quantile is outside [0, 1] or repeated, or the window is not 1 to 16 age buckets of
     /// at least a second each.
-    static params make_params(std::vector<double> quantiles, summary_options options) {
+    static params make_params(span<const double> quantiles, summary_options options) {
         for (std::size_t i = 0; i < quantiles.size(); ++i) {
             if (!(quantiles[i] >= 0 && quantiles[i] <= 1))
                 throw invalid_argument_error("vitals: summary quantiles must be in [0, 1]");
@@ -158,11 +158,11 @@ public:
         if (options.age_buckets < 1 || options.age_buckets > 16 ||
             options.max_age < std::chrono::seconds(options.age_buckets))
             throw invalid_argument_error("vitals: a summary needs 1 to 16 age buckets of at least a second each");
-        return params{std::move(quantiles), options};
+        return params{std::vector<double>(quantiles.begin(), quantiles.end()), options};
     }
     static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2;
 
-    summary_series(const params& p, std::span<const std::string_view> names, const label_key& key)
+    summary_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
           quantiles_(p.quantiles),
           ages_(p.options.age_buckets),
@@ -235,7 +235,7 @@ public:
 
     /// Quantile estimates over the window, and the all-time sum and count. Needs the cell space
     /// mutex held.
-    void read_locked(std::span<const double> qs, std::vector<quantile_value>& out, double& sum,
+    void read_locked(span<const double> qs, std::vector<quantile_value>& out, double& sum,
                      std::uint64_t& count) {
         const std::int64_t now = summary_now_ms() / width_ms_;
         std::map<std::int32_t, std::uint64_t> merged;  // signed order: negatives, zero (0), positives
@@ -290,7 +290,7 @@ public:
         v.summary_sample(*this, scratch_, sum, count);
     }
 
-    [[nodiscard]] std::span<const double> quantiles() const noexcept { return quantiles_; }
+    [[nodiscard]] span<const double> quantiles() const noexcept { return quantiles_; }
 
 private:
     // Clears an age bucket for a new epoch: readers see the tag change and drop what they read.

@@ -9,8 +9,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <string>
-#include <string_view>
 
 #include "../core/exemplar.hpp"
 #include "atomic.hpp"
@@ -64,33 +62,27 @@ struct exemplar_slot {
             }
             detail::atomic_thread_fence(detail::memory_order_acquire);
             if (seq.load(detail::memory_order_relaxed) != s1) continue;
-            decode(std::string_view(buf, n), v, ts, out);
+            decode(string_ref(buf, n), v, ts, out);
             return true;
         }
         return false;
     }
 
 private:
-    static void decode(std::string_view enc, double v, double ts, exemplar& out) {
-        out.labels.clear();
-        out.label_block.clear();
+    static void decode(string_ref enc, double v, double ts, exemplar& out) {
+        out.clear_labels();
         std::size_t i = 0;
         auto take = [&]() {
             std::uint16_t len;
             std::memcpy(&len, enc.data() + i, 2);
-            std::string_view s = enc.substr(i + 2, len);
+            const string_ref s = enc.substr(i + 2, len);
             i += 2 + len;
             return s;
         };
         while (i + 4 <= enc.size()) {
-            const std::string_view k = take();
-            const std::string_view val = take();
-            if (!out.label_block.empty()) out.label_block += ',';
-            out.label_block += k;
-            out.label_block += "=\"";
-            append_escaped_label_value(out.label_block, val);
-            out.label_block += '"';
-            out.labels.emplace_back(std::string(k), std::string(val));
+            const string_ref k = take();
+            const string_ref val = take();
+            out.add_checked_label(k, val);
         }
         out.value = v;
         out.timestamp = ts;

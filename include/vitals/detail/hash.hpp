@@ -5,7 +5,8 @@
 
 #include <cstdint>
 #include <cstring>
-#include <string_view>
+
+#include "../core/string_ref.hpp"
 
 namespace vitals::detail {
 
@@ -54,7 +55,7 @@ inline constexpr std::uint64_t hash_k2 = 0x8ebc6af09c88c6e3ULL;
 /// Hashes one value. Every byte of `v` is also OR-ed into `seen` (in some byte lane), so that
 /// `seen & 0x8080808080808080` tells whether `v` is plain ASCII without a second pass. The length
 /// goes into the hash, so that ("ab","c") and ("a","bc") differ once values are combined.
-inline std::uint64_t hash_bytes(std::string_view v, std::uint64_t& seen) noexcept {
+inline std::uint64_t hash_bytes(string_ref v, std::uint64_t& seen) noexcept {
     const char* p = v.data();
     const std::size_t n = v.size();
     std::uint64_t a, b;

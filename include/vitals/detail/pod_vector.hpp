@@ -21,8 +21,14 @@ class pod_vector {
 public:
     pod_vector() noexcept = default;
     ~pod_vector() { std::free(data_); }
-    pod_vector(const pod_vector&) = delete;
-    pod_vector& operator=(const pod_vector&) = delete;
+    pod_vector(const pod_vector& o) { append(o.data_, o.size_); }
+    pod_vector& operator=(const pod_vector& o) {
+        if (this != &o) {
+            size_ = 0;
+            append(o.data_, o.size_);
+        }
+        return *this;
+    }
     pod_vector(pod_vector&& o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
         o.data_ = nullptr;
         o.size_ = o.capacity_ = 0;
@@ -51,6 +57,7 @@ public:
     [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
     [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     [[nodiscard]] T& back() noexcept { return data_[size_ - 1]; }
+    [[nodiscard]] const T& back() const noexcept { return data_[size_ - 1]; }
 
     /// Makes room for `n` values in all, so that push_back up to `n` cannot fail.
     void reserve(std::size_t n) {

@@ -4,16 +4,16 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
-#include <string>
-#include <string_view>
 
+#include "../core/string_ref.hpp"
+#include "../core/text_buffer.hpp"
 #include "math.hpp"
 
 namespace vitals::detail {
 
 // Returns the length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid
 // (overlong forms, surrogates and code points past U+10FFFF are invalid, as in Go's utf8 package).
-inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+inline std::size_t utf8_sequence_length(string_ref s, std::size_t i) noexcept {
     const auto b0 = static_cast<unsigned char>(s[i]);
     if (b0 < 0x80) return 1;
     auto cont = [&](std::size_t k) {
@@ -37,7 +37,7 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexc
 }
 
 /// True when every byte of `s` is ASCII; the common case, checked eight bytes at a time.
-inline bool is_ascii(std::string_view s) noexcept {
+inline bool is_ascii(string_ref s) noexcept {
     std::size_t i = 0;
     for (; i + 8 <= s.size(); i += 8) {
         std::uint64_t w;
@@ -50,7 +50,7 @@ inline bool is_ascii(std::string_view s) noexcept {
 }
 
 /// True when `s` is valid UTF-8.
-inline bool is_valid_utf8(std::string_view s) noexcept {
+inline bool is_valid_utf8(string_ref s) noexcept {
     if (is_ascii(s)) return true;
     for (std::size_t i = 0; i < s.size();) {
         const std::size_t n = utf8_sequence_length(s, i);
@@ -62,11 +62,12 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
 
 /// Appends `s` to `out` with every invalid UTF-8 sequence replaced by U+FFFD, so that exposition
 /// consumers (which reject invalid UTF-8 and would fail the whole scrape) always get valid text.
-inline void append_valid_utf8(std::string& out, std::string_view s) {
+template <class Out>
+void append_valid_utf8(Out& out, string_ref s) {
     for (std::size_t i = 0; i < s.size();) {
         const std::size_t n = utf8_sequence_length(s, i);
         if (n == 0) {
-            out += "\xEF\xBF\xBD";
+            out.append("\xEF\xBF\xBD", 3);
             ++i;
         } else {
             out.append(s.data() + i, n);
@@ -76,9 +77,9 @@ inline void append_valid_utf8(std::string& out, std::string_view s) {
 }
 
 /// `s` made valid UTF-8 (see append_valid_utf8).
-inline std::string to_valid_utf8(std::string_view s) {
-    if (is_valid_utf8(s)) return std::string(s);
-    std::string out;
+inline text_buffer to_valid_utf8(string_ref s) {
+    if (is_valid_utf8(s)) return text_buffer(s);
+    text_buffer out;
     out.reserve(s.size() + 8);
     append_valid_utf8(out, s);
     return out;
@@ -86,7 +87,8 @@ inline std::string to_valid_utf8(std::string_view s) {
 
 /// Appends a label value escaped for the text formats (0.0.4 and OpenMetrics agree):
 /// backslash, double quote and line feed are escaped; the value must already be valid UTF-8.
-inline void append_escaped_label_value(std::string& out, std::string_view v) {
+template <class Out>
+void append_escaped_label_value(Out& out, string_ref v) {
     for (char c : v) {
         switch (c) {
             case '\\': out += "\\\\"; break;
@@ -98,7 +100,8 @@ inline void append_escaped_label_value(std::string& out, std::string_view v) {
 }
 
 /// Appends HELP text escaped for text format 0.0.4: backslash and line feed only.
-inline void append_escaped_help_004(std::string& out, std::string_view v) {
+template <class Out>
+void append_escaped_help_004(Out& out, string_ref v) {
     for (char c : v) {
         switch (c) {
             case '\\': out += "\\\\"; break;
@@ -127,13 +130,15 @@ inline std::size_t format_double(char* buf, double v) noexcept {
 }
 
 /// Appends `v` as format_double writes it.
-inline void append_double(std::string& out, double v) {
+template <class Out>
+void append_double(Out& out, double v) {
     char buf[max_double_chars];
     out.append(buf, format_double(buf, v));
 }
 
 /// Appends an unsigned integer in decimal.
-inline void append_uint(std::string& out, std::uint64_t v) {
+template <class Out>
+void append_uint(Out& out, std::uint64_t v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));

@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
-#include <stdexcept>
 #include <sched.h>
 
+#include "../core/error.hpp"
 #include "atomic.hpp"
 #include "mutex.hpp"
 #include "pod_vector.hpp"
@@ -104,9 +104,9 @@ public:
     detail::mutex& mutex() noexcept { return mu_; }
 
     /// Reserves `n` words for `owner` and returns the first (also `owner->cell_start()`); throws
-    /// std::length_error when the space is exhausted.
+    /// capacity_error when the space is exhausted.
     std::uint32_t allocate(std::uint32_t n, cell_owner* owner) {
-        if (n == 0 || n > max_slot_words) throw std::length_error("vitals: series needs too many cells");
+        if (n == 0 || n > max_slot_words) throw capacity_error("vitals: series needs too many cells");
         detail::lock_guard lock(mu_);
         owners_.reserve(owners_.size() + 1);  // the only step that may throw comes first
         std::uint32_t start;
@@ -116,7 +116,7 @@ public:
         } else {
             if (high_ % chunk_words + n > chunk_words) high_ += chunk_words - high_ % chunk_words;
             if (static_cast<std::uint64_t>(high_) + n > std::uint64_t{max_chunks} * chunk_words)
-                throw std::length_error("vitals: per-thread cell space exhausted (too many series)");
+                throw capacity_error("vitals: per-thread cell space exhausted (too many series)");
             start = high_;
             high_ += n;
         }

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <string_view>
+#include "../core/string_ref.hpp"
 
 #include "../core/family.hpp"
 #include "../core/registry.hpp"
@@ -32,13 +32,13 @@ namespace detail {
 
 /// The OpenMetrics MetricFamily name: counters lose `_total`, infos lose `_info`, since their
 /// samples add those suffixes back.
-inline std::string_view openmetrics_family_name(std::string_view name, metric_type t) noexcept {
+inline string_ref openmetrics_family_name(string_ref name, metric_type t) noexcept {
     if (t == metric_type::counter && name.ends_with("_total")) name.remove_suffix(6);
     if (t == metric_type::info && name.ends_with("_info")) name.remove_suffix(5);
     return name;
 }
 
-inline std::string_view openmetrics_type_name(metric_type t) noexcept {
+inline string_ref openmetrics_type_name(metric_type t) noexcept {
     switch (t) {
         case metric_type::counter: return "counter";
         case metric_type::gauge: return "gauge";
@@ -109,17 +109,17 @@ public:
         put('\n');
     }
 
-    void histogram_sample(const series_base& s, std::span<const std::uint64_t> cumulative, double sum) override {
+    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
         histogram_sample_with_exemplars(s, cumulative, sum, {});
     }
 
-    void histogram_sample_with_exemplars(const series_base& s, std::span<const std::uint64_t> cumulative, double sum,
-                                         std::span<const exemplar* const> ex) override {
+    void histogram_sample_with_exemplars(const series_base& s, span<const std::uint64_t> cumulative, double sum,
+                                         span<const exemplar* const> ex) override {
         const auto le = h_.layout ? h_.layout->le_canonical() : le_values{};
         for (std::size_t i = 0; i < cumulative.size(); ++i) {
             put(family_);
             put("_bucket");
-            this->put_labels(h_.const_block, s.label_block(), "le", i < le.size() ? le[i] : std::string_view("+Inf"));
+            this->put_labels(h_.const_block, s.label_block(), "le", i < le.size() ? le[i] : string_ref("+Inf"));
             put(' ');
             this->put_uint(cumulative[i]);
             put_exemplar(i < ex.size() ? ex[i] : nullptr);
@@ -130,21 +130,21 @@ public:
     }
 
     void native_histogram_sample(const series_base& s, const native_histogram_data& h,
-                                 std::span<const exemplar* const> ex) override {
+                                 span<const exemplar* const> ex) override {
         // OpenMetrics 1.0 text has no native buckets: expose the classic ones, or just +Inf.
         const std::uint64_t only_inf[1] = {h.count};
-        histogram_sample_with_exemplars(s, h.classic_cumulative.empty() ? std::span<const std::uint64_t>(only_inf)
+        histogram_sample_with_exemplars(s, h.classic_cumulative.empty() ? span<const std::uint64_t>(only_inf)
                                                                         : h.classic_cumulative,
                                         h.sum, ex);
     }
 
-    void summary_sample(const series_base& s, std::span<const quantile_value> quantiles, double sum,
+    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
                         std::uint64_t count) override {
         for (const auto& q : quantiles) {
             char buf[max_double_chars + 2];
             const std::size_t n = format_double_canonical(buf, q.quantile);
             put(family_);
-            this->put_labels(h_.const_block, s.label_block(), "quantile", std::string_view(buf, n));
+            this->put_labels(h_.const_block, s.label_block(), "quantile", string_ref(buf, n));
             put(' ');
             this->put_double(q.value);
             put('\n');
@@ -157,8 +157,8 @@ public:
         put("1\n");
     }
 
-    void stateset_sample(const series_base& s, std::span<const std::string_view> states, std::span<const bool> values,
-                         std::span<const series_base* const>) override {
+    void stateset_sample(const series_base& s, span<const string_ref> states, span<const bool> values,
+                         span<const series_base* const>) override {
         for (std::size_t i = 0; i < states.size() && i < values.size(); ++i) {
             put(family_);
             // State names were escaped-checked at registration (label-value rules apply).
@@ -170,7 +170,7 @@ public:
     void end_family() override { this->flush(); }
 
 private:
-    void line_start(const series_base& s, std::string_view suffix) {
+    void line_start(const series_base& s, string_ref suffix) {
         put(family_);
         put(suffix);
         this->put_labels(h_.const_block, s.label_block());
@@ -209,15 +209,15 @@ private:
         put(ex->label_block);
         put("} ");
         this->put_double(ex->value);
-        if (ex->timestamp) {
+        if (ex->has_timestamp()) {
             put(' ');
-            put_seconds(*ex->timestamp);
+            put_seconds(ex->timestamp);
         }
     }
 
     exposition_options opt_;
     family_header h_;
-    std::string_view family_;
+    string_ref family_;
 };
 
 }  // namespace detail

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <string_view>
+#include "../core/string_ref.hpp"
 #include <vector>
 
 #include "../core/family.hpp"
@@ -56,12 +56,12 @@ inline void pb_double(std::string& out, std::uint32_t field, double v) {
     for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xFF);
     out.append(buf, 8);
 }
-inline void pb_bytes(std::string& out, std::uint32_t field, std::string_view v) {
+inline void pb_bytes(std::string& out, std::uint32_t field, string_ref v) {
     pb_tag(out, field, pb_len_type);
     pb_varint(out, v.size());
     out.append(v);
 }
-inline void pb_label(std::string& out, std::string& scratch, std::string_view name, std::string_view value) {
+inline void pb_label(std::string& out, std::string& scratch, string_ref name, string_ref value) {
     scratch.clear();
     pb_bytes(scratch, 1, name);
     pb_bytes(scratch, 2, value);
@@ -139,11 +139,11 @@ public:
         end_metric(h_.type == metric_type::unknown ? 5 : 2);
     }
 
-    void histogram_sample(const series_base& s, std::span<const std::uint64_t> cumulative, double sum) override {
+    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
         histogram_sample_with_exemplars(s, cumulative, sum, {});
     }
-    void histogram_sample_with_exemplars(const series_base& s, std::span<const std::uint64_t> cumulative, double sum,
-                                         std::span<const exemplar* const> ex) override {
+    void histogram_sample_with_exemplars(const series_base& s, span<const std::uint64_t> cumulative, double sum,
+                                         span<const exemplar* const> ex) override {
         begin_metric(s);
         inner_.clear();
         const std::uint64_t count = cumulative.empty() ? 0 : cumulative.back();
@@ -153,7 +153,7 @@ public:
     }
 
     void native_histogram_sample(const series_base& s, const native_histogram_data& h,
-                                 std::span<const exemplar* const> ex) override {
+                                 span<const exemplar* const> ex) override {
         begin_metric(s);
         inner_.clear();
         histogram_common(h.count, h.sum, h.classic_cumulative, ex);
@@ -167,7 +167,7 @@ public:
         end_metric(7);
     }
 
-    void summary_sample(const series_base& s, std::span<const quantile_value> quantiles, double sum,
+    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
                         std::uint64_t count) override {
         begin_metric(s);
         inner_.clear();
@@ -185,8 +185,8 @@ public:
 
     void info_sample(const series_base& s) override { gauge_sample(s, 1); }
 
-    void stateset_sample(const series_base& s, std::span<const std::string_view> states, std::span<const bool> values,
-                         std::span<const series_base* const>) override {
+    void stateset_sample(const series_base& s, span<const string_ref> states, span<const bool> values,
+                         span<const series_base* const>) override {
         for (std::size_t i = 0; i < states.size() && i < values.size(); ++i) {
             begin_metric(s);
             pb_label(metric_, tmp_, h_.name, states[i]);
@@ -201,7 +201,7 @@ private:
         metric_.clear();
         for (const auto& [k, v] : h_.const_labels) pb_label(metric_, tmp_, k, v);
         std::size_t i = 0;
-        s.for_each_label_value([&](std::string_view value) {
+        s.for_each_label_value([&](string_ref value) {
             if (i < h_.label_names.size()) pb_label(metric_, tmp_, h_.label_names[i], value);
             ++i;
         });
@@ -212,12 +212,12 @@ private:
         ++metrics_;
     }
 
-    void histogram_common(std::uint64_t count, double sum, std::span<const std::uint64_t> cumulative,
-                          std::span<const exemplar* const> ex) {
+    void histogram_common(std::uint64_t count, double sum, span<const std::uint64_t> cumulative,
+                          span<const exemplar* const> ex) {
         pb_uint(inner_, 1, count);
         pb_double(inner_, 2, sum);
         // Finite buckets only: +Inf is implied by the count (as the Go client sends it).
-        const auto bounds = h_.layout ? h_.layout->bounds() : std::span<const double>{};
+        const auto bounds = h_.layout ? h_.layout->bounds() : span<const double>{};
         for (std::size_t i = 0; i < bounds.size() && i < cumulative.size(); ++i) {
             tmp_.clear();
             pb_uint(tmp_, 1, cumulative[i]);
@@ -243,9 +243,9 @@ private:
 
     void put_exemplar(std::string& dst, std::uint32_t field, const exemplar& e) {
         std::string msg, scratch;
-        for (const auto& [k, v] : e.labels) pb_label(msg, scratch, k, v);
+        e.for_each_label([&](string_ref k, string_ref v) { pb_label(msg, scratch, k, v); });
         pb_double(msg, 2, e.value);
-        if (e.timestamp) pb_timestamp(msg, 3, *e.timestamp);
+        if (e.has_timestamp()) pb_timestamp(msg, 3, e.timestamp);
         pb_bytes(dst, field, msg);
     }
 

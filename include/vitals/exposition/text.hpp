@@ -2,20 +2,20 @@
 #pragma once
 
 #include <charconv>
-#include <concepts>
 #include <cstddef>
 #include <cstring>
-#include <string>
-#include <string_view>
+#include <iosfwd>
 
 #include "../core/family.hpp"
 #include "../core/registry.hpp"
+#include "../core/span.hpp"
+#include "../core/string_ref.hpp"
 #include "../detail/text.hpp"
 
 namespace vitals {
 
 /// The content type of text format 0.0.4.
-inline constexpr std::string_view text_content_type = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr string_ref text_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Anything a render can append characters to: std::string, or a type of yours with
 /// `append(const char*, std::size_t)`.
@@ -54,7 +54,7 @@ protected:
         std::memcpy(buf_ + len_, p, n);
         len_ += n;
     }
-    void put(std::string_view s) { put(s.data(), s.size()); }
+    void put(string_ref s) { put(s.data(), s.size()); }
     void put(char c) {
         if (len_ == sizeof buf_) [[unlikely]]
             flush();
@@ -88,8 +88,8 @@ protected:
         put(p, static_cast<std::size_t>(buf + sizeof buf - p));
     }
     /// `{const,series,extra_name="extra_value"}`, or nothing when all are empty.
-    void put_labels(std::string_view const_block, std::string_view block, std::string_view extra_name = {},
-                    std::string_view extra_value = {}) {
+    void put_labels(string_ref const_block, string_ref block, string_ref extra_name = {},
+                    string_ref extra_value = {}) {
         if (const_block.empty() && block.empty() && extra_name.empty()) return;
         put('{');
         put(const_block);
@@ -105,7 +105,7 @@ protected:
         put('}');
     }
     /// Writes `s` with backslash and line feed escaped (and, for OpenMetrics, double quotes).
-    void put_escaped_help(std::string_view s, bool escape_quotes) {
+    void put_escaped_help(string_ref s, bool escape_quotes) {
         std::size_t run = 0;
         for (std::size_t i = 0; i < s.size(); ++i) {
             const char c = s[i];
@@ -125,7 +125,7 @@ private:
     char buf_[4096];
 };
 
-inline std::string_view text_type_name(metric_type t) noexcept {
+inline string_ref text_type_name(metric_type t) noexcept {
     switch (t) {
         case metric_type::counter: return "counter";
         case metric_type::gauge: return "gauge";
@@ -180,15 +180,15 @@ public:
         put('\n');
     }
 
-    void histogram_sample(const series_base& s, std::span<const std::uint64_t> cumulative, double sum) override {
+    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
         const auto le = h_.layout->le_text();
         // Every bucket line starts `name_bucket{const,labels,le="`: put it together once per series
         // (when it fits the scratch array) and copy it per bucket.
-        const std::string_view block = s.label_block();
+        const string_ref block = s.label_block();
         const std::size_t prefix_len = h_.name.size() + 8 + h_.const_block.size() + block.size() + 2 + 4;
         if (prefix_len <= sizeof prefix_) {
             char* p = prefix_;
-            auto add = [&p](std::string_view x) {
+            auto add = [&p](string_ref x) {
                 std::memcpy(p, x.data(), x.size());
                 p += x.size();
             };
@@ -199,7 +199,7 @@ public:
             add(block);
             if (!block.empty()) *p++ = ',';
             add("le=\"");
-            const std::string_view prefix(prefix_, static_cast<std::size_t>(p - prefix_));
+            const string_ref prefix(prefix_, static_cast<std::size_t>(p - prefix_));
             for (std::size_t i = 0; i < cumulative.size(); ++i) {
                 put(prefix);
                 put(le[i]);
@@ -220,12 +220,12 @@ public:
         sum_and_count(s, sum, cumulative.empty() ? 0 : cumulative.back());
     }
 
-    void summary_sample(const series_base& s, std::span<const quantile_value> quantiles, double sum,
+    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
                         std::uint64_t count) override {
         for (const auto& q : quantiles) {
             char buf[max_double_chars];
             put(h_.name);
-            this->put_labels(h_.const_block, s.label_block(), "quantile", std::string_view(buf, format_double(buf, q.quantile)));
+            this->put_labels(h_.const_block, s.label_block(), "quantile", string_ref(buf, format_double(buf, q.quantile)));
             put(' ');
             this->put_double(q.value);
             put('\n');
@@ -235,7 +235,7 @@ public:
 
     // Text 0.0.4 has no native buckets: the classic ones, or just +Inf when there are none.
     void native_histogram_sample(const series_base& s, const native_histogram_data& h,
-                                 std::span<const exemplar* const>) override {
+                                 span<const exemplar* const>) override {
         if (!h.classic_cumulative.empty()) return histogram_sample(s, h.classic_cumulative, h.sum);
         put(h_.name);
         put("_bucket");
@@ -279,9 +279,12 @@ void render_text(const registry& r, Sink& out) {
     w.flush();
 }
 
-/// The registry's exposition in text format 0.0.4.
-inline std::string render_text(const registry& r) {
-    std::string out;
+/// The registry's exposition in text format 0.0.4, as a new std::string (or as `String`, any
+/// default-constructible char_sink). Include <string> to call it: this header only declares
+/// std::string, so that translation units which never call it don't parse <string>.
+template <class String = std::string>
+String render_text(const registry& r) {
+    String out;
     render_text(r, out);
     return out;
 }
