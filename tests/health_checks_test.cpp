@@ -350,12 +350,12 @@ TEST(HealthHttpCheck, GarbageClosedAndSilentPeers) {
 }
 
 TEST(HealthHttpCheck, RejectsUnsupportedUrls) {
-  EXPECT_THROW(h::http_check("x", "https://example.invalid/"), std::invalid_argument);
-  EXPECT_THROW(h::http_check("x", "http:///path"), std::invalid_argument);
-  EXPECT_THROW(h::http_check("x", "http://[::1/"), std::invalid_argument);
-  EXPECT_THROW(h::http_check("x", "http://127.0.0.1:99999/"), std::invalid_argument);
-  EXPECT_THROW(h::http_check("x", "http://127.0.0.1/a b"), std::invalid_argument);
-  EXPECT_THROW(h::http_check("x", "http://127.0.0.1/a\r\nX-Injected: 1"), std::invalid_argument);
+  EXPECT_THROW(h::http_check("x", "https://example.invalid/"), vitals::invalid_argument_error);
+  EXPECT_THROW(h::http_check("x", "http:///path"), vitals::invalid_argument_error);
+  EXPECT_THROW(h::http_check("x", "http://[::1/"), vitals::invalid_argument_error);
+  EXPECT_THROW(h::http_check("x", "http://127.0.0.1:99999/"), vitals::invalid_argument_error);
+  EXPECT_THROW(h::http_check("x", "http://127.0.0.1/a b"), vitals::invalid_argument_error);
+  EXPECT_THROW(h::http_check("x", "http://127.0.0.1/a\r\nX-Injected: 1"), vitals::invalid_argument_error);
   EXPECT_NO_THROW(h::http_check("x", "http://[::1]:8080/ready"));
   EXPECT_NO_THROW(h::http_check("x", "http://localhost"));
 }

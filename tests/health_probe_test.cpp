@@ -135,9 +135,9 @@ TEST(HealthProbe, RegistersCheckersAndCallables) {
 TEST(HealthProbe, RejectsBadNames) {
   h::probe p;
   p.add("db", [] { return true; });
-  EXPECT_THROW(p.add("db", [] { return true; }), std::invalid_argument);
-  EXPECT_THROW(p.add("", [] { return true; }), std::invalid_argument);
-  EXPECT_THROW(p.add("a/b", [] { return true; }), std::invalid_argument);
+  EXPECT_THROW(p.add("db", [] { return true; }), vitals::invalid_argument_error);
+  EXPECT_THROW(p.add("", [] { return true; }), vitals::invalid_argument_error);
+  EXPECT_THROW(p.add("a/b", [] { return true; }), vitals::invalid_argument_error);
 }
 
 TEST(HealthProbe, RunsChecksConcurrently) {

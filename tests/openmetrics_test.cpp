@@ -162,6 +162,19 @@ TEST(OpenMetrics, StatesetFamily) {
     EXPECT_THROW((r.stateset<"mode", labels<"shard">>("Current mode.", {"primary"})), registration_error);
 }
 
+TEST(OpenMetrics, StatesetStatesFromAVectorOfStrings) {
+    registry r;
+    auto* states = new std::vector<std::string>{"green", "amber", "red"};
+    auto& light = r.stateset<"light">("Traffic light.", *states);
+    delete states;  // the family keeps its own copies
+    light.labels().set_only("amber");
+    const auto text = render_openmetrics(r);
+    EXPECT_NE(text.find("light{light=\"green\"} 0\nlight{light=\"amber\"} 1\nlight{light=\"red\"} 0\n"),
+              std::string::npos)
+        << text;
+    expect_parses(text);
+}
+
 TEST(OpenMetrics, CounterFamilyNameClashIsRefused) {
     registry r;
     r.counter<"jobs_total">("Jobs.");

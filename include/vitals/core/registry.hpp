@@ -199,6 +199,17 @@ public:
                       "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
         return add<stateset_family<Labels>>(Name.view(), help, states);
     }
+    /// The same, with the states in any range of strings (a std::vector<std::string>, say).
+    template <fixed_string Name, label_set Labels = labels<>, class Range>
+        requires requires(const Range& r) {
+            string_ref(*r.begin());
+            r.begin() != r.end();
+        }
+    stateset_family<Labels>& stateset(string_ref help, const Range& states) {
+        detail::pod_vector<string_ref> views;
+        for (const auto& s : states) views.push_back(string_ref(s));
+        return stateset<Name, Labels>(help, span<const string_ref>{views.data(), views.size()});
+    }
 
     /// Registers a family built elsewhere (other metric kinds plug in here), taking it over from
     /// `f`: a std::unique_ptr<Family> or any owner with get() and release(). Returns the family

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 
+#include "vitals/core/error.hpp"
 #include "vitals/detail/socket.hpp"
 #include "vitals/health/checker.hpp"
 
@@ -265,7 +266,7 @@ class postgres_check {
 class http_check {
  public:
   /// Checks `url`, of the form "http://host[:port][/path]" (IPv6 hosts in
-  /// brackets). Throws std::invalid_argument for anything else.
+  /// brackets). Throws vitals::invalid_argument_error for anything else.
   http_check(std::string name, std::string_view url) : name_(std::move(name)) { parse_url(url); }
 
   /// The check's name.
@@ -299,34 +300,34 @@ class http_check {
 
   void parse_url(std::string_view url) {
     constexpr std::string_view scheme = "http://";
-    if (!url.starts_with(scheme)) throw std::invalid_argument("http_check: URL must start with http://");
+    if (!url.starts_with(scheme)) throw vitals::invalid_argument_error("http_check: URL must start with http://");
     url.remove_prefix(scheme.size());
     const auto slash = url.find('/');
     const std::string_view authority = url.substr(0, slash);
     path_ = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-    if (authority.empty()) throw std::invalid_argument("http_check: missing host");
+    if (authority.empty()) throw vitals::invalid_argument_error("http_check: missing host");
     // The Host header carries the authority exactly as written in the URL.
     host_header_ = std::string(authority);
     const bool v6 = authority.starts_with('[');
     const auto close = authority.find(']');
-    if (v6 && close == std::string_view::npos) throw std::invalid_argument("http_check: bad IPv6 host");
+    if (v6 && close == std::string_view::npos) throw vitals::invalid_argument_error("http_check: bad IPv6 host");
     const std::string_view after_host = v6 ? authority.substr(close + 1) : std::string_view{};
     const bool has_port = v6 ? !after_host.empty() : authority.find(':') != std::string_view::npos;
     if (has_port) {
       auto hp = vitals::detail::parse_host_port(authority);
-      if (!hp) throw std::invalid_argument("http_check: bad host:port in URL");
+      if (!hp) throw vitals::invalid_argument_error("http_check: bad host:port in URL");
       host_ = hp->host;
       port_ = hp->port;
     } else {
       host_ = std::string(v6 ? authority.substr(1, close - 1) : authority);
       port_ = 80;
-      if (host_.empty()) throw std::invalid_argument("http_check: missing host");
+      if (host_.empty()) throw vitals::invalid_argument_error("http_check: missing host");
     }
     // Both end up verbatim in the request head; whitespace or control bytes
     // would let a URL inject headers.
     for (char c : std::string(authority) + path_)
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
-        throw std::invalid_argument("http_check: URL must not contain spaces or control characters");
+        throw vitals::invalid_argument_error("http_check: URL must not contain spaces or control characters");
   }
 
   std::string name_;

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "vitals/core/error.hpp"
 #include "vitals/health/checker.hpp"
 
 namespace vitals::health {
@@ -108,7 +109,7 @@ class probe {
   probe(const probe&) = delete;
   probe& operator=(const probe&) = delete;
 
-  /// Registers a checker under its own name. Throws std::invalid_argument if
+  /// Registers a checker under its own name. Throws vitals::invalid_argument_error if
   /// the name is empty, contains '/' or is already registered.
   template <checker C>
   void add(C c, check_options opts = {}) {
@@ -204,9 +205,9 @@ class probe {
   };
 
   void add_entry(std::string name, check_options opts, std::function<check_result(deadline_t)> run) {
-    if (name.empty()) throw std::invalid_argument("vitals::health::probe: empty check name");
+    if (name.empty()) throw vitals::invalid_argument_error("vitals::health::probe: empty check name");
     if (name.find('/') != std::string::npos)
-      throw std::invalid_argument("vitals::health::probe: check name contains '/': " + name);
+      throw vitals::invalid_argument_error("vitals::health::probe: check name contains '/': " + name);
     auto e = std::make_shared<entry>();
     e->name = std::move(name);
     e->opts = opts;
@@ -214,7 +215,7 @@ class probe {
     std::unique_lock lock(registry_mutex_);
     for (const auto& x : entries_)
       if (x->name == e->name)
-        throw std::invalid_argument("vitals::health::probe: duplicate check name: " + e->name);
+        throw vitals::invalid_argument_error("vitals::health::probe: duplicate check name: " + e->name);
     entries_.push_back(std::move(e));
   }
 

@@ -1,0 +1,55 @@
+// core/const_labels.hpp: the label pairs a registry adds to every series.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <vitals/core/const_labels.hpp>
+
+using vitals::const_labels;
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> contents(const const_labels& l) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, value] : l) out.emplace_back(name, value);
+    return out;
+}
+
+TEST(const_labels, keeps_pairs_in_order_and_owns_them) {
+    std::string value = "api";
+    const_labels l{{"service", value}};
+    l.add("environment", std::string("staging"));
+    value = "changed";  // the list copied it
+    using pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(contents(l), (pairs{{"service", "api"}, {"environment", "staging"}}));
+    EXPECT_EQ(l.pairs().size(), 2u);
+    EXPECT_EQ(l[1].name, "environment");
+}
+
+TEST(const_labels, from_standard_containers_of_pairs) {
+    const std::vector<std::pair<std::string, std::string>> v{{"a", "1"}, {"b", "2"}};
+    const std::map<std::string, std::string> m{{"z", "26"}, {"y", "25"}};
+    EXPECT_EQ(contents(const_labels(v)), v);
+    EXPECT_EQ(contents(const_labels(m)), (std::vector<std::pair<std::string, std::string>>{{"y", "25"}, {"z", "26"}}));
+}
+
+TEST(const_labels, copies_are_deep_and_set_value_replaces_one) {
+    const_labels a{{"service", "api"}, {"region", "eu"}};
+    const_labels b = a;
+    b.set_value(0, "worker");
+    EXPECT_EQ(a[0].value, "api");
+    EXPECT_EQ(b[0].value, "worker");
+    EXPECT_EQ(b[0].name, "service");
+    const_labels c = std::move(b);
+    EXPECT_EQ(c.size(), 2u);
+    a = c;
+    EXPECT_EQ(a[0].value, "worker");
+    a.clear();
+    EXPECT_TRUE(a.empty());
+    EXPECT_EQ(c[1].value, "eu");
+}
+
+}  // namespace
