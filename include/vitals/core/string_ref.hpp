@@ -126,7 +126,7 @@ private:
         return __builtin_memcmp(a, b, n) == 0;
     }
 
-    const char* data_ = nullptr;
+    const char* data_ = "";  // never null, so an empty view can go to memcpy and friends
     std::size_t size_ = 0;
 };
 

@@ -19,7 +19,7 @@ public:
     text_buffer() noexcept = default;
     /// A copy of `s`.
     text_buffer(string_ref s) { append(s.data(), s.size()); }
-    text_buffer(const text_buffer& o) { append(o.data_, o.size_); }
+    text_buffer(const text_buffer& o) { append(o.data(), o.size_); }
     text_buffer(text_buffer&& o) noexcept : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
         o.data_ = nullptr;
         o.size_ = o.capacity_ = 0;
@@ -38,13 +38,14 @@ public:
     }
     ~text_buffer() { std::free(data_); }
 
-    [[nodiscard]] const char* data() const noexcept { return data_; }
+    /// Never null (an empty buffer gives a pointer to an empty string).
+    [[nodiscard]] const char* data() const noexcept { return data_ ? data_ : ""; }
     [[nodiscard]] char* data() noexcept { return data_; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     /// The characters as a view (valid until the buffer changes).
-    [[nodiscard]] string_ref view() const noexcept { return {data_, size_}; }
+    [[nodiscard]] string_ref view() const noexcept { return {data(), size_}; }
     [[nodiscard]] char operator[](std::size_t i) const noexcept { return data_[i]; }
 
     void reserve(std::size_t n) {
