@@ -247,7 +247,9 @@ private:
 
 /// A point-in-time reading of one histogram series.
 struct histogram_snapshot {
-    detail::pod_vector<std::uint64_t> cumulative;  ///< Per bucket including +Inf, cumulative.
+    /// Per bucket including +Inf, cumulative: a list with size(), operator[], back(), data(),
+    /// begin() and end().
+    detail::pod_vector<std::uint64_t> cumulative;
     double sum = 0;                                ///< Sum of all observed values.
     /// Number of observations (the +Inf bucket).
     [[nodiscard]] std::uint64_t count() const noexcept { return cumulative.empty() ? 0 : cumulative.back(); }
