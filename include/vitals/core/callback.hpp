@@ -2,7 +2,7 @@
 // from elsewhere, a process's resident memory).
 #pragma once
 
-#include <concepts>
+#include <type_traits>
 
 #include "../detail/math.hpp"
 #include "../detail/mutex.hpp"
@@ -17,7 +17,7 @@ namespace detail {
 class value_source {
 public:
     template <class F>
-    explicit value_source(F f) : p_(new impl<F>(std::move(f))) {}
+    explicit value_source(F f) : p_(new impl<F>(static_cast<F&&>(f))) {}
     double operator()() const { return p_->call(); }
 
 private:
@@ -27,7 +27,7 @@ private:
     };
     template <class F>
     struct impl final : base {
-        explicit impl(F fn) : f(std::move(fn)) {}
+        explicit impl(F fn) : f(static_cast<F&&>(fn)) {}
         double call() override { return static_cast<double>(f()); }
         F f;
     };
@@ -37,7 +37,7 @@ private:
 class callback_series final : public series_base {
 public:
     callback_series(span<const string_ref> names, const label_key& key, value_source fn)
-        : series_base(names, key), fn(std::move(fn)) {}
+        : series_base(names, key), fn(static_cast<value_source&&>(fn)) {}
     value_source fn;
 };
 }  // namespace detail
@@ -62,7 +62,7 @@ public:
     /// function of an existing one).
     /// `fn` is any callable returning a number (a lambda, a function pointer, a std::function).
     template <class F, class... V>
-        requires std::invocable<F&> && std::convertible_to<std::invoke_result_t<F&>, double>
+        requires std::is_invocable_v<F&> && std::is_convertible_v<std::invoke_result_t<F&>, double>
     void set(F fn, const V&... values) {
         static_assert(sizeof...(V) == label_count,
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
@@ -74,12 +74,12 @@ public:
         detail::lock_guard lock(mu_);
         for (auto& s : series_)
             if (s->matches(key.key())) {
-                s->fn = detail::value_source(std::move(fn));
+                s->fn = detail::value_source(static_cast<F&&>(fn));
                 return;
             }
         series_.reserve(series_.size() + 1);  // so that the push_back below cannot throw
         series_.push_back(new detail::callback_series(span<const string_ref>{Labels::names, label_count},
-                                                      key.key(), detail::value_source(std::move(fn))));
+                                                      key.key(), detail::value_source(static_cast<F&&>(fn))));
     }
 
     /// Removes the series with these label values; false if there was none.

@@ -7,7 +7,7 @@
 // down or became NaN would break every rate() over it.
 #pragma once
 
-#include <concepts>
+#include <type_traits>
 #include <cstdint>
 #include <limits>
 
@@ -116,7 +116,8 @@ public:
     void inc() const { series().add(std::uint64_t{1}); }
 
     /// Adds an integer; a negative `n` is refused and returns false.
-    template <std::integral T>
+    template <class T>
+        requires std::is_integral_v<T>
     bool inc(T n) const {
         if constexpr (std::is_signed_v<T>)
             if (n < 0) return false;
@@ -125,7 +126,8 @@ public:
     }
 
     /// Adds a floating-point amount; negative, NaN or infinite amounts are refused (false).
-    template <std::floating_point T>
+    template <class T>
+        requires std::is_floating_point_v<T>
     bool inc(T v) const {
         return series().add(static_cast<double>(v));
     }
@@ -134,7 +136,7 @@ public:
     /// is storing one at the same instant, this one is dropped rather than waited for).
     /// Refused like inc(n) (false, nothing recorded) for negative, NaN or infinite amounts.
     template <class T>
-        requires std::integral<T> || std::floating_point<T>
+        requires std::is_integral_v<T> || std::is_floating_point_v<T>
     bool inc(T n, const exemplar_labels& ex) const {
         if (!inc(n)) return false;
         series().exemplars().store(0, ex, static_cast<double>(n));
@@ -158,7 +160,7 @@ private:
 /// new series at zero.
 class counter : public counter_operations<counter> {
 public:
-    explicit counter(detail::series_ptr<detail::counter_series> p) noexcept : p_(std::move(p)) {}
+    explicit counter(detail::series_ptr<detail::counter_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::counter_series>&&>(p)) {}
 
 private:
     friend class counter_operations<counter>;

@@ -8,7 +8,7 @@
 // refused (false); `set` accepts any value, NaN and infinities included.
 #pragma once
 
-#include <concepts>
+#include <type_traits>
 #include <cstdint>
 
 #include "../detail/math.hpp"
@@ -116,7 +116,7 @@ private:
 /// A handle to one gauge series; see `counter` for what handles guarantee.
 class gauge : public gauge_operations<gauge> {
 public:
-    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept : p_(std::move(p)) {}
+    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::gauge_series>&&>(p)) {}
 
 private:
     friend class gauge_operations<gauge>;

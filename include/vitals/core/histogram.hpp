@@ -289,7 +289,7 @@ private:
 /// A handle to one histogram series; see `counter` for what handles guarantee.
 class histogram : public histogram_operations<histogram> {
 public:
-    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept : p_(std::move(p)) {}
+    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::histogram_series>&&>(p)) {}
 
 private:
     friend class histogram_operations<histogram>;

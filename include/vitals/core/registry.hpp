@@ -133,7 +133,7 @@ public:
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         auto layout = detail::shared<const histogram_layout>::make(buckets);
         return unwrap<Labels>(
-            add<metric_family<detail::histogram_series, Labels>>(name, help, detail::histogram_series::params{std::move(layout)}));
+            add<metric_family<detail::histogram_series, Labels>>(name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
     }
 
     /// Registers (or finds) a gauge whose values are computed at render time; add series with

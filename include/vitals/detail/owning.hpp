@@ -3,7 +3,6 @@
 #pragma once
 
 #include "atomic.hpp"
-#include <utility>
 
 namespace vitals::detail {
 
@@ -13,17 +12,23 @@ class unique {
 public:
     unique() noexcept = default;
     explicit unique(T* p) noexcept : p_(p) {}
-    unique(unique&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    unique(unique&& o) noexcept : p_(o.release()) {}
     unique& operator=(unique&& o) noexcept {
-        if (this != &o) reset(std::exchange(o.p_, nullptr));
+        if (this != &o) reset(o.release());
         return *this;
     }
     ~unique() { delete p_; }
     void reset(T* p = nullptr) noexcept {
-        delete std::exchange(p_, p);
+        T* old = p_;
+        p_ = p;
+        delete old;
     }
     /// Gives the object up without deleting it.
-    [[nodiscard]] T* release() noexcept { return std::exchange(p_, nullptr); }
+    [[nodiscard]] T* release() noexcept {
+        T* p = p_;
+        p_ = nullptr;
+        return p;
+    }
     T* get() const noexcept { return p_; }
     T* operator->() const noexcept { return p_; }
     T& operator*() const noexcept { return *p_; }
@@ -43,15 +48,17 @@ public:
     template <class... A>
     static shared make(A&&... args) {
         shared s;
-        s.b_ = new block{{1}, T(std::forward<A>(args)...)};
+        s.b_ = new block{{1}, T(static_cast<A&&>(args)...)};
         return s;
     }
     shared(const shared& o) noexcept : b_(o.b_) {
         if (b_) b_->refs.fetch_add(1, detail::memory_order_relaxed);
     }
-    shared(shared&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    shared(shared&& o) noexcept : b_(o.b_) { o.b_ = nullptr; }
     shared& operator=(shared o) noexcept {
-        std::swap(b_, o.b_);
+        block* mine = b_;
+        b_ = o.b_;
+        o.b_ = mine;
         return *this;
     }
     ~shared() {
