@@ -19,6 +19,7 @@ namespace vitals {
 class const_labels {
 public:
     const_labels() noexcept = default;
+    /// Copies of the pairs, in order: `{{"service", "api"}, {"environment", env}}`.
     const_labels(std::initializer_list<label_pair> pairs) {
         for (const auto& p : pairs) add(p.name, p.value);
     }
@@ -72,6 +73,7 @@ public:
         pairs_[i] = {{block, old.name.size()}, {block + old.name.size(), value.size()}};
         std::free(const_cast<char*>(old.name.data()));
     }
+    /// Removes every pair.
     void clear() noexcept {
         for (const auto& p : pairs_) std::free(const_cast<char*>(p.name.data()));
         pairs_.clear();

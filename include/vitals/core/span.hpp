@@ -16,11 +16,13 @@ namespace vitals {
 template <class T>
 class span {
 public:
-    using element_type = T;
-    using value_type = std::remove_cv_t<T>;
+    using element_type = T;                  ///< The viewed type, const or not.
+    using value_type = std::remove_cv_t<T>;  ///< The viewed type without const.
 
     constexpr span() noexcept = default;
+    /// `size` values from `data`.
     constexpr span(T* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    /// A whole C array.
     template <std::size_t N>
     constexpr span(T (&array)[N]) noexcept : data_(array), size_(N) {}
     /// Any contiguous container whose data() converts to T*: std::vector, std::array, std::span...

@@ -40,14 +40,18 @@ public:
 
     /// Never null (an empty buffer gives a pointer to an empty string).
     [[nodiscard]] const char* data() const noexcept { return data_ ? data_ : ""; }
+    /// Writable characters (null while nothing was ever stored).
     [[nodiscard]] char* data() noexcept { return data_; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    /// Characters that fit before the next allocation.
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     /// The characters as a view (valid until the buffer changes).
     [[nodiscard]] string_ref view() const noexcept { return {data(), size_}; }
+    /// The i-th character; i < size().
     [[nodiscard]] char operator[](std::size_t i) const noexcept { return data_[i]; }
 
+    /// Room for `n` characters in all (never shrinks).
     void reserve(std::size_t n) {
         if (n <= capacity_) return;
         grow(n, nullptr, 0);
@@ -59,11 +63,14 @@ public:
         std::memcpy(data_ + size_, p, n);
         size_ += n;
     }
+    /// Appends one character.
     void push_back(char c) { append(&c, 1); }
+    /// Appends `s`.
     text_buffer& operator+=(string_ref s) {
         append(s.data(), s.size());
         return *this;
     }
+    /// Appends `c`.
     text_buffer& operator+=(char c) {
         push_back(c);
         return *this;
@@ -73,7 +80,9 @@ public:
         reserve(n);
         size_ = n;
     }
+    /// Empties the buffer and keeps its capacity (a reused render buffer allocates nothing).
     void clear() noexcept { size_ = 0; }
+    /// Exchanges the contents with `o` (no copy).
     void swap(text_buffer& o) noexcept {
         char* d = data_;
         data_ = o.data_;
@@ -86,6 +95,7 @@ public:
         o.capacity_ = t;
     }
 
+    /// Compares the characters with anything string_ref accepts (another buffer included).
     friend bool operator==(const text_buffer& a, string_ref b) noexcept { return a.view() == b; }
 
 private:
