@@ -75,11 +75,6 @@ public:
         push_back(c);
         return *this;
     }
-    /// Sets the size; new characters are unspecified (callers write them through data()).
-    void resize(std::size_t n) {
-        reserve(n);
-        size_ = n;
-    }
     /// Empties the buffer and keeps its capacity (a reused render buffer allocates nothing).
     void clear() noexcept { size_ = 0; }
     /// Exchanges the contents with `o` (no copy).
