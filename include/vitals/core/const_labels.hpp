@@ -55,22 +55,14 @@ public:
     /// Appends a pair (copies both strings).
     void add(string_ref name, string_ref value) {
         pairs_.reserve(pairs_.size() + 1);  // so that the push_back below cannot throw
-        char* block = static_cast<char*>(std::malloc(name.size() + value.size() + 1));
-        if (!block) throw std::bad_alloc();
-        if (name.size()) std::memcpy(block, name.data(), name.size());
-        if (value.size()) std::memcpy(block + name.size(), value.data(), value.size());
-        pairs_.push_back({{block, name.size()}, {block + name.size(), value.size()}});
+        pairs_.push_back(owned_pair(name, value));
     }
     /// The same as add, under the name std::vector users reach for.
     void emplace_back(string_ref name, string_ref value) { add(name, value); }
     /// Replaces the value of pair `i`.
     void set_value(std::size_t i, string_ref value) {
         const label_pair old = pairs_[i];
-        char* block = static_cast<char*>(std::malloc(old.name.size() + value.size() + 1));
-        if (!block) throw std::bad_alloc();
-        if (old.name.size()) std::memcpy(block, old.name.data(), old.name.size());
-        if (value.size()) std::memcpy(block + old.name.size(), value.data(), value.size());
-        pairs_[i] = {{block, old.name.size()}, {block + old.name.size(), value.size()}};
+        pairs_[i] = owned_pair(old.name, value);
         std::free(const_cast<char*>(old.name.data()));
     }
     /// Removes every pair.
@@ -89,6 +81,14 @@ public:
 
 private:
     // Each pair's name and value share one malloc'd block, which the name points at.
+    static label_pair owned_pair(string_ref name, string_ref value) {
+        char* block = static_cast<char*>(std::malloc(name.size() + value.size() + 1));
+        if (!block) throw std::bad_alloc();
+        if (name.size()) std::memcpy(block, name.data(), name.size());
+        if (value.size()) std::memcpy(block + name.size(), value.data(), value.size());
+        return {{block, name.size()}, {block + name.size(), value.size()}};
+    }
+
     detail::pod_vector<label_pair> pairs_;
 };
 
