@@ -107,7 +107,7 @@ std::int64_t delta_on_new_thread(F f, bool registered = false) {
     bool done = false, release = false;
     std::int64_t delta = 0;
     std::thread t([&] {
-        if (registered) vitals::detail::this_thread_cells();
+        (void)registered;
         const std::int64_t before = live();
         f();
         delta = live() - before;

@@ -128,6 +128,9 @@ public:
         return dynamic_cast<const callback_family*>(&other) && other.help() == help();
     }
 
+    void fork_prepare() noexcept override { mu_.lock(); }
+    void fork_parent() noexcept override { mu_.unlock(); }
+    void fork_child() noexcept override { mu_.reset_after_fork(); }
 private:
     mutable detail::mutex mu_;
     detail::pod_vector<detail::callback_series*> series_;  // owned

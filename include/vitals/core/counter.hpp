@@ -1,7 +1,7 @@
 // vitals — counter: a value that only goes up.
 //
-// Integer increments are exact over the full 64-bit range and beyond: each thread's word carries
-// into a shared overflow count when it wraps, so totals are exact up to 2^128. Fractional
+// Integer increments are exact over the full 64-bit range and beyond: per-CPU words that would
+// wrap move into a 128-bit total of the series, so totals are exact up to 2^128. Fractional
 // increments are kept in a separate double per thread. Increments that are negative, NaN or
 // infinite are refused (the call returns false) and leave the value untouched: a counter that went
 // down or became NaN would break every rate() over it.
@@ -10,10 +10,12 @@
 #include <type_traits>
 #include <cstdint>
 #include <limits>
+#include <sched.h>
 
 #include "../detail/math.hpp"
 #include "../detail/exemplar_store.hpp"
-#include "../detail/thread_cells.hpp"
+#include "../detail/cell_pool.hpp"
+#include "../detail/percpu.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -37,29 +39,24 @@ namespace detail {
 
 __extension__ typedef unsigned __int128 uint128;
 
-class counter_series final : public series_base, public cell_owner {
+// Per stripe: the integer part (never allowed to wrap), then the fractional part (a double).
+// An increment that would wrap a stripe's word moves that word's value, with the increment, into
+// the series' own 128-bit total instead; readers see such moves through a sequence count, so a
+// total never seems to go back by 2^64 while one is under way.
+class counter_series final : public series_base {
 public:
     struct params {
         bool operator==(const params&) const = default;
     };
-    static constexpr std::uint32_t words = 2;  // integer part, fractional part
+    static constexpr std::uint32_t words = 2;
     static constexpr metric_type type = metric_type::counter;
 
     counter_series(const params&, span<const string_ref> names, const label_key& key)
-        : series_base(names, key) {
-        // Registered last: from here on an exiting thread may fold into this series (under the
-        // cell-space lock), so every member must already be constructed.
-        cell_space::instance().allocate(words, this);
-    }
-    ~counter_series() override { cell_space::instance().release(this); }
+        : series_base(names, key), cells_(words) {}
 
     void add(std::uint64_t n) {
-        cell_word& w = local_cells(cell_start())[0];
-        const std::uint64_t v = w.load(detail::memory_order_relaxed);
-        const std::uint64_t nv = v + n;
-        if (nv < v) [[unlikely]]
-            carry_.fetch_add(1, detail::memory_order_relaxed);
-        w.store(nv, detail::memory_order_relaxed);
+        if (!percpu_add_no_wrap(cells_.ref(), 0, n)) [[unlikely]]
+            add_wrapping(n);
     }
 
     bool add(double d) {
@@ -67,43 +64,67 @@ public:
         if (d <= 18446744073709549568.0 && d == floor_of(d)) {
             add(static_cast<std::uint64_t>(d));
         } else {
-            add_local_double(local_cells(cell_start())[1], d);
+            percpu_add_double(cells_.ref(), 1, d);
         }
         return true;
     }
 
-    void fold(const cell_word* from, cell_word* into) noexcept override {
-        if (into == from) return;  // the thread's chunk became the retired one
-        const std::uint64_t n = from[0].load(detail::memory_order_relaxed);
-        const std::uint64_t sum = into[0].load(detail::memory_order_relaxed) + n;
-        if (sum < n) carry_.fetch_add(1, detail::memory_order_relaxed);  // the retired word wrapped
-        into[0].store(sum, detail::memory_order_relaxed);
-        add_local_double(into[1], word_to_double(from[1].load(detail::memory_order_relaxed)));
-    }
-
-    /// Needs cell_space mutex held.
-    counter_value read_locked() const {
-        uint128 total = static_cast<uint128>(carry_.load(detail::memory_order_relaxed)) << 64;
-        double frac = 0;
-        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            total += w[0].load(detail::memory_order_relaxed);
-            frac += word_to_double(w[1].load(detail::memory_order_relaxed));
-        });
-        return {static_cast<std::uint64_t>(total >> 64), static_cast<std::uint64_t>(total), frac};
-    }
-
+    /// The exact total; monotonic: a later read never returns less than an earlier one.
     counter_value read() const {
-        detail::lock_guard lock(cell_space::instance().mutex());
-        return read_locked();
+        for (int spins = 0;; ++spins) {
+            const std::uint64_t s1 = wrap_seq_.load(detail::memory_order_acquire);
+            if (s1 & 1) {
+                if (spins > 64) sched_yield();
+                continue;
+            }
+            uint128 total = (static_cast<uint128>(over_high_.load(detail::memory_order_relaxed)) << 64) |
+                            over_low_.load(detail::memory_order_relaxed);
+            const cell_ref& c = cells_.ref();
+            for (std::uint32_t k = 0; k < c.stripes(); ++k) total += c.word(k, 0)->load(detail::memory_order_relaxed);
+            const double frac = percpu_sum_double(c, 1);
+            detail::atomic_thread_fence(detail::memory_order_acquire);
+            if (wrap_seq_.load(detail::memory_order_relaxed) != s1) continue;
+            return {static_cast<std::uint64_t>(total >> 64), static_cast<std::uint64_t>(total), frac};
+        }
     }
 
     /// The latest exemplar (one slot).
     exemplar_slots& exemplars() noexcept { return exemplars_; }
     [[nodiscard]] const exemplar_slots& exemplars() const noexcept { return exemplars_; }
 
+    void fork_child() noexcept override {
+        // A move another thread had under way is lost with that thread: its increment never
+        // happened in the child. Readers and the next move must not wait for it.
+        if (wrap_seq_.load(detail::memory_order_relaxed) & 1)
+            wrap_seq_.store(wrap_seq_.load(detail::memory_order_relaxed) + 1, detail::memory_order_relaxed);
+        exemplars_.reset_in_child();
+    }
+
 private:
+    [[gnu::noinline]] void add_wrapping(std::uint64_t n) noexcept {
+        // Writers that wrap take turns; the odd count tells readers a move is under way.
+        std::uint64_t s = wrap_seq_.load(detail::memory_order_relaxed);
+        for (int spins = 0;; ++spins) {
+            if (!(s & 1) && wrap_seq_.compare_exchange_weak(s, s + 1, detail::memory_order_acquire,
+                                                            detail::memory_order_relaxed))
+                break;
+            if (spins > 64) sched_yield();
+            s = wrap_seq_.load(detail::memory_order_relaxed);
+        }
+        detail::atomic_thread_fence(detail::memory_order_release);
+        const std::uint64_t taken = percpu_take(cells_.ref(), 0);
+        uint128 over = (static_cast<uint128>(over_high_.load(detail::memory_order_relaxed)) << 64) |
+                       over_low_.load(detail::memory_order_relaxed);
+        over += static_cast<uint128>(taken) + n;
+        over_high_.store(static_cast<std::uint64_t>(over >> 64), detail::memory_order_relaxed);
+        over_low_.store(static_cast<std::uint64_t>(over), detail::memory_order_relaxed);
+        wrap_seq_.store(s + 2, detail::memory_order_release);
+    }
+
+    cell_slot cells_;
     exemplar_slots exemplars_{1};
-    detail::atomic<std::uint64_t> carry_{0};
+    detail::atomic<std::uint64_t> wrap_seq_{0};  // odd while a move is under way
+    detail::atomic<std::uint64_t> over_high_{0}, over_low_{0};  // moved out of the stripes
 };
 
 }  // namespace detail
@@ -153,7 +174,7 @@ private:
 };
 
 /// A handle to one counter series. Cheap to copy (a reference count), free to use: an increment
-/// is a relaxed load and store on a word that only the calling thread writes.
+/// is an add to the current CPU's word, with no locked instruction where rseq is available.
 ///
 /// A handle keeps its series alive. If the series is removed from its family, the handle still
 /// works but its increments are no longer exposed; creating the same label values again starts a

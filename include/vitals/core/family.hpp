@@ -1,7 +1,8 @@
 // vitals — a family: all series of one metric name, one per combination of label values.
 //
 // Lookups of existing series are lock-free: an open-addressing table is read with acquire loads
-// inside a read section, and only creation, removal and rendering take the family's mutex.
+// inside a read section of the family's own reader gate (detail/reader_gate.hpp); creation and
+// removal take the family's mutex briefly, and a render takes it only to copy the list of series.
 // Removed series and outgrown tables are freed after a grace period (no reader still inside a
 // read section that began before the removal), so a concurrent lookup never touches freed memory.
 #pragma once
@@ -13,7 +14,7 @@
 #include "../detail/pod_vector.hpp"
 #include "../detail/scratch_array.hpp"
 #include "../detail/text.hpp"
-#include "../detail/thread_cells.hpp"
+#include "../detail/reader_gate.hpp"
 #include "const_labels.hpp"
 #include "counter.hpp"
 #include "error.hpp"
@@ -150,6 +151,13 @@ public:
             const_labels_.add(k, v);
         }
     }
+
+    /// fork(): takes every lock of the family and its series (see detail/fork_hooks.hpp), gives
+    /// them back in the parent, resets them in the child. Kinds without locks of their own keep
+    /// these defaults.
+    virtual void fork_prepare() noexcept {}
+    virtual void fork_parent() noexcept {}
+    virtual void fork_child() noexcept {}
 
     /// True when `other` was declared with the same type, labels and parameters.
     [[nodiscard]] virtual bool same_definition(const family_base& other) const = 0;
@@ -336,8 +344,8 @@ public:
     using handle = typename traits::handle;
 
     /// A reference to a series for immediate use: `family.labels("GET", "/").inc()`. It keeps a
-    /// read section open instead of taking a reference count, so it costs no locked instruction;
-    /// don't keep it beyond the statement (use `with` for that).
+    /// read section of the family open instead of taking a reference count, so it costs no
+    /// locked instruction; don't keep it beyond the statement (use `with` for that).
     class scoped : public traits::template operations<scoped> {
     public:
         scoped(const scoped&) = delete;
@@ -346,7 +354,7 @@ public:
     private:
         friend class metric_family;
         friend typename traits::template operations<scoped>;
-        scoped(metric_family& f, const detail::label_key& k) : series_(f.find_or_create(k)) {}
+        scoped(metric_family& f, const detail::label_key& k) : section_(f.gate_), series_(f.find_or_create(k)) {}
         Series& series_ref() const noexcept { return *series_; }
         detail::read_section section_;
         Series* series_;
@@ -356,7 +364,7 @@ public:
         : family_base(name, help, Series::type, names_span()), params_(static_cast<typename Series::params&&>(params)) {}
 
     ~metric_family() override {
-        detail::lock_guard lock(mu_);
+        // Nothing else can use the family now; releasing may free series (and their slots).
         for (Series* s : order_) s->release();
         for (Series* s : retired_) s->release();
         for (void* t : retired_tables_) detail::series_table<Series>::destroy(t);
@@ -368,16 +376,8 @@ public:
     handle with(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<label_count> key(values...);
-        handle h = [&] {
-            detail::read_section section;
-            return handle(detail::series_ptr<Series>(find_or_create(key.key())));
-        }();
-        // A table outgrown by a creation is freed now rather than at the next scrape, when no read
-        // section of this thread could hold the grace period up. One attempt per outgrown table:
-        // if another thread's read section holds it up, the next scrape or removal frees it.
-        if (table_outgrown_.load(detail::memory_order_relaxed) && !detail::in_read_section()) [[unlikely]]
-            if (table_outgrown_.exchange(false, detail::memory_order_relaxed)) reclaim();
-        return h;
+        detail::read_section section(gate_);
+        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
     }
 
     /// A scoped reference to the series with these label values (see `scoped`); the fastest way
@@ -399,7 +399,9 @@ public:
             detail::lock_guard lock(mu_);
             Series* s = table_.find(key.key());
             if (!s) return false;
-            unlink_locked(s);
+            table_.erase(s);
+            order_.remove(s);
+            retired_.push_back(s);
         }
         reclaim();
         return true;
@@ -426,21 +428,48 @@ public:
 
     void collect(sample_visitor& v) override {
         reclaim();
-        detail::lock_guard lock(mu_);
+        detail::lock_guard render(render_mu_);
+        // The list is copied and the lock let go at once: creating and removing series never
+        // waits for a render. The read section keeps every copied series alive until the end.
+        detail::read_section section(gate_);
+        {
+            detail::lock_guard lock(mu_);
+            render_list_.clear();
+            render_list_.append(order_.data(), order_.size());
+        }
         if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
             v.begin_family(header(params_.layout.get()));
         else
             v.begin_family(header());
-        {
-            detail::lock_guard cells(detail::cell_space::instance().mutex());
-            for (Series* s : order_) emit(v, *s);
-        }
+        for (Series* s : render_list_) emit(v, *s);
         v.end_family();
     }
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
         const auto* o = dynamic_cast<const metric_family*>(&other);
         return o && o->help() == help() && o->params_ == params_;
+    }
+
+    void fork_prepare() noexcept override {
+        render_mu_.lock();
+        mu_.lock();
+        gate_.fork_lock().lock();
+        for (Series* s : order_) s->fork_prepare();
+        for (Series* s : retired_) s->fork_prepare();
+    }
+    void fork_parent() noexcept override {
+        for (Series* s : retired_) s->fork_parent();
+        for (Series* s : order_) s->fork_parent();
+        gate_.fork_lock().unlock();
+        mu_.unlock();
+        render_mu_.unlock();
+    }
+    void fork_child() noexcept override {
+        for (Series* s : retired_) s->fork_child();
+        for (Series* s : order_) s->fork_child();
+        gate_.reset_in_child();
+        mu_.reset_after_fork();
+        render_mu_.reset_after_fork();
     }
 
 private:
@@ -454,54 +483,65 @@ private:
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
     }
 
-    Series* find_or_create(const detail::label_key& k) {
+    // Never null: GCC would otherwise see a null path through series_ptr's check and warn about
+    // the updates that follow it.
+    [[gnu::returns_nonnull]] Series* find_or_create(const detail::label_key& k) {
         if (Series* s = table_.find(k)) [[likely]]
             return s;
-        detail::lock_guard lock(mu_);
-        if (Series* s = table_.find(k)) return s;
-        if (order_.size() >= series_limit()) [[unlikely]] {
-            count_rejection();
-            return overflow_series_locked();
+        return create(k);
+    }
+
+    // A series is built before the family lock is taken, and dropped after it is let go when
+    // another thread won the race: building and dropping take the cell pool's lock, which is
+    // never taken inside a family's (the order fork() relies on, detail/fork_hooks.hpp).
+    [[gnu::noinline, gnu::returns_nonnull]] Series* create(const detail::label_key& k) {
+        string_ref overflow_values[label_count == 0 ? 1 : label_count];
+        for (auto& v : overflow_values) v = overflow_label_value;
+        const detail::label_key overflow{{overflow_values, label_count},
+                                         detail::hash_values({overflow_values, label_count})};
+        Series* fresh = nullptr;
+        bool fresh_is_overflow = false, counted = false;
+        struct drop {
+            Series*& s;
+            ~drop() {
+                if (s) s->release();
+            }
+        } dropper{fresh};
+        for (;;) {
+            bool want_overflow = false;
+            {
+                detail::lock_guard lock(mu_);
+                if (Series* s = table_.find(k)) return s;
+                if (order_.size() >= series_limit()) [[unlikely]] {
+                    if (!counted) count_rejection();
+                    counted = true;
+                    if (Series* s = table_.find(overflow)) return s;
+                    want_overflow = true;
+                }
+                if (fresh && fresh_is_overflow == want_overflow) {
+                    insert_locked(fresh);
+                    Series* s = fresh;
+                    fresh = nullptr;
+                    return s;
+                }
+            }
+            if (fresh) fresh->release();
+            fresh = nullptr;
+            fresh = new Series(params_, names_span(), want_overflow ? overflow : k);
+            fresh_is_overflow = want_overflow;
         }
-        return create_locked(k);
     }
 
-    // The one series that takes the updates of every combination turned away by the limit.
-    Series* overflow_series_locked() {
-        string_ref values[label_count == 0 ? 1 : label_count];
-        for (auto& v : values) v = overflow_label_value;
-        const detail::label_key k{{values, label_count}, detail::hash_values({values, label_count})};
-        if (Series* s = table_.find(k)) return s;
-        return create_locked(k);
-    }
-
-    Series* create_locked(const detail::label_key& k) {
-        // Room for the push_back below, so that it cannot throw once the series is in the table;
+    void insert_locked(Series* s) {
+        // Room for the push_backs below, so that nothing throws once the series is in the table;
         // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
         if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
         // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
         // it from under a lock-free reader.
         retired_tables_.reserve(retired_tables_.size() + 1);
-        auto* s = new Series(params_, names_span(), k);
-        void* old = nullptr;
-        try {
-            old = table_.insert(s);
-        } catch (...) {
-            s->release();
-            throw;
-        }
+        void* old = table_.insert(s);
         order_.push_back(s);
-        if (old) {
-            retired_tables_.push_back(old);
-            table_outgrown_.store(true, detail::memory_order_relaxed);
-        }
-        return s;
-    }
-
-    void unlink_locked(Series* s) {
-        table_.erase(s);
-        order_.remove(s);
-        retired_.push_back(s);
+        if (old) retired_tables_.push_back(old);
     }
 
     // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
@@ -516,7 +556,7 @@ private:
             series.swap(retired_);
             tables.swap(retired_tables_);
         }
-        if (detail::cell_space::instance().synchronize()) {
+        if (gate_.synchronize()) {
             for (Series* s : series) s->release();
             for (void* t : tables) detail::series_table<Series>::destroy(t);
             return;
@@ -536,7 +576,7 @@ private:
         } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
             scratch_.resize(s.bucket_count());
             const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
-            const double sum = s.read_locked(cumulative);
+            const double sum = s.read(cumulative);
             if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
             exemplar_scratch_.resize(s.bucket_count());
             exemplar_ptrs_.assign(s.bucket_count(), nullptr);
@@ -544,24 +584,26 @@ private:
                 if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
             v.histogram_sample_with_exemplars(s, cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
         } else if constexpr (std::is_same_v<Series, detail::gauge_series>) {
-            v.gauge_sample(s, s.read_locked());
+            v.gauge_sample(s, s.read());
         } else {
             exemplar_scratch_.resize(1);
             if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
-                v.counter_sample_with_exemplar(s, s.read_locked(), &exemplar_scratch_[0]);
+                v.counter_sample_with_exemplar(s, s.read(), &exemplar_scratch_[0]);
             else
-                v.counter_sample(s, s.read_locked());
+                v.counter_sample(s, s.read());
         }
     }
 
     typename Series::params params_;
+    detail::reader_gate gate_;
+    detail::mutex render_mu_;  // one render at a time: the scratch below is the render's
     mutable detail::mutex mu_;
     detail::series_table<Series> table_;
     detail::pod_vector<Series*> order_;  // creation order: the render order
     detail::pod_vector<Series*> retired_;
     detail::pod_vector<void*> retired_tables_;  // outgrown series_table<Series> tables
-    detail::atomic<bool> table_outgrown_{false};  // a table was retired since with() last tried to free one
-    detail::pod_vector<std::uint64_t> scratch_;  // reused by every render: no allocation once warm
+    detail::pod_vector<Series*> render_list_;   // reused by every render: no allocation once warm
+    detail::pod_vector<std::uint64_t> scratch_;
     detail::scratch_array<exemplar> exemplar_scratch_;
     detail::pod_vector<const exemplar*> exemplar_ptrs_;
 };

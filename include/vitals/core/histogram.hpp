@@ -1,7 +1,7 @@
 // vitals — histogram with fixed buckets.
 //
-// Each thread keeps its own per-bucket counts and sum; a render sums them and makes the counts
-// cumulative. `_count` is the sum of the buckets, so `+Inf == _count` and non-decreasing buckets
+// Each CPU keeps its own per-bucket counts and sum (detail/percpu.hpp); a render sums them and
+// makes the counts cumulative. `_count` is the sum of the buckets, so `+Inf == _count` and non-decreasing buckets
 // hold by construction in every render, even while other threads observe.
 #pragma once
 
@@ -12,7 +12,8 @@
 #include "../detail/exemplar_store.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
-#include "../detail/thread_cells.hpp"
+#include "../detail/cell_pool.hpp"
+#include "../detail/percpu.hpp"
 #include "names.hpp"
 #include "span.hpp"
 #include "string_ref.hpp"
@@ -159,7 +160,7 @@ private:
 
 namespace detail {
 
-class histogram_series final : public series_base, public cell_owner {
+class histogram_series final : public series_base {
 public:
     struct params {
         shared<const histogram_layout> layout;
@@ -172,12 +173,8 @@ public:
           layout_(p.layout),
           bounds_(layout_->bounds().data()),
           finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
-          exemplars_(finite_ + 1) {
-        // Registered last: from here on an exiting thread may fold into this series (under the
-        // cell-space lock), so every member must already be constructed.
-        cell_space::instance().allocate(finite_ + 2, this);
-    }
-    ~histogram_series() override { cell_space::instance().release(this); }
+          exemplars_(finite_ + 1),
+          cells_(finite_ + 2) {}
 
     std::uint32_t bucket_of(double v) const noexcept {
         if (finite_ <= 16) {
@@ -199,9 +196,8 @@ public:
     bool observe(double v) {
         if (is_nan(v)) return false;
         const std::uint32_t i = bucket_of(v);
-        cell_word* w = local_cells(cell_start());
-        add_local(w[i], 1);
-        add_local_double(w[finite_ + 1], v);
+        percpu_add_double(cells_.ref(), finite_ + 1, v);
+        percpu_add(cells_.ref(), i, 1);
         return true;
     }
 
@@ -214,23 +210,19 @@ public:
     /// The latest exemplar per bucket (+Inf included).
     [[nodiscard]] const exemplar_slots& exemplars() const noexcept { return exemplars_; }
 
-    void fold(const cell_word* from, cell_word* into) noexcept override {
-        if (into == from) return;  // the thread's chunk became the retired one
-        for (std::uint32_t i = 0; i <= finite_; ++i) add_local(into[i], from[i].load(detail::memory_order_relaxed));
-        add_local_double(into[finite_ + 1], word_to_double(from[finite_ + 1].load(detail::memory_order_relaxed)));
-    }
+    void fork_child() noexcept override { exemplars_.reset_in_child(); }
 
     /// Writes cumulative bucket counts (finite buckets then +Inf) into `cumulative` and returns the
-    /// sum. Needs the cell space mutex held.
-    double read_locked(span<std::uint64_t> cumulative) const {
+    /// sum.
+    double read(span<std::uint64_t> cumulative) const {
         for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] = 0;
-        double sum = 0;
-        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
+        const cell_ref& c = cells_.ref();
+        for (std::uint32_t k = 0; k < c.stripes(); ++k) {
+            const cell_word* w = c.word(k, 0);
             for (std::uint32_t i = 0; i <= finite_; ++i) cumulative[i] += w[i].load(detail::memory_order_relaxed);
-            sum += word_to_double(w[finite_ + 1].load(detail::memory_order_relaxed));
-        });
+        }
         for (std::uint32_t i = 1; i <= finite_; ++i) cumulative[i] += cumulative[i - 1];
-        return sum;
+        return percpu_sum_double(c, finite_ + 1);
     }
 
     [[nodiscard]] const histogram_layout& layout() const noexcept { return *layout_; }
@@ -241,6 +233,7 @@ private:
     const double* bounds_;
     std::uint32_t finite_;
     exemplar_slots exemplars_;
+    cell_slot cells_;  // per stripe: one count per bucket (+Inf last), then the sum
 };
 
 }  // namespace detail
@@ -277,8 +270,7 @@ public:
     [[nodiscard]] histogram_snapshot snapshot() const {
         histogram_snapshot s;
         s.cumulative.resize(series().bucket_count());
-        detail::lock_guard lock(detail::cell_space::instance().mutex());
-        s.sum = series().read_locked({s.cumulative.data(), s.cumulative.size()});
+        s.sum = series().read({s.cumulative.data(), s.cumulative.size()});
         return s;
     }
 

@@ -82,6 +82,9 @@ public:
         return dynamic_cast<const info_family*>(&other) && other.help() == help();
     }
 
+    void fork_prepare() noexcept override { mu_.lock(); }
+    void fork_parent() noexcept override { mu_.unlock(); }
+    void fork_child() noexcept override { mu_.reset_after_fork(); }
 private:
     mutable detail::mutex mu_;
     std::vector<std::unique_ptr<detail::info_series>> series_;

@@ -6,12 +6,11 @@
 // as spans plus count deltas.
 //
 // Design, and its limits:
-// - Observing takes no lock and no locked instruction. Count, sum, zero bucket and any classic
-//   buckets live in the series' per-thread cells (detail/thread_cells.hpp). Exponential buckets
-//   live in a per-thread, per-series state that the thread allocates on its first observation:
-//   one directory per sign (allocated on first use of that sign) of 256 pages, a page per power
-//   of two holding its 2^max(schema,0) buckets, allocated when first hit. A thread writes only its
-//   own pages; a render sums every thread's pages.
+// - An observation takes one uncontended stripe of the series (detail/striped.hpp: one per CPU,
+//   plus one) and never waits: a busy stripe is skipped. A stripe holds count, sum, zero bucket,
+//   any classic buckets and, per sign (allocated on first use of that sign), a directory of 256
+//   pages, a page per power of two holding its 2^max(schema,0) buckets, allocated when first
+//   hit. A render sums the stripes, one at a time.
 // - The directory covers |v| in (2^-128, 2^128]. Smaller magnitudes always count in the zero
 //   bucket (the effective zero threshold is at least 2^-128, the Go client's default); larger
 //   ones, including infinities, count in the highest bucket of that range.
@@ -20,7 +19,7 @@
 //   passed since the last reset, else widen the zero bucket (up to the maximum zero threshold),
 //   else halve the resolution (down to schema -4), repeated until the limit holds. Widened
 //   thresholds and lowered schemas persist until the next reset, as in the Go client. A reset is
-//   a baseline subtracted from the per-thread totals (writers cannot be stopped), so the rendered
+//   a baseline subtracted from the per-stripe totals (writers cannot be stopped), so the rendered
 //   histogram restarts from zero, as Prometheus expects of a counter reset.
 // - NaN is refused (observe returns false), as by the classic histogram.
 #pragma once
@@ -37,7 +36,8 @@
 
 #include "../detail/atomic.hpp"
 #include "../detail/mutex.hpp"
-#include "../detail/thread_cells.hpp"
+#include "../detail/percpu.hpp"
+#include "../detail/striped.hpp"
 #include "family.hpp"
 #include "histogram.hpp"
 #include "names.hpp"
@@ -130,7 +130,7 @@ inline std::int32_t native_key(double a, std::int32_t s) noexcept {
     return std::min((exp - 1) * (1 << s) + j, top);
 }
 
-// One thread's exponential buckets of one series (see the file comment).
+// One stripe's exponential buckets of one series (see the file comment).
 struct native_thread_state {
     struct sign_dir {
         detail::atomic<cell_word*> pages[native_pages]{};
@@ -139,12 +139,15 @@ struct native_thread_state {
         }
     };
     detail::atomic<sign_dir*> dirs[2]{};
+    std::uint64_t count = 0, zero = 0;
+    double sum = 0;
+    std::vector<std::uint64_t> classic;  // per classic bucket (+Inf last), not cumulative
     ~native_thread_state() {
         for (auto& d : dirs) delete d.load(detail::memory_order_relaxed);
     }
 };
 
-class native_histogram_series final : public series_base, public cell_owner {
+class native_histogram_series final : public series_base {
 public:
     struct params {
         native_histogram_options options;
@@ -169,8 +172,6 @@ public:
         return params{std::move(options), std::move(layout)};
     }
 
-    // Words per thread: state pointer, count, sum, zero count, then the classic buckets.
-    static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2, w_zero = 3, w_classic = 4;
 
     native_histogram_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
@@ -181,78 +182,53 @@ public:
           zero_threshold_(std::max(opt_.zero_threshold, native_min_magnitude)),
           finite_(layout_ ? static_cast<std::uint32_t>(layout_->bounds().size()) : 0),
           bounds_(layout_ ? layout_->bounds().data() : nullptr),
-          folded_classic_(layout_ ? finite_ + 1 : 0, 0),
+          stripes_([n = layout_ ? finite_ + 1 : 0](native_thread_state* at) {
+              new (at) native_thread_state;
+              at->classic.assign(n, 0);
+          }),
           cur_schema_(schema_),
           cur_zero_threshold_(zero_threshold_),
-          last_reset_(std::chrono::steady_clock::now()) {
-        // Registered last: from here on an exiting thread may fold into this series (under the
-        // cell-space lock), so every member must already be constructed.
-        cell_space::instance().allocate(w_classic + (layout_ ? finite_ + 1 : 0), this);
-    }
-
-    ~native_histogram_series() override {
-        {
-            detail::lock_guard lock(cell_space::instance().mutex());
-            cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
-                delete reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_acquire));
-            });
-        }
-        cell_space::instance().release(this);
-    }
+          last_reset_(std::chrono::steady_clock::now()) {}
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        cell_word* w = local_cells(cell_start());
-        add_local(w[w_count], 1);
-        add_local_double(w[w_sum], v);
+        std::uint32_t classic = 0;
         if (bounds_) {
-            std::uint32_t i = 0;
             if (finite_ <= 16) {
-                while (i < finite_ && v > bounds_[i]) ++i;
+                while (classic < finite_ && v > bounds_[classic]) ++classic;
             } else {
-                i = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+                classic = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
             }
-            add_local(w[w_classic + i], 1);
         }
         const double a = std::fabs(v);
-        if (a <= zero_threshold_) {
-            add_local(w[w_zero], 1);
-            return true;
-        }
+        const bool zero = a <= zero_threshold_;
         // a > 2^-128, so the key is at least -128 * 2^schema + 1: the page is within the directory.
-        const std::int32_t key = native_key(a, raw_schema_);
+        const std::int32_t key = zero ? 0 : native_key(a, raw_schema_);
         const std::int32_t page = (key >> raw_schema_) + native_page_offset;  // floor division
-        add_local(page_of(w, v < 0, page)[key & ((1 << raw_schema_) - 1)], 1);
+        stripes_.update([&](native_thread_state& st) {
+            ++st.count;
+            st.sum += v;
+            if (bounds_) ++st.classic[classic];
+            if (zero) {
+                ++st.zero;
+                return;
+            }
+            cell_word& w = page_of(st, v < 0, page)[key & ((1 << raw_schema_) - 1)];
+            w.store(w.load(detail::memory_order_relaxed) + 1, detail::memory_order_relaxed);
+        });
         return true;
     }
 
-    // The per-thread state is not all words: it goes into the series' own totals, and the
-    // retired words stay zero (cleared when the thread's own chunk became the retired one).
-    void fold(const cell_word* from, cell_word* into) noexcept override {
-        take_over(from);
-        if (into == from)
-            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, detail::memory_order_relaxed);
-    }
-
-    void take_over(const cell_word* w) noexcept {
-        folded_count_ += w[w_count].load(detail::memory_order_relaxed);
-        folded_sum_ += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
-        folded_zero_ += w[w_zero].load(detail::memory_order_relaxed);
-        for (std::uint32_t i = 0; i < folded_classic_.size(); ++i)
-            folded_classic_[i] += w[w_classic + i].load(detail::memory_order_relaxed);
-        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_acquire));
-        if (!st) return;
-        try {
-            add_pages(*st, folded_pos_, folded_neg_);
-        } catch (...) {
-            // Out of memory while a thread exits: its buckets are lost, its count and sum are not.
-        }
-        delete st;
+    void fork_prepare() noexcept override { read_mu_.lock(); }
+    void fork_parent() noexcept override { read_mu_.unlock(); }
+    void fork_child() noexcept override {
+        read_mu_.reset_after_fork();
+        stripes_.reset_in_child();
     }
 
     /// Reads the histogram, applying the bucket limit (which may change the persistent schema,
-    /// zero threshold or reset baseline). Needs the cell space mutex held.
-    void read_locked(native_histogram_snapshot& out) {
+    /// zero threshold or reset baseline).
+    void read(native_histogram_snapshot& out) {
         detail::lock_guard lock(read_mu_);
         read_unlocked(out);
     }
@@ -341,16 +317,11 @@ private:
         std::map<std::int32_t, std::uint64_t> pos, neg;  // at the raw schema
     };
 
-    cell_word* page_of(cell_word* w, bool negative, std::int32_t page) {
-        auto* st = reinterpret_cast<native_thread_state*>(w[w_state].load(detail::memory_order_relaxed));
-        if (!st) [[unlikely]] {
-            st = new native_thread_state;
-            w[w_state].store(reinterpret_cast<std::uint64_t>(st), detail::memory_order_release);
-        }
-        auto* dir = st->dirs[negative].load(detail::memory_order_relaxed);
+    cell_word* page_of(native_thread_state& st, bool negative, std::int32_t page) {
+        auto* dir = st.dirs[negative].load(detail::memory_order_relaxed);
         if (!dir) [[unlikely]] {
             dir = new native_thread_state::sign_dir;
-            st->dirs[negative].store(dir, detail::memory_order_release);
+            st.dirs[negative].store(dir, detail::memory_order_release);
         }
         cell_word* p = dir->pages[page].load(detail::memory_order_relaxed);
         if (!p) [[unlikely]] {
@@ -377,21 +348,18 @@ private:
         }
     }
 
-    void raw_totals(totals& t) const {
-        t.count = folded_count_;
-        t.sum = folded_sum_;
-        t.zero = folded_zero_;
-        t.classic = folded_classic_;
-        t.pos = folded_pos_;
-        t.neg = folded_neg_;
-        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            t.count += w[w_count].load(detail::memory_order_relaxed);
-            t.sum += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
-            t.zero += w[w_zero].load(detail::memory_order_relaxed);
-            for (std::size_t i = 0; i < t.classic.size(); ++i)
-                t.classic[i] += w[w_classic + i].load(detail::memory_order_relaxed);
-            if (const auto* st = reinterpret_cast<const native_thread_state*>(w[w_state].load(detail::memory_order_acquire)))
-                add_pages(*st, t.pos, t.neg);
+    void raw_totals(totals& t) {
+        t.count = t.zero = 0;
+        t.sum = 0;
+        t.classic.assign(layout_ ? finite_ + 1 : 0, 0);
+        t.pos.clear();
+        t.neg.clear();
+        stripes_.for_each([&](const native_thread_state& st) {
+            t.count += st.count;
+            t.sum += st.sum;
+            t.zero += st.zero;
+            for (std::size_t i = 0; i < t.classic.size(); ++i) t.classic[i] += st.classic[i];
+            add_pages(st, t.pos, t.neg);
         });
     }
 
@@ -484,11 +452,7 @@ private:
     double zero_threshold_;
     std::uint32_t finite_;
     const double* bounds_;
-    // Left behind by exited threads (guarded by the cell space mutex).
-    std::uint64_t folded_count_ = 0, folded_zero_ = 0;
-    double folded_sum_ = 0;
-    std::vector<std::uint64_t> folded_classic_;
-    std::map<std::int32_t, std::uint64_t> folded_pos_, folded_neg_;
+    striped<native_thread_state> stripes_;
     // Bucket-limit state and render scratch, guarded by read_mu_.
     detail::mutex read_mu_;
     std::int32_t cur_schema_;
@@ -519,8 +483,7 @@ public:
     /// Reads the histogram as a render would (the bucket limit applied).
     [[nodiscard]] native_histogram_snapshot snapshot() const {
         native_histogram_snapshot s;
-        detail::lock_guard lock(detail::cell_space::instance().mutex());
-        series().read_locked(s);
+        series().read(s);
         return s;
     }
 

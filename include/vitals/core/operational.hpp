@@ -5,6 +5,7 @@
 
 #include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
+#include "../detail/fork_hooks.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
@@ -58,6 +59,7 @@ public:
               "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
     ~basic_operational_metrics() {
+        detail::fork_hooks::instance().remove(&fork_link_);
         for (service_clock* c : clocks_) delete c;
     }
     basic_operational_metrics(const basic_operational_metrics&) = delete;
@@ -66,17 +68,24 @@ public:
     /// Records that `service` (re)started now: counts a start and restarts its uptime.
     void service_started(string_ref service) {
         const double now = detail::monotonic_now();
-        detail::lock_guard lock(mu_);
-        if (auto* start = find_locked(service)) {
-            start->store(now, detail::memory_order_relaxed);
-        } else {
+        service_clock* fresh = nullptr;
+        {
+            // A leaf lock: nothing else is taken while it is held (see detail/fork_hooks.hpp).
+            detail::lock_guard lock(mu_);
+            if (auto* start = find_locked(service)) {
+                start->store(now, detail::memory_order_relaxed);
+            } else {
+                auto clock = detail::unique<service_clock>(
+                    new service_clock{text_buffer(service), detail::shared<detail::atomic<double>>::make(now)});
+                clocks_.reserve(clocks_.size() + 1);  // so that the push_back below cannot throw
+                fresh = clock.release();
+                clocks_.push_back(fresh);
+            }
+        }
+        if (fresh) {
             // Shared with the uptime callback, which the registry may call after this object is gone.
-            auto clock = detail::unique<service_clock>(
-                new service_clock{text_buffer(service), detail::shared<detail::atomic<double>>::make(now)});
-            clocks_.reserve(clocks_.size() + 1);  // so that the push_back below cannot throw
-            uptime_.set([start = clock->start] { return detail::monotonic_now() - start->load(detail::memory_order_relaxed); },
+            uptime_.set([start = fresh->start] { return detail::monotonic_now() - start->load(detail::memory_order_relaxed); },
                         service);
-            clocks_.push_back(clock.release());
         }
         starts_.labels(service).inc();
     }
@@ -104,6 +113,14 @@ private:
         detail::shared<detail::atomic<double>> start;  // monotonic seconds
     };
     detail::pod_vector<service_clock*> clocks_;  // owned
+    // fork(): the child must not inherit mu_ taken by a thread it does not have.
+    struct fork_link final : detail::fork_participant {
+        detail::mutex& mu;
+        explicit fork_link(detail::mutex& m) : mu(m) { detail::fork_hooks::instance().add(this); }
+        void fork_prepare() noexcept override { mu.lock(); }
+        void fork_parent() noexcept override { mu.unlock(); }
+        void fork_child() noexcept override { mu.reset_after_fork(); }
+    } fork_link_{mu_};
 
 public:
     /// `http_request_duration_seconds{method,endpoint}`.

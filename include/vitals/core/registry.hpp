@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <type_traits>
 
+#include "../detail/fork_hooks.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/pod_vector.hpp"
 #include "callback.hpp"
@@ -90,6 +91,7 @@ public:
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
     ~registry() {
+        fork_link_.leave();
         for (family_base* f : families_) delete f;
     }
 
@@ -241,11 +243,35 @@ public:
 
     /// Calls f.collect(v) for every family, in registration order. When any family has turned
     /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
-    /// counts them (absent otherwise, so it costs nothing until it matters).
+    /// counts them (absent otherwise, so it costs nothing until it matters). Renders take turns;
+    /// registering a family never waits for one.
     void collect(sample_visitor& v) const {
-        detail::lock_guard lock(mu_);
-        for (const auto& f : families_) f->collect(v);
+        detail::lock_guard render(render_mu_);
+        {
+            detail::lock_guard lock(mu_);
+            render_list_.clear();
+            render_list_.append(families_.data(), families_.size());
+        }
+        for (family_base* f : render_list_) f->collect(v);
         collect_rejections(v);
+    }
+
+    /// Removes the family named `name` and frees it; returns false when there is none. It is no
+    /// longer rendered, and the name may be registered again (with any definition). Handles to
+    /// its series keep working, unrendered, but references to the family itself (what a labelled
+    /// registration returned) dangle: drop them first. A plugin that registered families calls
+    /// this for each before it is unloaded, since a family's code is the plugin's.
+    bool unregister(string_ref name) {
+        family_base* gone = nullptr;
+        {
+            detail::lock_guard render(render_mu_);  // no render is using it
+            detail::lock_guard lock(mu_);
+            for (family_base* f : families_)
+                if (f->name() == name) gone = f;
+            if (gone) families_.remove(gone);
+        }
+        delete gone;  // outside the locks: freeing series gives their slots back to the pool
+        return gone != nullptr;
     }
 
     /// The series limit given to families registered from now on (default
@@ -328,7 +354,7 @@ private:
     void collect_rejections(sample_visitor& v) const {
         static constexpr string_ref names[] = {"metric"};
         bool any = false;
-        for (const family_base* f : families_) {
+        for (const family_base* f : render_list_) {
             const std::uint64_t n = f->series_limit_rejections();
             if (n == 0) continue;
             if (!any) {
@@ -363,11 +389,45 @@ private:
         return out;
     }
 
+    // fork(): the registry's locks, then each family's, in the order every path takes them.
+    class fork_link final : public detail::fork_participant {
+    public:
+        explicit fork_link(registry& r) : r_(r) { detail::fork_hooks::instance().add(this); }
+        fork_link(const fork_link&) = delete;
+        fork_link& operator=(const fork_link&) = delete;
+        void leave() noexcept {
+            if (joined_) detail::fork_hooks::instance().remove(this);
+            joined_ = false;
+        }
+        void fork_prepare() noexcept override {
+            r_.render_mu_.lock();
+            r_.mu_.lock();
+            for (family_base* f : r_.families_) f->fork_prepare();
+        }
+        void fork_parent() noexcept override {
+            for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_parent();
+            r_.mu_.unlock();
+            r_.render_mu_.unlock();
+        }
+        void fork_child() noexcept override {
+            for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_child();
+            r_.mu_.reset_after_fork();
+            r_.render_mu_.reset_after_fork();
+        }
+
+    private:
+        registry& r_;
+        bool joined_ = true;
+    };
+
     detail::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
+    mutable detail::mutex render_mu_;  // one render at a time; unregister waits for it
     mutable detail::mutex mu_;
     detail::pod_vector<family_base*> families_;  // owned
+    mutable detail::pod_vector<family_base*> render_list_;  // the families a render visits
     vitals::const_labels const_labels_;
     text_buffer rejections_const_block_;
+    fork_link fork_link_{*this};  // last: registered for fork() once everything else exists
 };
 
 }  // namespace vitals

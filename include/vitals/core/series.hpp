@@ -111,6 +111,13 @@ public:
         return i == key_size_;
     }
 
+    // fork(): a kind whose state has locks or half-done writes of its own takes them in
+    // fork_prepare, gives them back in fork_parent, and resets them in fork_child (the child has
+    // one thread; see detail/fork_hooks.hpp). The family calls these with its own locks held.
+    virtual void fork_prepare() noexcept {}
+    virtual void fork_parent() noexcept {}
+    virtual void fork_child() noexcept {}
+
     void add_ref() noexcept { refs_.fetch_add(1, detail::memory_order_relaxed); }
     void release() noexcept {
         if (refs_.fetch_sub(1, detail::memory_order_acq_rel) == 1) delete this;

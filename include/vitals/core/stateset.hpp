@@ -131,6 +131,9 @@ public:
         return o && o->help() == help() && o->states_ == states_;
     }
 
+    void fork_prepare() noexcept override { mu_.lock(); }
+    void fork_parent() noexcept override { mu_.unlock(); }
+    void fork_child() noexcept override { mu_.reset_after_fork(); }
 private:
     std::vector<std::string> states_;
     std::vector<string_ref> state_views_;

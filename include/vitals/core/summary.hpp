@@ -12,12 +12,11 @@
 // quantiles cover the observations of the last max_age minus at most one bucket's width (8 to 10
 // minutes with the defaults). Empty windows give NaN quantiles.
 //
-// Cost: observing takes no lock and no locked instruction. Count and sum live in per-thread cells
-// (detail/thread_cells.hpp); buckets live in a per-thread, per-series state allocated on the
-// thread's first observation: per age bucket and sign, a directory of 128 pages (one per power of
-// two) allocated on first use, each page 64 counters (512 bytes) allocated when first hit. A
-// thread that finds its age bucket stale clears it itself; a render validates each age bucket with
-// its epoch tag (a seqlock) and skips one that is being cleared.
+// Cost: an observation takes one uncontended stripe of the series (detail/striped.hpp: one per
+// CPU, plus one) and never waits: a busy stripe is skipped. Each stripe holds count, sum and, per
+// age bucket and sign, a directory of 128 pages (one per power of two) allocated on first use,
+// each page 64 counters (512 bytes) allocated when first hit. A writer that finds its age bucket
+// stale clears it; a render reads the stripes one at a time.
 #pragma once
 
 #include <array>
@@ -33,7 +32,8 @@
 
 #include <time.h>
 
-#include "../detail/thread_cells.hpp"
+#include "../detail/percpu.hpp"
+#include "../detail/striped.hpp"
 #include "family.hpp"
 #include "names.hpp"
 #include "series.hpp"
@@ -114,7 +114,7 @@ inline std::int64_t summary_now_ms() noexcept {
 #endif
 }
 
-// One thread's buckets of one summary series (see the file comment).
+// One stripe's observations of one summary series (see the file comment).
 struct summary_thread_state {
     struct dir {
         detail::atomic<cell_word*> pages[summary_octaves]{};
@@ -133,9 +133,11 @@ struct summary_thread_state {
     explicit summary_thread_state(std::uint32_t n) : ages(new age_slot[n]), count(n) {}
     std::unique_ptr<age_slot[]> ages;
     std::uint32_t count;
+    std::uint64_t observations = 0;  // all-time, for _count
+    double total = 0;                // all-time, for _sum
 };
 
-class summary_series final : public series_base, public cell_owner {
+class summary_series final : public series_base {
 public:
     struct params {
         std::vector<double> quantiles;
@@ -160,105 +162,51 @@ public:
             throw invalid_argument_error("vitals: a summary needs 1 to 16 age buckets of at least a second each");
         return params{std::vector<double>(quantiles.begin(), quantiles.end()), options};
     }
-    static constexpr std::uint32_t w_state = 0, w_count = 1, w_sum = 2;
 
     summary_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
           quantiles_(p.quantiles),
           ages_(p.options.age_buckets),
           width_ms_(std::max<std::int64_t>(1, std::chrono::milliseconds(p.options.max_age).count() / ages_)),
-          table_(&summary_index_table::get()) {
-        // Registered last: from here on an exiting thread may fold into this series (under the
-        // cell-space lock), so every member must already be constructed.
-        cell_space::instance().allocate(3, this);
-    }
-
-    ~summary_series() override {
-        {
-            detail::lock_guard lock(cell_space::instance().mutex());
-            cell_space::instance().for_each_thread(cell_start(), [](const cell_word* w) {
-                delete reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
-            });
-        }
-        cell_space::instance().release(this);
-    }
+          table_(&summary_index_table::get()),
+          stripes_([n = static_cast<std::uint32_t>(ages_)](summary_thread_state* at) { new (at) summary_thread_state(n); }) {}
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        cell_word* w = local_cells(cell_start());
-        add_local(w[w_count], 1);
-        add_local_double(w[w_sum], v);
-        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_relaxed));
-        if (!st) [[unlikely]] {
-            st = new summary_thread_state(ages_);
-            w[w_state].store(reinterpret_cast<std::uint64_t>(st), detail::memory_order_release);
-        }
         const std::int64_t epoch = summary_now_ms() / width_ms_;
-        auto& slot = st->ages[static_cast<std::size_t>(epoch % ages_)];
-        if (slot.epoch.load(detail::memory_order_relaxed) != epoch) [[unlikely]]
-            rotate(slot, epoch);
         const double a = std::fabs(v);
-        if (!(a >= 0x1p-64)) {
-            add_local(slot.zero, 1);
-            return true;
-        }
-        const std::int32_t i = a < 0x1p64 ? table_->index(a) : summary_octaves * summary_sub_buckets - 1;
-        add_local(page(slot, v < 0, i / summary_sub_buckets)[i % summary_sub_buckets], 1);
+        const bool zero = !(a >= 0x1p-64);
+        const std::int32_t i = zero ? 0 : a < 0x1p64 ? table_->index(a) : summary_octaves * summary_sub_buckets - 1;
+        stripes_.update([&](summary_thread_state& st) {
+            ++st.observations;
+            st.total += v;
+            auto& slot = st.ages[static_cast<std::size_t>(epoch % ages_)];
+            if (slot.epoch.load(detail::memory_order_relaxed) != epoch) [[unlikely]]
+                rotate(slot, epoch);
+            if (zero) {
+                slot.zero.store(slot.zero.load(detail::memory_order_relaxed) + 1, detail::memory_order_relaxed);
+                return;
+            }
+            cell_word& w = page(slot, v < 0, i / summary_sub_buckets)[i % summary_sub_buckets];
+            w.store(w.load(detail::memory_order_relaxed) + 1, detail::memory_order_relaxed);
+        });
         return true;
     }
 
-    // The per-thread state is not all words: it goes into the series' own totals, and the
-    // retired words stay zero (cleared when the thread's own chunk became the retired one).
-    void fold(const cell_word* from, cell_word* into) noexcept override {
-        take_over(from);
-        if (into == from)
-            for (std::uint32_t i = 0; i < cell_words(); ++i) into[i].store(0, detail::memory_order_relaxed);
-    }
-
-    void take_over(const cell_word* w) noexcept {
-        folded_count_ += w[w_count].load(detail::memory_order_relaxed);
-        folded_sum_ += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
-        auto* st = reinterpret_cast<summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
-        if (!st) return;
-        try {
-            const std::int64_t now = summary_now_ms() / width_ms_;
-            for (std::uint32_t a = 0; a < st->count; ++a) {
-                const std::int64_t e = st->ages[a].epoch.load(detail::memory_order_relaxed);
-                if (e < 0 || e <= now - ages_) continue;
-                add_slot(st->ages[a], folded_[e]);
-            }
-        } catch (...) {
-            // Out of memory while a thread exits: its window is lost, its count and sum are not.
-        }
-        delete st;
-    }
-
-    /// Quantile estimates over the window, and the all-time sum and count. Needs the cell space
-    /// mutex held.
-    void read_locked(span<const double> qs, std::vector<quantile_value>& out, double& sum,
-                     std::uint64_t& count) {
+    /// Quantile estimates over the window, and the all-time sum and count.
+    void read(span<const double> qs, std::vector<quantile_value>& out, double& sum, std::uint64_t& count) {
         const std::int64_t now = summary_now_ms() / width_ms_;
         std::map<std::int32_t, std::uint64_t> merged;  // signed order: negatives, zero (0), positives
-        std::uint64_t n = 0, c = folded_count_;
-        double s = folded_sum_;
-        std::erase_if(folded_, [&](const auto& kv) { return kv.first <= now - ages_; });
-        for (const auto& [e, buckets] : folded_)
-            for (const auto& [k, v] : buckets) merged[k] += v;
-        std::map<std::int32_t, std::uint64_t> scratch;
-        cell_space::instance().for_each_thread(cell_start(), [&](const cell_word* w) {
-            c += w[w_count].load(detail::memory_order_relaxed);
-            s += word_to_double(w[w_sum].load(detail::memory_order_relaxed));
-            const auto* st = reinterpret_cast<const summary_thread_state*>(w[w_state].load(detail::memory_order_acquire));
-            if (!st) return;
-            for (std::uint32_t a = 0; a < st->count; ++a) {
-                const auto& slot = st->ages[a];
-                const std::int64_t e1 = slot.epoch.load(detail::memory_order_acquire);
-                if (e1 < 0 || e1 <= now - ages_ || e1 > now) continue;
-                scratch.clear();
-                add_slot(slot, scratch);
-                detail::atomic_thread_fence(detail::memory_order_acquire);
-                if (slot.epoch.load(detail::memory_order_relaxed) != e1) continue;  // cleared meanwhile
-                for (const auto& [k, v] : scratch) merged[k] += v;
+        std::uint64_t n = 0, c = 0;
+        double s = 0;
+        stripes_.for_each([&](const summary_thread_state& st) {
+            c += st.observations;
+            s += st.total;
+            for (std::uint32_t a = 0; a < st.count; ++a) {
+                const auto& slot = st.ages[a];
+                const std::int64_t e = slot.epoch.load(detail::memory_order_relaxed);
+                if (e < 0 || e <= now - ages_ || e > now) continue;
+                add_slot(slot, merged);
             }
         });
         for (const auto& [k, v] : merged) n += v;
@@ -282,11 +230,13 @@ public:
         count = c;
     }
 
+    void fork_child() noexcept override { stripes_.reset_in_child(); }
+
     /// Emits the series to a visitor (called by the family with its locks held).
     void emit_locked(sample_visitor& v) {
         double sum = 0;
         std::uint64_t count = 0;
-        read_locked(quantiles_, scratch_, sum, count);
+        read(quantiles_, scratch_, sum, count);
         v.summary_sample(*this, scratch_, sum, count);
     }
 
@@ -343,11 +293,8 @@ private:
     std::int64_t ages_;
     std::int64_t width_ms_;
     const summary_index_table* table_;
-    // Left behind by exited threads, by epoch (guarded by the cell space mutex).
-    std::uint64_t folded_count_ = 0;
-    double folded_sum_ = 0;
-    std::map<std::int64_t, std::map<std::int32_t, std::uint64_t>> folded_;
-    std::vector<quantile_value> scratch_;
+    striped<summary_thread_state> stripes_;
+    std::vector<quantile_value> scratch_;  // the family's render lock guards it
 };
 
 }  // namespace detail
@@ -370,8 +317,7 @@ public:
         std::vector<quantile_value> out;
         double sum = 0;
         std::uint64_t count = 0;
-        detail::lock_guard lock(detail::cell_space::instance().mutex());
-        series().read_locked(series().quantiles(), out, sum, count);
+        series().read(series().quantiles(), out, sum, count);
         return out;
     }
 
@@ -381,8 +327,7 @@ public:
         double sum = 0;
         std::uint64_t count = 0;
         const double qs[1] = {q};
-        detail::lock_guard lock(detail::cell_space::instance().mutex());
-        series().read_locked(qs, out, sum, count);
+        series().read(qs, out, sum, count);
         return out[0].value;
     }
 
@@ -396,8 +341,7 @@ private:
         std::vector<quantile_value> out;
         double sum = 0;
         std::uint64_t count = 0;
-        detail::lock_guard lock(detail::cell_space::instance().mutex());
-        series().read_locked({}, out, sum, count);
+        series().read({}, out, sum, count);
         return {sum, count};
     }
     detail::summary_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }

@@ -13,7 +13,7 @@
 #include "../core/exemplar.hpp"
 #include "atomic.hpp"
 #include "clock.hpp"
-#include "thread_cells.hpp"
+#include "percpu.hpp"
 
 namespace vitals::detail {
 
@@ -46,6 +46,12 @@ struct exemplar_slot {
     }
 
     /// Reads the slot into `out`; false when it is empty or kept changing under the reader.
+    /// In a forked child: a copy another thread had under way will never finish. The slot is
+    /// emptied (its words may be torn) and the next store fills it.
+    void reset_in_child() noexcept {
+        if (seq.load(detail::memory_order_relaxed) & 1) seq.store(0, detail::memory_order_relaxed);
+    }
+
     bool load(exemplar& out) const {
         char buf[data_words * 8];
         for (int attempt = 0; attempt < 8; ++attempt) {
@@ -117,6 +123,14 @@ public:
     }
 
     /// True once any exemplar was recorded.
+    /// In a forked child: see exemplar_slot::reset_in_child.
+    void reset_in_child() noexcept {
+        auto* table = table_.load(detail::memory_order_acquire);
+        if (!table) return;
+        for (std::size_t i = 0; i < count_; ++i)
+            if (exemplar_slot* s = table[i].load(detail::memory_order_acquire)) s->reset_in_child();
+    }
+
     [[nodiscard]] bool any() const noexcept { return table_.load(detail::memory_order_acquire) != nullptr; }
 
 private:
