@@ -79,7 +79,7 @@ public:
     using error::error;
 };
 
-/// A fixed capacity exceeded: label values too long, too many series for the per-thread cells.
+/// A fixed capacity exceeded: label values longer than 4 GiB, a histogram with too many buckets.
 class capacity_error : public error {
 public:
     using error::error;
