@@ -113,3 +113,33 @@ TEST(Registry, IndependentRegistriesNeverLeak) {
     EXPECT_EQ(out.find("constitutional_breach_count"), std::string::npos);
     EXPECT_NE(render_text(governance).find("halt_state 1"), std::string::npos);
 }
+
+// The registry renders vitals_series_limit_rejections_total itself; a user family of that name
+// would make the scrape show the name twice (promtool: "second HELP line").
+TEST(Registry, RefusesTheNamesItRendersItself) {
+    registry r;
+    EXPECT_THROW(r.counter<"vitals_series_limit_rejections_total">("Mine."), registration_error);
+    EXPECT_THROW((r.gauge<"vitals_series_limit_rejections", labels<"metric">>("Mine.")), registration_error);
+    EXPECT_NO_THROW(r.counter<"vitals_other_total">("Fine."));
+}
+
+TEST(Registry, UnregisterRemovesAFamilyAndFreesItsName) {
+    registry r;
+    auto& f = r.counter<"gone_total", labels<"k">>("Gone.");
+    auto kept = f.with("a");
+    kept.inc(3);
+    auto other = r.counter<"stays_total">("Stays.");
+    other.inc();
+    EXPECT_TRUE(r.unregister("gone_total"));
+    EXPECT_FALSE(r.unregister("gone_total"));
+    EXPECT_EQ(r.family_count(), 1u);
+    const std::string text = render_text(r);
+    EXPECT_EQ(text.find("gone_total"), std::string::npos);
+    EXPECT_NE(text.find("stays_total 1"), std::string::npos);
+    kept.inc();  // the handle outlives its family, unrendered
+    EXPECT_EQ(kept.value(), 4);
+    // The name is free again, for any definition.
+    auto again = r.gauge<"gone_total">("Now a gauge.");
+    again.set(2);
+    EXPECT_NE(render_text(r).find("gone_total 2"), std::string::npos);
+}

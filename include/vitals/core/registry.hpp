@@ -222,6 +222,13 @@ public:
         using Family = std::remove_reference_t<decltype(*f.get())>;
         static_assert(std::is_base_of_v<family_base, Family>, "vitals: add_family takes an owner of a family");
         check_metric_name(f->name());
+        // Names the registry renders itself: a family of the same name would be rendered twice.
+        const sample_name_set mine(*f);
+        for (int i = 0; i < mine.count; ++i)
+            if (mine.names[i] == sample_name{rejections_name, {}} ||
+                mine.names[i] == sample_name{rejections_name.substr(0, rejections_name.size() - 6), {}})
+                throw registration_error("vitals: metric '", f->name(), "' would expose '", rejections_name,
+                                         "', which the registry renders itself (series limit rejections)");
         detail::lock_guard lock(mu_);
         for (auto& existing : families_) {
             if (existing->name() != f->name()) continue;
@@ -229,7 +236,6 @@ public:
             throw registration_error("vitals: metric '", f->name(),
                                      "' is already registered with a different type, labels, buckets or help");
         }
-        const sample_name_set mine(*f);
         for (family_base* existing : families_)
             if (const sample_name* clash = mine.shared_with(sample_name_set(*existing)))
                 throw registration_error("vitals: metric '", f->name(), "' would expose '", clash->base, clash->suffix,
@@ -351,6 +357,8 @@ private:
         }
     };
 
+    static constexpr string_ref rejections_name = "vitals_series_limit_rejections_total";
+
     void collect_rejections(sample_visitor& v) const {
         static constexpr string_ref names[] = {"metric"};
         bool any = false;
@@ -360,7 +368,7 @@ private:
             if (!any) {
                 any = true;
                 family_header h;
-                h.name = "vitals_series_limit_rejections_total";
+                h.name = rejections_name;
                 h.help = "Lookups of new label combinations sent to the overflow series because the family was at "
                          "its series limit.";
                 h.type = metric_type::counter;
