@@ -12,7 +12,11 @@
 // either library.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <array>
@@ -456,4 +460,212 @@ void summary_observe_prom(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// ---------------------------------------------------------------------------------------------
+// Render while T threads are alive (idle, parked on a condition variable) after each of them has
+// updated every series once: the scrape cost as updating threads grow, for storage that keeps
+// state per thread or per CPU. `<case>/<library>/updaters:T/iterations:15`. The figure is the
+// median wall time of the 15 renders, reported as the `median_ns` counter: a scrape waits in wall
+// time, and the median drops the first (cold string) render and any the shared machine preempted.
+
+namespace {
+
+// Threads that run `touch(t)` once and then stay alive, idle, until destroyed.
+class idle_threads {
+public:
+    template <class F>
+    idle_threads(int n, F touch) : count_(static_cast<std::size_t>(n)) {
+        threads_.reserve(static_cast<std::size_t>(n));
+        for (int t = 0; t < n; ++t)
+            threads_.emplace_back([this, touch, t] {
+                touch(static_cast<unsigned>(t));
+                std::unique_lock lock(mu_);
+                if (++touched_ == count_) main_cv_.notify_one();
+                idle_cv_.wait(lock, [&] { return released_; });
+            });
+        std::unique_lock lock(mu_);
+        main_cv_.wait(lock, [&] { return touched_ == count_; });
+    }
+    idle_threads(const idle_threads&) = delete;
+    idle_threads& operator=(const idle_threads&) = delete;
+    ~idle_threads() {
+        {
+            std::lock_guard lock(mu_);
+            released_ = true;
+        }
+        idle_cv_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable main_cv_, idle_cv_;
+    const std::size_t count_;  // not threads_.size(): workers read it while threads_ still grows
+    std::size_t touched_ = 0;
+    bool released_ = false;
+    std::vector<std::thread> threads_;
+};
+
+// One fixture at a time: Google Benchmark runs all runs of one case back to back, so building a
+// fixture once per (case, T) avoids starting 512 threads for every run, and dropping it when the
+// next case starts keeps those threads out of every later case.
+struct alive_fixture {
+    virtual ~alive_fixture() = default;
+};
+std::unique_ptr<alive_fixture> alive_current;
+const void* alive_key = nullptr;
+int alive_updaters = 0;
+
+template <class F>
+F& alive(int updaters) {
+    static const char key = 0;
+    if (alive_key != &key || alive_updaters != updaters || !alive_current) {
+        alive_current.reset();  // the previous case's threads exit before this case's start
+        alive_current = std::make_unique<F>(updaters);
+        alive_key = &key;
+        alive_updaters = updaters;
+    }
+    return static_cast<F&>(*alive_current);
+}
+void release_alive() { alive_current.reset(); }
+
+double observation_for(std::size_t series, unsigned thread) {
+    const auto& obs = observations();
+    return obs[(series * 16 + thread) % obs.size()];
+}
+
+// Members are declared so that the threads (last) are joined before the series and registry go.
+struct vitals_alive_counters final : alive_fixture {
+    vitals::registry reg;
+    std::vector<vitals::counter> series;
+    std::string out;
+    std::unique_ptr<idle_threads> threads;
+    explicit vitals_alive_counters(int updaters) {
+        auto& fam = reg.counter<"bench_requests_total", vitals::labels<"method", "path">>("Requests.");
+        for (int i = 0; i < render_counter_series; ++i) series.push_back(fam.with(i % 2 ? "GET" : "POST", series_path(i)));
+        threads = std::make_unique<idle_threads>(updaters, [this](unsigned) {
+            for (std::size_t i = 0; i < series.size(); ++i) series[i].inc(i * 7 + 1);
+        });
+    }
+    std::size_t render() {
+        out.clear();
+        vitals::render_text(reg, out);
+        benchmark::DoNotOptimize(out.data());
+        return out.size();
+    }
+};
+
+struct vitals_alive_histograms final : alive_fixture {
+    vitals::registry reg;
+    std::vector<vitals::histogram> series;
+    std::string out;
+    std::unique_ptr<idle_threads> threads;
+    explicit vitals_alive_histograms(int updaters) {
+        auto& fam = reg.histogram<"bench_latency_seconds", vitals::labels<"path">>("Latency.", bucket_bounds);
+        for (int i = 0; i < render_histogram_series; ++i) series.push_back(fam.with(series_path(i)));
+        threads = std::make_unique<idle_threads>(updaters, [this](unsigned t) {
+            for (std::size_t i = 0; i < series.size(); ++i) series[i].observe(observation_for(i, t));
+        });
+    }
+    std::size_t render() {
+        out.clear();
+        vitals::render_text(reg, out);
+        benchmark::DoNotOptimize(out.data());
+        return out.size();
+    }
+};
+
+#if defined(VITALS_BENCH_PROMETHEUS_CPP)
+struct prom_alive_counters final : alive_fixture {
+    prometheus::Registry reg;
+    std::vector<prometheus::Counter*> series;
+    std::unique_ptr<idle_threads> threads;
+    explicit prom_alive_counters(int updaters) {
+        auto& fam = prometheus::BuildCounter().Name("bench_requests_total").Help("Requests.").Register(reg);
+        for (int i = 0; i < render_counter_series; ++i)
+            series.push_back(&fam.Add({{"method", i % 2 ? "GET" : "POST"}, {"path", series_path(i)}}));
+        threads = std::make_unique<idle_threads>(updaters, [this](unsigned) {
+            for (std::size_t i = 0; i < series.size(); ++i) series[i]->Increment(static_cast<double>(i * 7 + 1));
+        });
+    }
+    std::size_t render() {
+        const std::string out = prometheus::TextSerializer().Serialize(reg.Collect());
+        benchmark::DoNotOptimize(out.data());
+        return out.size();
+    }
+};
+
+struct prom_alive_histograms final : alive_fixture {
+    prometheus::Registry reg;
+    std::vector<prometheus::Histogram*> series;
+    std::unique_ptr<idle_threads> threads;
+    explicit prom_alive_histograms(int updaters) {
+        auto& fam = prometheus::BuildHistogram().Name("bench_latency_seconds").Help("Latency.").Register(reg);
+        const prometheus::Histogram::BucketBoundaries b(bucket_bounds.begin(), bucket_bounds.end());
+        for (int i = 0; i < render_histogram_series; ++i) series.push_back(&fam.Add({{"path", series_path(i)}}, b));
+        threads = std::make_unique<idle_threads>(updaters, [this](unsigned t) {
+            for (std::size_t i = 0; i < series.size(); ++i) series[i]->Observe(observation_for(i, t));
+        });
+    }
+    std::size_t render() {
+        const std::string out = prometheus::TextSerializer().Serialize(reg.Collect());
+        benchmark::DoNotOptimize(out.data());
+        return out.size();
+    }
+};
+#endif
+
+template <class F>
+void render_alive(benchmark::State& state) {
+    F& f = alive<F>(static_cast<int>(state.range(0)));
+    std::vector<double> ns;
+    ns.reserve(static_cast<std::size_t>(state.max_iterations));
+    std::size_t bytes = 0;
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        bytes = f.render();
+        benchmark::ClobberMemory();
+        ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    }
+    if (!ns.empty()) {
+        auto mid = ns.begin() + static_cast<std::ptrdiff_t>(ns.size() / 2);
+        std::nth_element(ns.begin(), mid, ns.end());
+        state.counters["median_ns"] = *mid;
+    }
+    state.counters["renders"] = static_cast<double>(ns.size());
+    state.counters["bytes"] = static_cast<double>(bytes);
+}
+
+// A fixed count rather than --benchmark_min_time: at 512 threads one render may take tens of
+// milliseconds, and a median of the two or three renders a time budget allows says little.
+constexpr benchmark::IterationCount alive_renders = 15;
+
+void alive_case(const char* name, bench_fn fn) {
+    benchmark::RegisterBenchmark(name, fn)
+        ->ArgName("updaters")
+        ->Arg(1)
+        ->Arg(8)
+        ->Arg(64)
+        ->Arg(512)
+        ->Iterations(alive_renders)
+        ->Unit(benchmark::kMicrosecond);
+}
+
+// Registered last, so that no other case runs while these cases' idle threads are alive.
+[[maybe_unused]] const bool registered_alive = [] {
+    alive_case("render_counters_10k_threads/vitals", render_alive<vitals_alive_counters>);
+    VITALS_BENCH_PEER(alive_case, "render_counters_10k_threads/prometheus_cpp", render_alive<prom_alive_counters>);
+    alive_case("render_histograms_1k_threads/vitals", render_alive<vitals_alive_histograms>);
+    VITALS_BENCH_PEER(alive_case, "render_histograms_1k_threads/prometheus_cpp", render_alive<prom_alive_histograms>);
+    return true;
+}();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    release_alive();  // join the last case's idle threads while everything they use still exists
+    benchmark::Shutdown();
+    return 0;
+}

@@ -4,17 +4,18 @@
 Builds bench/vitals_bench and bench/memory_probe in a build directory of its own (default
 build-bench, -O2, NDEBUG) when needed, runs the benchmark several times (one process each) and takes medians, runs
 the memory probe, and times how long a translation unit including each library's headers takes to
-compile. Standard library only.
+compile. It also runs bench/scaling_probe (memory per series as updating threads grow, thread
+churn; about 10 s, each case a process of its own). Standard library only.
 
     scripts/bench.py [--build-dir build-bench] [--repetitions 5] [--min-time 0.2]
                      [--compile-runs 5] [--output report.md] [--json raw.json]
+                     [--benchmark-filter REGEX] [--no-scaling]
 """
 
 import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -39,6 +40,9 @@ CASE_ORDER = ["counter_inc", "gauge_inc", "gauge_set", "histogram_observe", "lab
               "labeled_inc_handle", "render_counters_10k", "render_histograms_1k", "summary_observe"]
 # vitals-only figures reported below the table (reliability: a scrape never blocks a writer).
 EXTRA_CASES = ["counter_inc_while_scraping", "render_counters_100k"]
+# Render while N idle threads are alive, each having updated every series once (`/updaters:N`);
+# compared by the median wall time of one render (the `median_ns` counter), no targets.
+ALIVE_CASES = ["render_counters_10k_threads", "render_histograms_1k_threads"]
 # A kept handle should cost what an unlabelled counter costs: within 25% (or 0.25 ns).
 HANDLE_SLACK = (1.25, 0.25)
 
@@ -53,7 +57,7 @@ def build(build_dir):
              "-Db_ndebug=true", "-Dtests=false", "-Dexamples=false", "-Dbench=true"],
             stdout=subprocess.DEVNULL)
     jobs = str(min(2, os.cpu_count() or 1))
-    run(["ninja", "-C", build_dir, "-j", jobs, "bench/vitals_bench", "bench/memory_probe"],
+    run(["ninja", "-C", build_dir, "-j", jobs, "bench/vitals_bench", "bench/memory_probe", "bench/scaling_probe"],
         stdout=subprocess.DEVNULL)
 
 
@@ -84,7 +88,7 @@ def to_ns(value, unit):
     return value * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
 
 
-def run_bench(build_dir, repetitions, min_time):
+def run_bench(build_dir, repetitions, min_time, bench_filter=None):
     """Runs the benchmark `repetitions` times, each in a process of its own, and takes per-case
     medians across the processes. Separate processes because a hot loop's speed on this class of
     machine depends on where code and data land in memory (the same counter loop measures 0.6 or
@@ -93,17 +97,81 @@ def run_bench(build_dir, repetitions, min_time):
     exe = os.path.join(build_dir, "bench", "vitals_bench")
     runs = []
     samples = {}  # (case, library, threads) -> cpu ns per op, one per process
+    alive = {}    # (case, library, updaters) -> median ns of one render, one per process
+    cmd = [exe, "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
+    if bench_filter:
+        cmd.append(f"--benchmark_filter={bench_filter}")
     for _ in range(repetitions):
-        out = run([exe, "--benchmark_format=json", f"--benchmark_min_time={min_time}"],
-                  capture_output=True).stdout
-        data = json.loads(out)
+        data = json.loads(run(cmd, capture_output=True).stdout)
         runs.append(data)
         for b in data["benchmarks"]:
-            m = re.match(r"([^/]+)/([^/]+)(?:/threads:(\d+))?", b["run_name"])
-            case, lib, threads = m.group(1), m.group(2), int(m.group(3) or b.get("threads", 1))
+            # <case>/<library>[/key:value...], e.g. /threads:2 or /updaters:64/iterations:15
+            case, lib, *rest = b["run_name"].split("/")
+            opts = dict(part.split(":", 1) for part in rest if ":" in part)
+            if "updaters" in opts:
+                alive.setdefault((case, lib, int(opts["updaters"])), []).append(b["median_ns"])
+                continue
+            threads = int(opts.get("threads", b.get("threads", 1)))
             samples.setdefault((case, lib, threads), []).append(to_ns(b["cpu_time"], b["time_unit"]))
     medians = {k: statistics.median(v) for k, v in samples.items()}
-    return {"runs": runs}, medians
+    alive_medians = {k: statistics.median(v) for k, v in alive.items()}
+    return {"runs": runs}, medians, alive_medians
+
+
+def fmt_bytes(b):
+    if abs(b) >= 10 * 1024 * 1024:
+        return f"{b / (1024 * 1024):.1f} MiB"
+    if abs(b) >= 10 * 1024:
+        return f"{b / 1024:.1f} KiB"
+    return f"{b:.0f} B"
+
+
+def fmt_ratio(peer, v):
+    return f"{peer / v:.2f}×" if peer is not None and v else "–"
+
+
+def scaling_report(p, scaling):
+    """Tables for bench/scaling_probe's output: memory per series by updating threads, churn."""
+    mem = {(m["shape"], m["threads"], m["library"]): m for m in scaling["memory"]}
+    p("Memory per series with T updating threads alive (`bench/scaling_probe`; 3 labels per series; "
+      "every thread updated every series once and is parked on a condition variable while measured; "
+      "(live after − live before creating the family) / series; heap = operator new bytes as "
+      "malloc_usable_size counts them, RSS = resident pages from /proc/self/statm; each case a process "
+      "of its own; ratio = prometheus-cpp / vitals, above 1 means vitals uses less):")
+    p("")
+    p("| shape | T | vitals heap | prometheus-cpp heap | ratio | vitals RSS | prometheus-cpp RSS | ratio |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|")
+    def cell(x):
+        return fmt_bytes(x) if x is not None else "–"
+
+    for shape, threads in dict.fromkeys((s, t) for (s, t, _) in mem):  # the probe's order
+        v, q = mem.get((shape, threads, "vitals")), mem.get((shape, threads, "prometheus_cpp"))
+        vh, vr = (v["heap_bytes_per_series"], v["rss_bytes_per_series"]) if v else (None, None)
+        qh, qr = (q["heap_bytes_per_series"], q["rss_bytes_per_series"]) if q else (None, None)
+        p(f"| {shape} | {threads} | {cell(vh)} | {cell(qh)} | {fmt_ratio(qh, vh)} | "
+          f"{cell(vr)} | {cell(qr)} | {fmt_ratio(qr, vr)} |")
+    p("")
+    churn = {c["library"]: c for c in scaling["churn"]}
+    if churn:
+        p(f"Thread churn ({scaling['churn_threads']} threads, {scaling['churn_concurrency']} at a time in "
+          f"waves joined before the next, each incrementing {scaling['churn_series']} counters once through "
+          "kept handles; deltas from before the first thread; alive = the last wave, parked after its "
+          "updates; `none` = threads that touch nothing):")
+        p("")
+        p("| library | threads/s | heap Δ alive | heap Δ after join | heap peak Δ | RSS Δ alive | RSS Δ after join |")
+        p("|---|---:|---:|---:|---:|---:|---:|")
+        for lib in ("vitals", "prometheus_cpp", "none"):
+            c = churn.get(lib)
+            if c is None:
+                continue
+            p(f"| {lib} | {c['threads_per_second']:.0f} | {fmt_bytes(c['heap_alive_delta'])} | "
+              f"{fmt_bytes(c['heap_after_delta'])} | {fmt_bytes(c['heap_peak_delta'])} | "
+              f"{fmt_bytes(c['rss_alive_delta'])} | {fmt_bytes(c['rss_after_delta'])} |")
+        if "vitals" in churn and "prometheus_cpp" in churn:
+            p("")
+            p(f"vitals / prometheus-cpp threads per second: "
+              f"{churn['vitals']['threads_per_second'] / churn['prometheus_cpp']['threads_per_second']:.2f}.")
+        p("")
 
 
 def fmt_time(ns):
@@ -146,6 +214,8 @@ def main():
     ap.add_argument("--output", help="also write the report to this file")
     ap.add_argument("--json", help="write the raw benchmark JSON to this file")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--benchmark-filter", help="passed to vitals_bench as --benchmark_filter")
+    ap.add_argument("--no-scaling", action="store_true", help="skip bench/scaling_probe")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -157,10 +227,7 @@ def main():
       "CPU time per operation (all threads' CPU time / all threads' operations).")
     p("")
 
-    data, med = run_bench(args.build_dir, args.repetitions, args.min_time)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=1)
+    data, med, alive = run_bench(args.build_dir, args.repetitions, args.min_time, args.benchmark_filter)
     have_peer = any(lib == "prometheus_cpp" for (_, lib, _) in med)
     met_all = True
     p("| case | threads | vitals | prometheus-cpp | speed-up | target | met? |")
@@ -194,9 +261,23 @@ def main():
           " (a counter increment while another thread renders 10k series in a loop; one render of 100k "
           "labelled counters).")
         p("")
+    if alive:
+        p(f"Render with T idle threads alive, each of which updated every series once first (wall time, "
+          f"median of 15 renders per process, median of {args.repetitions} processes; same series as "
+          "render_counters_10k / render_histograms_1k):")
+        p("")
+        p("| case | T | vitals | prometheus-cpp | speed-up |")
+        p("|---|---:|---:|---:|---:|")
+        for case in ALIVE_CASES:
+            for threads in sorted({t for (c, _, t) in alive if c == case}):
+                v, q = alive.get((case, "vitals", threads)), alive.get((case, "prometheus_cpp", threads))
+                p(f"| {case} | {threads} | {fmt_time(v) if v else '–'} | {fmt_time(q) if q else '–'} | "
+                  f"{f'{q / v:.1f}×' if v and q else '–'} |")
+        p("")
 
     probe = json.loads(run([os.path.join(args.build_dir, "bench", "memory_probe")],
                            capture_output=True).stdout)
+    data["memory_probe"] = probe
     p(f"Memory (heap bytes as malloc_usable_size counts them, {probe['counter_series']} labelled counters, "
       f"{probe['histogram_series']} histograms of {probe['histogram_buckets']} buckets):")
     p("")
@@ -206,24 +287,29 @@ def main():
     ph = probe.get("prometheus_cpp_histogram_series_bytes")
     vc = probe["vitals_counter_series_bytes"] + probe["vitals_counter_cells_bytes_per_thread"]
     vh = probe["vitals_histogram_series_bytes"] + probe["vitals_histogram_cells_bytes_per_thread"]
-    p(f"| labelled counter (one updating thread) | {vc:.0f} B "
-      f"({probe['vitals_counter_series_bytes']:.0f} object + {probe['vitals_counter_cells_bytes_per_thread']:.0f} cells) | "
+    p(f"| labelled counter (updated) | {vc:.0f} B "
+      f"(object, table and per-CPU cells {probe['vitals_counter_series_bytes']:.0f} + first updates "
+      f"{probe['vitals_counter_cells_bytes_per_thread']:.0f}) | "
       f"{f'{pc:.0f} B' if pc is not None else '–'} |")
-    p(f"| histogram, 10 buckets (one updating thread) | {vh:.0f} B "
-      f"({probe['vitals_histogram_series_bytes']:.0f} object + {probe['vitals_histogram_cells_bytes_per_thread']:.0f} cells) | "
+    p(f"| histogram, 10 buckets (updated) | {vh:.0f} B "
+      f"(object, table and per-CPU cells {probe['vitals_histogram_series_bytes']:.0f} + first updates "
+      f"{probe['vitals_histogram_cells_bytes_per_thread']:.0f}) | "
       f"{f'{ph:.0f} B' if ph is not None else '–'} |")
-    p(f"| each further updating thread | counter +16 B, histogram +{(probe['histogram_buckets'] + 2) * 8} B "
-      "(its own cells) | 0 |")
     p("")
-    p(f"vitals per-thread cost: a thread's first update allocates {probe['vitals_thread_first_touch_bytes']} B "
-      f"(its 32 KiB chunk table plus one 8 KiB chunk of cells); each further 8 KiB chunk of series it touches "
-      f"adds {probe['vitals_thread_extra_chunk_bytes']} B. Freed (after folding its counts) when the thread exits.  ")
+    p(f"vitals per-thread cost: a new thread's first update allocates {probe['vitals_thread_first_touch_bytes']} B, "
+      f"an update of a series in another chunk {probe['vitals_thread_extra_chunk_bytes']} B (cells are per CPU, "
+      "allocated with the series; threads own nothing).  ")
     allocs = (probe["vitals_warm_render_allocs_counters"], probe["vitals_warm_render_allocs_histograms"])
     allocs_ok = allocs == (0, 0)
     met_all &= allocs_ok
     p(f"Warm render into a reused std::string: {allocs[0]} allocations (10k counters), {allocs[1]} "
       f"(1k histograms) — {'met' if allocs_ok else 'NOT met'}.")
     p("")
+    if not args.no_scaling:
+        scaling = json.loads(run([os.path.join(args.build_dir, "bench", "scaling_probe")],
+                                 capture_output=True).stdout)
+        data["scaling_probe"] = scaling
+        scaling_report(p, scaling)
 
     cxx = os.environ.get("CXX", "c++")
     v_ct = compile_time(cxx, VITALS_TU, [os.path.join(ROOT, "include")], args.compile_runs)
@@ -246,6 +332,9 @@ def main():
     p(f"All targets met: {'yes' if met_all else 'NO'}" if have_peer else
       "prometheus-cpp not found: vitals figures only.")
 
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
     report = "\n".join(lines) + "\n"
     sys.stdout.write(report)
     if args.output:

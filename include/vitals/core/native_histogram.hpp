@@ -26,9 +26,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include "span.hpp"
@@ -77,13 +79,171 @@ inline std::int32_t native_schema_for(double factor) {
     return -static_cast<std::int32_t>(floor);
 }
 
-/// The upper bound (inclusive) of bucket `key` at `schema`.
+namespace detail {
+
+// Bucket keys are decided exactly: a boundary 2^(j/2^s) is irrational for most j, so a double next
+// to it falls on one side or the other only by exact arithmetic. The hot path needs none: it
+// compares against a table of the largest doubles not above each boundary (for a double x,
+// x <= b exactly when x <= that double), and the exact arithmetic below only builds the table.
+
+// Bit length of m^(2^s), by exact multi-word squaring (m < 2^64, s <= 8: at most 16,384 bits).
+// Slow (tens of microseconds at schema 8); native_pow_le needs it only when its bounds cannot decide.
+inline std::int64_t native_pow_bit_length(std::uint64_t m, std::int32_t s) {
+    std::vector<std::uint32_t> x{static_cast<std::uint32_t>(m), static_cast<std::uint32_t>(m >> 32)}, r;
+    for (std::int32_t i = 0; i <= s; ++i) {
+        while (x.size() > 1 && x.back() == 0) x.pop_back();
+        if (i == s) break;
+        r.assign(2 * x.size(), 0);
+        for (std::size_t a = 0; a < x.size(); ++a) {
+            std::uint64_t carry = 0;  // x[a]*x[b] + r + carry stays below 2^64
+            for (std::size_t b = 0; b < x.size(); ++b) {
+                const std::uint64_t t = std::uint64_t{x[a]} * x[b] + r[a + b] + carry;
+                r[a + b] = static_cast<std::uint32_t>(t);
+                carry = t >> 32;
+            }
+            r[a + x.size()] = static_cast<std::uint32_t>(carry);
+        }
+        x.swap(r);
+    }
+    return static_cast<std::int64_t>(x.size() - 1) * 32 + std::bit_width(x.back());
+}
+
+// The 128-bit product of a and b, without relying on a compiler's 128-bit type.
+inline void native_mul_wide(std::uint64_t a, std::uint64_t b, std::uint64_t& hi, std::uint64_t& lo) noexcept {
+    const std::uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+    const std::uint64_t ll = al * bl, lh = al * bh, hl = ah * bl;
+    const std::uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    lo = (mid << 32) | (ll & 0xffffffffu);
+    hi = ah * bh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+// Whether m^(2^s) <= 2^k, exactly (m > 0, s <= 8).
+inline bool native_pow_le(std::uint64_t m, std::int32_t s, std::int64_t k) {
+    const int tz = std::countr_zero(m);
+    m >>= tz;
+    k -= static_cast<std::int64_t>(tz) << s;
+    if (m == 1) return k >= 0;
+    // An odd m > 1 has no power of two among its powers, so the answer is whether the bit length
+    // of m^(2^s) is at most k. Squaring 64-bit mantissas rounded down and up brackets the power
+    // within about 2^-55 of itself; only if the two brackets' bit lengths differ (the power is
+    // that close to a power of two, about one double in 500 next to a schema-8 boundary) is the
+    // exact product needed.
+    struct bound {
+        std::uint64_t mant;  // in [2^63, 2^64)
+        std::int64_t exp;    // value = mant * 2^exp
+    };
+    const int lz = std::countl_zero(m);
+    bound lo{m << lz, -lz}, hi = lo;
+    auto square = [](bound& b, bool up) {
+        std::uint64_t h, l;
+        native_mul_wide(b.mant, b.mant, h, l);
+        bool lost;
+        if (h >> 63) {
+            b.mant = h;
+            b.exp = 2 * b.exp + 64;
+            lost = l != 0;
+        } else {
+            b.mant = (h << 1) | (l >> 63);
+            b.exp = 2 * b.exp + 63;
+            lost = (l << 1) != 0;
+        }
+        if (up && lost && ++b.mant == 0) {
+            b.mant = std::uint64_t{1} << 63;
+            ++b.exp;
+        }
+    };
+    for (std::int32_t i = 0; i < s; ++i) {
+        square(lo, false);
+        square(hi, true);
+    }
+    if (lo.exp == hi.exp) return lo.exp + 64 <= k;
+    return native_pow_bit_length(m, s) <= k;
+}
+
+// Bounds within one power of two at schema s (0 … 8), as 52-bit fraction fields of doubles in
+// [0.5, 1): mant[j] is that of the largest double not above 2^(j/2^s) / 2 (j < 2^s), and
+// mant[2^s] = 2^52 stands for 1. cell[c] is the first j with mant[j] >= c * 2^(51-s), for the
+// 2^(s+1) equal cells the fraction field divides into: bounds are more than 0.69 * 2^(52-s)
+// apart, so a cell holds at most one and a key costs one lookup and one compare.
+struct native_bound_table {
+    std::vector<std::uint64_t> mant;
+    std::vector<std::uint16_t> cell;
+};
+
+inline const native_bound_table& native_fraction_bounds(std::int32_t schema) {
+    static const auto tables = [] {
+        constexpr std::uint64_t one = std::uint64_t{1} << 52;
+        std::array<native_bound_table, 9> t;
+        for (std::int32_t s = 0; s <= 8; ++s) {
+            const std::int32_t n = 1 << s;
+            auto& tab = t[static_cast<std::size_t>(s)];
+            tab.mant.push_back(0);  // 2^0 / 2 = 0.5 exactly
+            for (std::int32_t j = 1; j < n; ++j) {
+                // d <= 2^(j/n - 1) exactly: d = f*2^e = M*2^(e-53), so M^n <= 2^(j - n - (e-53)n).
+                auto below = [&](double d) {
+                    int e;
+                    const double f = std::frexp(d, &e);
+                    const auto m = static_cast<std::uint64_t>(std::ldexp(f, 53));
+                    return native_pow_le(m, s, j - n - static_cast<std::int64_t>(e - 53) * n);
+                };
+                // exp2 is only a starting point: its accuracy is the C library's, not guaranteed.
+                double d = std::exp2(static_cast<double>(j) / n) / 2;
+                while (!below(d)) d = std::nextafter(d, 0.0);
+                while (below(std::nextafter(d, 1.0))) d = std::nextafter(d, 1.0);
+                tab.mant.push_back(std::bit_cast<std::uint64_t>(d) & (one - 1));
+            }
+            tab.mant.push_back(one);
+            for (std::uint64_t c = 0; c < std::uint64_t{2} << s; ++c)
+                tab.cell.push_back(static_cast<std::uint16_t>(
+                    std::lower_bound(tab.mant.begin(), tab.mant.end(), c << (51 - s)) - tab.mant.begin()));
+        }
+        return t;
+    }();
+    return tables[static_cast<std::size_t>(schema)];
+}
+
+// The bucket key of a positive finite double at a schema -4 … 8, exactly Prometheus' definition:
+// the least k with a <= 2^(k/2^schema). Unclamped: subnormals and the largest double included.
+inline std::int32_t native_key_exact(double a, std::int32_t schema) noexcept {
+    // Schema -m merges 2^m schema-0 buckets: ceil(ceil(x) / 2^m) = ceil(x / 2^m).
+    if (schema < 0) return -((-native_key_exact(a, 0)) >> -schema);
+    std::uint64_t bits = std::bit_cast<std::uint64_t>(a);
+    std::int32_t exp = static_cast<std::int32_t>(bits >> 52) - 1022;  // a = f * 2^exp, f in [0.5, 1)
+    if (exp == -1022) [[unlikely]] {  // subnormal: frexp normalises it exactly
+        int e;
+        bits = std::bit_cast<std::uint64_t>(std::frexp(a, &e));
+        exp = e;
+    }
+    const std::uint64_t frac = bits & ((std::uint64_t{1} << 52) - 1);
+    const auto& t = native_fraction_bounds(schema);
+    const std::uint32_t j = t.cell[static_cast<std::size_t>(frac >> (51 - schema))];
+    return (exp - 1) * (1 << schema) + static_cast<std::int32_t>(j + (frac > t.mant[j] ? 1 : 0));
+}
+
+}  // namespace detail
+
+/// The upper bound (inclusive) of bucket `key` at `schema` (-4 … 8), as the largest double not
+/// above the exact bound 2^(key/2^schema), which is irrational for most keys at schemas above 0.
+/// Rounding down makes it a bound for doubles with nothing lost: a double is in bucket `key`
+/// exactly when it is above the previous bucket's value and at most this one. 0 below the
+/// smallest subnormal, the largest double from 2^1024 up.
 inline double native_bucket_upper_bound(std::int32_t key, std::int32_t schema) noexcept {
-    if (schema <= 0) return std::ldexp(1.0, key * (1 << -schema));
-    const std::int32_t n = 1 << schema;
-    const std::int32_t oct = key >= 0 ? key / n : -((-key + n - 1) / n);  // floor division
-    const std::int32_t frac = key - oct * n;
-    return std::ldexp(std::exp2(static_cast<double>(frac) / n), oct);
+    // The bound is m * 2^(e-53), m in [2^52, 2^53) the largest 53-bit mantissa not above it.
+    std::int64_t e;
+    std::uint64_t m = std::uint64_t{1} << 52;
+    if (schema <= 0) {
+        e = static_cast<std::int64_t>(key) * (std::int64_t{1} << -schema) + 1;
+    } else {
+        const std::int64_t n = std::int64_t{1} << schema;
+        const std::int64_t oct = key >= 0 ? key / n : -((-static_cast<std::int64_t>(key) + n - 1) / n);
+        m += detail::native_fraction_bounds(schema).mant[static_cast<std::size_t>(key - oct * n)];
+        e = oct + 1;
+    }
+    if (e > 1024) return std::numeric_limits<double>::max();
+    if (e >= -1021) return std::ldexp(static_cast<double>(m), static_cast<int>(e - 53));  // normal: exact
+    // Subnormal: truncate to the coarser grid (rounding down twice is rounding down once).
+    const std::int64_t shift = -1021 - e;
+    return shift >= 53 ? 0.0 : std::ldexp(static_cast<double>(m >> shift), -1074);
 }
 
 /// A native histogram read at one moment (after the bucket limit was applied).
@@ -104,30 +264,12 @@ inline constexpr std::int32_t native_pages = 256;       // powers of two covered
 inline constexpr std::int32_t native_page_offset = 128;
 inline constexpr double native_min_magnitude = 2.938735877055719e-39;  // 2^-128
 
-// Bounds within one power of two, per schema 1…8: bounds[j] = 2^(j/2^s) / 2, in [0.5, 1).
-inline const std::vector<double>& native_fraction_bounds(std::int32_t schema) {
-    static const auto tables = [] {
-        std::array<std::vector<double>, 9> t;
-        for (std::int32_t s = 1; s <= 8; ++s) {
-            const std::int32_t n = 1 << s;
-            for (std::int32_t j = 0; j < n; ++j) t[s].push_back(std::exp2(static_cast<double>(j) / n) / 2);
-        }
-        return t;
-    }();
-    return tables[static_cast<std::size_t>(schema)];
-}
-
-// The bucket key of magnitude a > 2^-128 at schema s >= 0 (Prometheus' definition), clamped to
-// the highest key the directory covers.
+// The bucket key of magnitude a > 2^-128 at schema s >= 0, clamped to the highest key the
+// directory covers.
 inline std::int32_t native_key(double a, std::int32_t s) noexcept {
     const std::int32_t top = native_page_offset * (1 << s) - 1;
     if (!(a < 0x1p128)) return top;  // includes +Inf
-    int exp;
-    const double frac = std::frexp(a, &exp);  // a = frac * 2^exp, frac in [0.5, 1)
-    if (s == 0) return frac == 0.5 ? exp - 1 : exp;
-    const auto& b = native_fraction_bounds(s);
-    const auto j = static_cast<std::int32_t>(std::lower_bound(b.begin(), b.end(), frac) - b.begin());
-    return std::min((exp - 1) * (1 << s) + j, top);
+    return std::min(native_key_exact(a, s), top);
 }
 
 // One stripe's exponential buckets of one series (see the file comment).
@@ -440,6 +582,10 @@ private:
         if (!s.positive.empty()) smallest = s.positive.begin()->first;
         if (!s.negative.empty()) smallest = std::min(smallest, s.negative.begin()->first);
         if (smallest == INT32_MAX) return false;
+        // The threshold is the largest double not above the exact (mostly irrational) boundary,
+        // which is also every raw bucket's bound there: shape swallows exactly the raw buckets
+        // whose bound is at most it, and since no double lies between it and the boundary, a
+        // value equal to it, as every value at most it, is counted in the zero bucket.
         const double t = native_bucket_upper_bound(smallest, cur_schema_);
         if (t > opt_.max_zero_threshold) return false;
         cur_zero_threshold_ = t;

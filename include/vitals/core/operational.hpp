@@ -59,7 +59,7 @@ public:
               "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
     ~basic_operational_metrics() {
-        detail::fork_hooks::instance().remove(&fork_link_);
+        fork_link_.hooks->remove(&fork_link_);
         for (service_clock* c : clocks_) delete c;
     }
     basic_operational_metrics(const basic_operational_metrics&) = delete;
@@ -116,7 +116,8 @@ private:
     // fork(): the child must not inherit mu_ taken by a thread it does not have.
     struct fork_link final : detail::fork_participant {
         detail::mutex& mu;
-        explicit fork_link(detail::mutex& m) : mu(m) { detail::fork_hooks::instance().add(this); }
+        detail::fork_hooks* hooks;  // the hooks joined, left in the destructor
+        explicit fork_link(detail::mutex& m) : mu(m), hooks(&detail::fork_hooks::instance()) { hooks->add(this); }
         void fork_prepare() noexcept override { mu.lock(); }
         void fork_parent() noexcept override { mu.unlock(); }
         void fork_child() noexcept override { mu.reset_after_fork(); }

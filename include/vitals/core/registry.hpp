@@ -266,7 +266,9 @@ public:
     /// longer rendered, and the name may be registered again (with any definition). Handles to
     /// its series keep working, unrendered, but references to the family itself (what a labelled
     /// registration returned) dangle: drop them first. A plugin that registered families calls
-    /// this for each before it is unloaded, since a family's code is the plugin's.
+    /// this for each before it is unloaded, since a family's code is the plugin's; likewise it
+    /// drops every handle to a series its code created (the series' code is the plugin's too),
+    /// and joins the threads it started.
     bool unregister(string_ref name) {
         family_base* gone = nullptr;
         {
@@ -400,12 +402,12 @@ private:
     // fork(): the registry's locks, then each family's, in the order every path takes them.
     class fork_link final : public detail::fork_participant {
     public:
-        explicit fork_link(registry& r) : r_(r) { detail::fork_hooks::instance().add(this); }
+        explicit fork_link(registry& r) : r_(r), hooks_(&detail::fork_hooks::instance()) { hooks_->add(this); }
         fork_link(const fork_link&) = delete;
         fork_link& operator=(const fork_link&) = delete;
         void leave() noexcept {
-            if (joined_) detail::fork_hooks::instance().remove(this);
-            joined_ = false;
+            if (hooks_) hooks_->remove(this);
+            hooks_ = nullptr;
         }
         void fork_prepare() noexcept override {
             r_.render_mu_.lock();
@@ -425,7 +427,7 @@ private:
 
     private:
         registry& r_;
-        bool joined_ = true;
+        detail::fork_hooks* hooks_;  // the hooks joined (this copy of the code's)
     };
 
     detail::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};

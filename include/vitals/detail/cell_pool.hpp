@@ -3,9 +3,12 @@
 // Memory comes in chunks of `stripes × chunk_words` words; a slot of n words sits at the same
 // offset in every stripe of its chunk, so a CPU's words of many series share cache lines that only
 // that CPU writes, and two CPUs never write one line. Chunks are added as needed: there is no
-// fixed capacity to exhaust. A slot records its own layout (cell_ref), so the pool that made it is
-// only needed to give it back; each copy of this code in a process may have its own pool, and the
-// series still agree wherever they are updated from.
+// fixed capacity to exhaust. A slot records its own layout (cell_ref) and its pool, so the pool
+// that made it is only needed to give it back; each copy of this code in a process (a plugin
+// built with hidden visibility) may have its own pool, and the series still agree wherever they
+// are updated from. A copy's pool is freed when that copy is unloaded (or the program ends) and
+// no slot of it is still in use, whichever comes last: a plugin loaded and unloaded many times
+// leaks nothing.
 #pragma once
 
 #include <cstdint>
@@ -20,11 +23,12 @@ namespace vitals::detail {
 
 class cell_pool {
 public:
-    /// This copy of the code's pool. Never destroyed: series may be released during static
-    /// destruction, and a slot's memory must outlive every handle to its series.
+    /// This copy of the code's pool. It outlives static destruction while slots are in use:
+    /// series may be released after it, and a slot's memory must outlive every handle.
     static cell_pool& instance() {
-        static cell_pool* pool = new cell_pool;
-        return *pool;
+        if (cell_pool* p = current().load(detail::memory_order_acquire)) [[likely]]
+            return *p;
+        return make();
     }
 
     /// A zeroed slot of `n` words on every stripe (1 <= n <= max_slot_words).
@@ -36,6 +40,7 @@ public:
         if (!free_[n].empty()) {
             r.base = free_[n].back();
             free_[n].pop_back();
+            ++in_use_;
             return r;
         }
         if (!chunk_ || used_ + n > chunk_words) {
@@ -51,6 +56,7 @@ public:
         }
         r.base = chunk_ + used_;
         used_ += n;
+        ++in_use_;
         return r;
     }
 
@@ -62,13 +68,20 @@ public:
         // A slot made by another copy of this code with another layout (its environment changed
         // between loads) is not reused here: handed out under this layout it would be too small.
         const percpu_layout& l = percpu_layout_now();
-        if (r.rseq_stripes != l.rseq_stripes || r.atomic_stripes != l.atomic_stripes) return;
-        lock_guard lock(mu_);
-        try {
-            free_[n].push_back(r.base);
-        } catch (...) {
-            // Losing a free-list entry only leaks a slot; releasing never throws.
+        const bool reusable = r.rseq_stripes == l.rseq_stripes && r.atomic_stripes == l.atomic_stripes;
+        bool last = false;
+        {
+            lock_guard lock(mu_);
+            if (reusable) {
+                try {
+                    free_[n].push_back(r.base);
+                } catch (...) {
+                    // Losing a free-list entry only leaks a slot; releasing never throws.
+                }
+            }
+            last = --in_use_ == 0 && orphaned_;
         }
+        if (last) delete this;
     }
 
     /// Number of chunks made so far (for tests and memory reports).
@@ -82,6 +95,44 @@ public:
 
 private:
     cell_pool() = default;
+    ~cell_pool() {
+        for (cell_word* c : chunks_) ::operator delete(c, std::align_val_t{64});
+    }
+
+    // No destructor and constant initialization: usable at any point of static destruction.
+    static detail::atomic<cell_pool*>& current() noexcept {
+        static constinit detail::atomic<cell_pool*> pool{nullptr};
+        return pool;
+    }
+
+    [[gnu::noinline]] static cell_pool& make() {
+        // Registered before the first pool is published, so it is destroyed after every static
+        // object built later and before those built earlier, which may still give slots back.
+        static const orphan_at_unload reaper;
+        (void)reaper;
+        auto* fresh = new cell_pool;
+        cell_pool* seen = nullptr;
+        if (current().compare_exchange_strong(seen, fresh, detail::memory_order_acq_rel)) return *fresh;
+        delete fresh;
+        return *seen;
+    }
+
+    // Runs when this copy of the code is unloaded or the program ends: the pool goes now if no
+    // slot is in use, or with the last slot given back. Anything allocated later (a thread still
+    // running after exit began) gets a new pool that is simply kept.
+    struct orphan_at_unload {
+        ~orphan_at_unload() {
+            cell_pool* pool = current().exchange(nullptr, detail::memory_order_acq_rel);
+            if (!pool) return;
+            bool empty = false;
+            {
+                lock_guard lock(pool->mu_);
+                pool->orphaned_ = true;
+                empty = pool->in_use_ == 0;
+            }
+            if (empty) delete pool;
+        }
+    };
 
     // Splits the unused end of the current chunk into slots of the largest sizes that fit.
     void give_back_tail() noexcept {
@@ -99,17 +150,20 @@ private:
     }
 
     mutex mu_;
-    pod_vector<cell_word*> chunks_;  // every chunk, kept for good (see instance())
+    pod_vector<cell_word*> chunks_;  // every chunk, freed with the pool
     cell_word* chunk_ = nullptr;     // the chunk being filled
     std::uint32_t used_ = 0;         // words of chunk_ handed out
     pod_vector<cell_word*> free_[max_slot_words + 1];  // released slots by size
+    std::size_t in_use_ = 0;  // slots handed out and not released
+    bool orphaned_ = false;   // this copy of the code is gone: the last release frees the pool
 };
 
-/// A series' slot: allocated on construction, released on destruction.
+/// A series' slot: allocated on construction, given back to the same pool on destruction.
 class cell_slot {
 public:
-    explicit cell_slot(std::uint32_t words) : ref_(cell_pool::instance().allocate(words)), words_(words) {}
-    ~cell_slot() { pool_release(); }
+    explicit cell_slot(std::uint32_t words)
+        : pool_(&cell_pool::instance()), ref_(pool_->allocate(words)), words_(words) {}
+    ~cell_slot() { pool_->release(ref_, words_); }
     cell_slot(const cell_slot&) = delete;
     cell_slot& operator=(const cell_slot&) = delete;
 
@@ -124,7 +178,7 @@ public:
     }
 
 private:
-    void pool_release() noexcept { cell_pool::instance().release(ref_, words_); }
+    cell_pool* pool_;
     cell_ref ref_;
     std::uint32_t words_;
 };

@@ -40,12 +40,9 @@ protected:
 class fork_hooks {
 public:
     static fork_hooks& instance() {
-        static fork_hooks* hooks = [] {
-            auto* h = new fork_hooks;
-            pthread_atfork(&prepare, &parent, &child);
-            return h;
-        }();
-        return *hooks;
+        if (fork_hooks* h = current().load(detail::memory_order_acquire)) [[likely]]
+            return *h;
+        return make();
     }
 
     void add(fork_participant* p) {
@@ -53,13 +50,55 @@ public:
         list_.push_back(p);
     }
     void remove(fork_participant* p) noexcept {
-        lock_guard lock(mu_);
-        list_.remove(p);
+        bool last = false;
+        {
+            lock_guard lock(mu_);
+            list_.remove(p);
+            last = list_.empty() && orphaned_;
+        }
+        if (last) delete this;
     }
 
 private:
     fork_hooks() = default;
 
+    // Like cell_pool's: no destructor, constant-initialized, usable during static destruction.
+    static detail::atomic<fork_hooks*>& current() noexcept {
+        static constinit detail::atomic<fork_hooks*> hooks{nullptr};
+        return hooks;
+    }
+    [[gnu::noinline]] static fork_hooks& make() {
+        static const bool registered = [] {
+            // glibc drops these when this copy of the code is unloaded (dlclose).
+            pthread_atfork(&prepare, &parent, &child);
+            return true;
+        }();
+        (void)registered;
+        static const orphan_at_unload reaper;
+        (void)reaper;
+        auto* fresh = new fork_hooks;
+        fork_hooks* seen = nullptr;
+        if (current().compare_exchange_strong(seen, fresh, detail::memory_order_acq_rel)) return *fresh;
+        delete fresh;
+        return *seen;
+    }
+    // At unload or exit: freed now when nothing is registered, else with the last removal.
+    struct orphan_at_unload {
+        ~orphan_at_unload() {
+            fork_hooks* h = current().exchange(nullptr, detail::memory_order_acq_rel);
+            if (!h) return;
+            bool empty = false;
+            {
+                lock_guard lock(h->mu_);
+                h->orphaned_ = true;
+                empty = h->list_.empty();
+            }
+            if (empty) delete h;
+        }
+    };
+
+    // A participant removes itself from the hooks it joined (see fork_link), which stay alive
+    // until it has, even past unload.
     static void prepare() noexcept {
         fork_hooks& h = instance();
         h.mu_.lock();
@@ -81,6 +120,7 @@ private:
 
     mutex mu_;
     pod_vector<fork_participant*> list_;
+    bool orphaned_ = false;
 };
 
 }  // namespace vitals::detail

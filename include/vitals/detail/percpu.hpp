@@ -173,13 +173,15 @@ inline std::uint32_t current_cpu_hint() noexcept {
 }
 
 // --- rseq sequences (x86-64). Each defines its descriptor (struct rseq_cs: version, flags,
-// start_ip, post_commit_offset, abort_ip) in section __rseq_cs, points the thread's rseq area at
+// start_ip, post_commit_offset, abort_ip) in section __rseq_cs ("?": in the section group of the
+// function it sits in, so that the linker drops it with a discarded inline copy instead of
+// keeping a descriptor that points into dropped code), points the thread's rseq area at
 // it (offset 8), checks that the thread still runs on `cpu` (cpu_id, offset 4), and commits with
 // its last instruction before label 2. The abort handler is preceded by the signature glibc
 // registered (0x53053053), as the kernel requires, and jumps to the C++ `abort` label.
 #if VITALS_HAVE_RSEQ
 #define VITALS_RSEQ_PROLOGUE                                      \
-    ".pushsection __rseq_cs, \"aw\"\n\t"                          \
+    ".pushsection __rseq_cs, \"aw?\"\n\t"                         \
     ".balign 32\n\t"                                              \
     "3:\n\t"                                                      \
     ".long 0x0, 0x0\n\t"                                          \
@@ -192,7 +194,7 @@ inline std::uint32_t current_cpu_hint() noexcept {
     "jnz %l[abort]\n\t"
 #define VITALS_RSEQ_EPILOGUE                                      \
     "2:\n\t"                                                      \
-    ".pushsection __rseq_failure, \"ax\"\n\t"                     \
+    ".pushsection __rseq_failure, \"ax?\"\n\t"                    \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                  \
     ".long 0x53053053\n\t"                                        \
     "4:\n\t"                                                      \
