@@ -156,3 +156,25 @@ TEST(Protobuf, ProtocDecodeRawWhenAvailable) {
     EXPECT_EQ(res.exit_code, 0) << res.output;
     EXPECT_NE(res.output.find("1: \"x_total\""), std::string::npos) << res.output;
 }
+
+// The reference client sends an explicit +Inf bucket when (and only when) it carries an exemplar.
+TEST(Protobuf, InfBucketCarriesItsExemplar) {
+    registry r;
+    auto h = r.histogram<"slow_seconds">("Latency.", std::vector<double>{0.1, 1});
+    h.observe(0.05);
+    const auto without = pb::decode_families(render_protobuf(r));
+    EXPECT_EQ(pb::all(without[0].metrics[0].body, 3).size(), 2u);  // finite buckets only
+
+    h.observe(7.5, exemplar_labels{{"trace_id", "inf1"}});
+    const auto fams = pb::decode_families(render_protobuf(r));
+    const auto buckets = pb::all(fams[0].metrics[0].body, 3);
+    ASSERT_EQ(buckets.size(), 3u);
+    const auto inf = pb::decode(buckets[2]->bytes);
+    EXPECT_TRUE(std::isinf(pb::one(inf, 2).as_double()));
+    EXPECT_EQ(pb::one(inf, 1).varint, 2u);  // cumulative: every observation
+    const auto ex = pb::decode(pb::one(inf, 3).bytes);
+    EXPECT_EQ(pb::one(ex, 2).as_double(), 7.5);
+    EXPECT_EQ(pb::one(pb::decode(pb::one(ex, 1).bytes), 2).bytes, "inf1");
+    // The finite buckets keep their own (absent) exemplars.
+    EXPECT_FALSE(pb::has(pb::decode(buckets[1]->bytes), 3));
+}

@@ -225,6 +225,16 @@ private:
             if (i < ex.size() && ex[i]) put_exemplar(tmp_, 3, *ex[i]);
             pb_bytes(inner_, 3, tmp_);
         }
+        // +Inf is sent only to carry its exemplar, as the Go client does: without the bucket
+        // there is nowhere to put it.
+        const std::size_t inf = bounds.size();
+        if (inf < ex.size() && ex[inf] && inf < cumulative.size()) {
+            tmp_.clear();
+            pb_uint(tmp_, 1, cumulative[inf]);
+            pb_double(tmp_, 2, __builtin_inf());
+            put_exemplar(tmp_, 3, *ex[inf]);
+            pb_bytes(inner_, 3, tmp_);
+        }
     }
 
     void put_side(std::uint32_t span_field, std::uint32_t delta_field, const native_buckets& b, bool noop_span) {
