@@ -45,7 +45,9 @@ public:
 /// A family whose series each carry a function called at render time. `Type` is
 /// metric_type::gauge or metric_type::counter. The functions run during the render with the
 /// family's lock held: they must be quick and must not create series in this family. An
-/// exception from one is not propagated: that series renders NaN for this scrape.
+/// exception from one is not propagated: a gauge's series renders NaN for this scrape; a
+/// counter's series is left out of it, as it is when its callback returns a negative or NaN
+/// value (no consumer accepts such a counter; see dropped_samples()).
 template <metric_type Type, label_set Labels>
 class callback_family final : public family_base {
     static_assert(Type == metric_type::gauge || Type == metric_type::counter,
@@ -115,7 +117,11 @@ public:
             }
             if constexpr (Type == metric_type::gauge) {
                 v.gauge_sample(*s, x);
-            } else if (x >= 0 && x < 18446744073709551616.0 && x == detail::floor_of(x)) {
+            } else if (!(x >= 0)) {
+                // Not a counter value (negative, or NaN from a failed callback): this
+                // scrape goes without the sample rather than giving consumers one they reject.
+                dropped_.fetch_add(1, detail::memory_order_relaxed);
+            } else if (x < 18446744073709551616.0 && x == detail::floor_of(x)) {
                 v.counter_sample(*s, counter_value{0, static_cast<std::uint64_t>(x), 0});
             } else {
                 v.counter_sample(*s, counter_value{0, 0, x});
@@ -128,10 +134,15 @@ public:
         return dynamic_cast<const callback_family*>(&other) && other.help() == help();
     }
 
+    /// How many samples of a callback counter were left out of renders because the callback
+    /// returned a negative or NaN value or threw.
+    [[nodiscard]] std::uint64_t dropped_samples() const noexcept { return dropped_.load(detail::memory_order_relaxed); }
+
     void fork_prepare() noexcept override { mu_.lock(); }
     void fork_parent() noexcept override { mu_.unlock(); }
     void fork_child() noexcept override { mu_.reset_after_fork(); }
 private:
+    detail::atomic<std::uint64_t> dropped_{0};
     mutable detail::mutex mu_;
     detail::pod_vector<detail::callback_series*> series_;  // owned
 };

@@ -117,6 +117,10 @@ public:
         std::size_t runes = 0;
         for (const auto& [k, v] : pairs) {
             check_label_name(k);
+            for (char c : v)
+                if (c == '\0')
+                    // Prometheus fails the whole OpenMetrics scrape on one (target down).
+                    throw invalid_argument_error("vitals: exemplar label values must not contain NUL bytes");
             const text_buffer fixed = detail::to_valid_utf8(v);
             runes += k.size();
             for (std::size_t i = 0; i < fixed.size(); ++i) runes += (static_cast<unsigned char>(fixed[i]) & 0xC0) != 0x80;

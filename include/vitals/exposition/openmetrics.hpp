@@ -141,6 +141,7 @@ public:
     void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
                         std::uint64_t count) override {
         for (const auto& q : quantiles) {
+            if (q.value < 0) continue;  // OpenMetrics has no negative quantiles (see count_sum_created)
             char buf[max_double_chars + 2];
             const std::size_t n = format_double_canonical(buf, q.quantile);
             put(family_);
@@ -178,7 +179,14 @@ private:
     }
 
     // The lines that close a histogram or summary series: `_count`, `_sum`, then `_created`.
+    // OpenMetrics makes _sum a counter (never negative or NaN, and absent when a histogram has
+    // negative buckets) and allows _count only with _sum. A series observed with negative values
+    // or with both infinities therefore shows its buckets (the +Inf bucket is the count) or its
+    // non-negative quantiles only: one odd series must not make a strict consumer drop the scrape.
+    // Text 0.0.4 and protobuf carry the sum as it is.
     void count_sum_created(const series_base& s, std::uint64_t count, double sum) {
+        const bool negative_buckets = h_.layout && !h_.layout->bounds().empty() && h_.layout->bounds()[0] < 0;
+        if (!(sum >= 0) || negative_buckets) return created(s);
         line_start(s, "_count");
         this->put_uint(count);
         put('\n');
