@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <string>
+
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -59,4 +63,45 @@ TEST(Gauge, IncOnOneThreadDecOnAnother) {
     a.join();
     b.join();
     EXPECT_EQ(g.value(), 6000);
+}
+
+// A gauge is exactly its updates applied in order, as client_golang's: -0 is kept and no
+// rounding differs from a sequential sum (per-CPU deltas summed later would round differently).
+TEST(Gauge, ValueIsTheSequentialSumOfItsUpdates) {
+    registry r;
+    auto g = r.gauge<"balance">("Balance.");
+    g.set(-0.0);
+    EXPECT_TRUE(std::signbit(g.value()));
+    EXPECT_NE(render_text(r).find("balance -0\n"), std::string::npos) << render_text(r);
+    g.set(1e9);
+    g.inc(-1e9);
+    g.inc(0.001);
+    EXPECT_EQ(g.value(), 0.001);
+
+    std::uint64_t state = 0x2545F4914F6CDD1DULL;
+    auto next = [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    auto value_of = [&] {
+        const double mags[] = {1e-300, 1e-9, 0.001, 0.1, 1, 3, 1e9, 9007199254740993.0, 1e300};
+        const double m = mags[next() % (sizeof mags / sizeof mags[0])];
+        return (next() % 2 ? -m : m) * static_cast<double>(next() % 1000 + 1) / 7.0;
+    };
+    for (int round = 0; round < 200; ++round) {
+        double expected = 0;
+        g.set(0);
+        for (int i = 0; i < 500; ++i) {
+            const double v = value_of();
+            switch (next() % 4) {
+                case 0: g.set(v); expected = v; break;
+                case 1: g.inc(v); expected += v; break;
+                case 2: g.dec(v); expected -= v; break;
+                default: g.inc(); expected += 1; break;
+            }
+        }
+        ASSERT_EQ(g.value(), expected) << "round " << round;
+    }
 }
