@@ -7,9 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <bit>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <random>
+#include <span>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "support/openmetrics.hpp"
@@ -257,4 +264,316 @@ TEST(NativeHistogram, RegistrationRules) {
     EXPECT_THROW(r.histogram<"a_seconds">("A."), registration_error);
     EXPECT_THROW(r.native_histogram<"b_seconds">("B.", {.bucket_factor = 0.5}), invalid_argument_error);
     EXPECT_THROW(r.native_histogram<"c_seconds">("C.", {.classic_buckets = {2, 1}}), invalid_argument_error);
+}
+
+// --- Exact bucket keys. The reference below decides every comparison with a boundary
+// 2^(k/2^s) by exact integer arithmetic, written here apart from the library's own: long double
+// is too coarse next to a schema-8 boundary, and other clients' rounded tables are wrong there.
+namespace exact {
+
+__extension__ typedef unsigned __int128 u128;
+
+// Bit lengths of m^(2^i), i = 0 … 8, by exact squaring on 64-bit words (memoised: the
+// neighbours of one boundary share their mantissas across all normal exponents).
+const std::array<std::int64_t, 9>& pow_bit_lengths(std::uint64_t m) {
+    static std::unordered_map<std::uint64_t, std::array<std::int64_t, 9>> memo;
+    if (auto it = memo.find(m); it != memo.end()) return it->second;
+    std::array<std::int64_t, 9> out{};
+    std::vector<std::uint64_t> x{m}, r;
+    for (std::size_t i = 0;; ++i) {
+        out[i] = static_cast<std::int64_t>(x.size() - 1) * 64 + std::bit_width(x.back());
+        if (i == 8) break;
+        r.assign(2 * x.size(), 0);
+        for (std::size_t a = 0; a < x.size(); ++a) {
+            u128 carry = 0;
+            for (std::size_t b = 0; b < x.size(); ++b) {
+                const u128 t = static_cast<u128>(x[a]) * x[b] + r[a + b] + carry;
+                r[a + b] = static_cast<std::uint64_t>(t);
+                carry = t >> 64;
+            }
+            r[a + x.size()] = static_cast<std::uint64_t>(carry);
+        }
+        while (r.size() > 1 && r.back() == 0) r.pop_back();
+        x.swap(r);
+    }
+    return memo.emplace(m, out).first->second;
+}
+
+// Prometheus' key of a positive finite double v at schema s: the least k with v <= 2^(k/2^s).
+// v = m * 2^e with m odd, so v^(2^s) = m^(2^s) * 2^(e*2^s), and for m > 1 the power m^(2^s) lies
+// strictly between 2^(L-1) and 2^L, L its bit length: the key is e*2^s + L (m = 1: e*2^s).
+std::int32_t key(double v, int s) {
+    int fe;
+    const double f = std::frexp(v, &fe);
+    auto m = static_cast<std::uint64_t>(std::ldexp(f, 53));
+    std::int64_t e = fe - 53;
+    const int tz = std::countr_zero(m);
+    m >>= tz;
+    e += tz;
+    const int p = std::max(s, 0);
+    const std::int64_t k = e * (std::int64_t{1} << p) + (m == 1 ? 0 : pow_bit_lengths(m)[static_cast<std::size_t>(p)]);
+    if (s >= 0) return static_cast<std::int32_t>(k);
+    // Negative schemas: the least k with log2(v) <= k*2^-s, i.e. ceil(ceil(log2 v) / 2^-s).
+    const std::int64_t d = std::int64_t{1} << -s;
+    return static_cast<std::int32_t>(k >= 0 ? (k + d - 1) / d : -((-k) / d));
+}
+
+double up(double v) { return std::nextafter(v, std::numeric_limits<double>::infinity()); }
+double down(double v) { return std::nextafter(v, 0.0); }
+
+// v and its two neighbours on each side, those that are positive and finite.
+void add_neighbours(std::vector<double>& out, double v) {
+    const double c[] = {down(down(v)), down(v), v, up(v), up(up(v))};
+    for (double x : c)
+        if (x > 0 && std::isfinite(x)) out.push_back(x);
+}
+
+// Binary exponents around which boundaries are swept: subnormals, the directory's edges
+// (2^±128), around 1, and up to the largest double.
+constexpr int sweep_exponents[] = {-1074, -1073, -1060, -1040, -1023, -1022, -1021, -1000, -600, -129, -128, -127,
+                                   -2,    -1,    0,     1,     2,     127,   128,   600,   1000,  1022,  1023};
+
+// The doubles next to every boundary 2^(E + j/2^s), s = 1 … 8, for the given exponents E.
+// `straddles` counts the boundaries whose neighbours fall on both sides by the exact key, and
+// `boundaries` all of them: the sweep must really sit across each boundary.
+std::vector<double> boundary_neighbours(std::span<const int> exps, int* boundaries = nullptr,
+                                        int* straddles = nullptr) {
+    std::vector<double> out;
+    for (int s = 1; s <= 8; ++s) {
+        const int n = 1 << s;
+        for (int j = 0; j < n; ++j)
+            for (int e : exps) {
+                const double t = std::ldexp(std::exp2(static_cast<double>(j) / n), e);
+                if (!(t > 0) || !std::isfinite(t)) continue;
+                const std::size_t first = out.size();
+                add_neighbours(out, t);
+                if (!boundaries) continue;
+                const std::int64_t k = static_cast<std::int64_t>(e) * n + j;
+                bool below = false, above = false;
+                for (std::size_t i = first; i < out.size(); ++i) (key(out[i], s) <= k ? below : above) = true;
+                ++*boundaries;
+                *straddles += below && above;
+            }
+    }
+    return out;
+}
+
+// Powers of two, subnormal to the largest, with their neighbours (the boundaries at schema <= 0).
+std::vector<double> power_of_two_neighbours(int lo = -1074, int hi = 1023) {
+    std::vector<double> out;
+    for (int e = lo; e <= hi; ++e) add_neighbours(out, std::ldexp(1.0, e));
+    return out;
+}
+
+// Checks native_key_exact against the reference for every value at every schema; reports the
+// number of mismatches and the first few.
+::testing::AssertionResult all_keys_exact(const std::vector<double>& values) {
+    std::size_t bad = 0;
+    std::string first;
+    for (int s = -4; s <= 8; ++s)
+        for (double v : values) {
+            const std::int32_t want = key(v, s), got = detail::native_key_exact(v, s);
+            if (got == want) continue;
+            if (++bad <= 5) {
+                char buf[160];
+                std::snprintf(buf, sizeof buf, "\n  schema %d, v = %a: key %d, exact %d", s, v, got, want);
+                first += buf;
+            }
+        }
+    if (bad == 0) return ::testing::AssertionSuccess() << values.size() << " values";
+    return ::testing::AssertionFailure() << bad << " of " << values.size() * 13 << " keys wrong:" << first;
+}
+
+}  // namespace exact
+
+TEST(NativeHistogramExact, KeysOfDoublesNextToBoundaries) {
+    int boundaries = 0, straddles = 0;
+    const auto values = exact::boundary_neighbours(exact::sweep_exponents, &boundaries, &straddles);
+    EXPECT_GT(values.size(), 50000u);
+    EXPECT_EQ(straddles, boundaries);
+    EXPECT_TRUE(exact::all_keys_exact(values));
+    // The example from the report: sqrt(2)/16, 2^-3.5 rounded up, lies just above a boundary.
+    const double r = std::sqrt(2.0) / 16;
+    ASSERT_EQ(exact::key(r, 1), -6);
+    ASSERT_EQ(exact::key(exact::down(r), 1), -7);
+    EXPECT_EQ(detail::native_key_exact(r, 1), -6);
+    EXPECT_EQ(detail::native_key_exact(exact::down(r), 1), -7);
+    EXPECT_EQ(detail::native_key(r, 1), -6);
+}
+
+TEST(NativeHistogramExact, KeysOfPowersOfTwoRandomAndExtremeDoubles) {
+    auto values = exact::power_of_two_neighbours();
+    std::mt19937_64 rng(7);
+    const std::uint64_t max_bits = std::bit_cast<std::uint64_t>(std::numeric_limits<double>::max());
+    for (int i = 0; i < 1500; ++i) {
+        values.push_back(std::bit_cast<double>(std::uniform_int_distribution<std::uint64_t>(1, max_bits)(rng)));
+        values.push_back(std::exp2(std::uniform_real_distribution<double>(-140, 140)(rng)));
+        values.push_back(std::uniform_real_distribution<double>(0.5, 4)(rng));
+        // Subnormals, every magnitude.
+        const std::uint64_t sub = std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 52) - 1)(rng) >> (i % 52);
+        values.push_back(std::ldexp(static_cast<double>(std::max<std::uint64_t>(sub, 1)), -1074));
+    }
+    for (double v : {std::numeric_limits<double>::max(), std::numeric_limits<double>::min(),
+                     std::numeric_limits<double>::denorm_min()})
+        exact::add_neighbours(values, v);
+    EXPECT_TRUE(exact::all_keys_exact(values));
+    EXPECT_EQ(detail::native_key_exact(std::numeric_limits<double>::max(), 8), 1024 * 256);
+    EXPECT_EQ(detail::native_key_exact(std::numeric_limits<double>::max(), -4), 64);
+    EXPECT_EQ(detail::native_key_exact(std::numeric_limits<double>::denorm_min(), 8), -1074 * 256);
+    EXPECT_EQ(detail::native_key_exact(std::numeric_limits<double>::denorm_min(), -4), -67);  // ceil(-1074/16)
+    EXPECT_EQ(detail::native_key_exact(0x1p-1073, -1), -536);
+    EXPECT_EQ(detail::native_key_exact(exact::up(0x1p-1073), -1), -536);
+    EXPECT_EQ(detail::native_key_exact(exact::down(0x1p-1072), -1), -536);
+    EXPECT_EQ(detail::native_key_exact(0x1p-1072, -1), -536);
+    EXPECT_EQ(detail::native_key_exact(exact::up(0x1p-1072), -1), -535);
+    // The directory's clamp stays: from 2^(128 - 2^-s) up, values count in its top bucket.
+    for (std::int32_t s = 0; s <= 8; ++s) {
+        const std::int32_t top = 128 * (1 << s) - 1;
+        EXPECT_EQ(detail::native_key(0x1p128, s), top);
+        EXPECT_EQ(detail::native_key(std::numeric_limits<double>::max(), s), top);
+        EXPECT_EQ(detail::native_key(std::numeric_limits<double>::infinity(), s), top);
+        EXPECT_EQ(detail::native_key(exact::up(0x1p-128), s), -128 * (1 << s) + 1);
+    }
+}
+
+TEST(NativeHistogramExact, ExactPowerComparison) {
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 300; ++i) {
+        const std::uint64_t m = std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 53) - 1)(rng) << (i % 8);
+        const auto s = static_cast<std::int32_t>(i % 9);
+        const std::int64_t len = exact::pow_bit_lengths(m)[static_cast<std::size_t>(s)];
+        EXPECT_EQ(detail::native_pow_bit_length(m, s), len) << m << " " << s;
+        const bool power = std::has_single_bit(m);
+        // m^(2^s) <= 2^k: from k = len - 1 when it is a power of two, else from k = len.
+        EXPECT_EQ(detail::native_pow_le(m, s, len - 2), false) << m << " " << s;
+        EXPECT_EQ(detail::native_pow_le(m, s, len - 1), power) << m << " " << s;
+        EXPECT_EQ(detail::native_pow_le(m, s, len), true) << m << " " << s;
+    }
+    // Powers within about 2^-62 of a power of two, too close for native_pow_le's 64-bit brackets:
+    // these take its exact multi-word path (no 53-bit mantissa next to a boundary came that close).
+    const std::pair<std::uint64_t, std::int32_t> close[] = {{3260954456333195553u, 1}, {10968499650544839023u, 2},
+                                                           {10058158527438640871u, 3}, {2500959668174365257u, 7},
+                                                           {608538013683208449u, 8},  {160600054998447439u, 8}};
+    for (const auto& [m, s] : close) {
+        const std::int64_t len = exact::pow_bit_lengths(m)[static_cast<std::size_t>(s)];
+        EXPECT_FALSE(detail::native_pow_le(m, s, len - 1)) << m;
+        EXPECT_TRUE(detail::native_pow_le(m, s, len)) << m;
+    }
+    EXPECT_TRUE(detail::native_pow_le(1, 8, 0));
+    EXPECT_FALSE(detail::native_pow_le(3, 0, 1));
+    EXPECT_TRUE(detail::native_pow_le(3, 0, 2));
+}
+
+TEST(NativeHistogramExact, UpperBoundsAreTheLargestDoubleNotAbove) {
+    constexpr double max = std::numeric_limits<double>::max();
+    std::size_t checked = 0;
+    for (std::int32_t s = -4; s <= 8; ++s) {
+        const std::int64_t n = s >= 0 ? std::int64_t{1} << s : 1;
+        const std::int64_t per = s >= 0 ? 1 : std::int64_t{1} << -s;  // octaves per bucket
+        std::vector<std::int64_t> keys;
+        for (int e : exact::sweep_exponents)
+            for (std::int64_t j = 0; j < n; ++j) keys.push_back(e * n / per + j);
+        for (std::int64_t k = -1080 * n / per; k < -1070 * n / per; ++k) keys.push_back(k);
+        for (std::int64_t k = 1020 * n / per; k < 1030 * n / per; ++k) keys.push_back(k);
+        for (const std::int64_t k64 : keys) {
+            const auto k = static_cast<std::int32_t>(k64);
+            const double u = native_bucket_upper_bound(k, s);
+            ++checked;
+            if (u == 0) {
+                EXPECT_GT(exact::key(std::numeric_limits<double>::denorm_min(), s), k) << s << " " << k;
+                continue;
+            }
+            ASSERT_TRUE(std::isfinite(u)) << s << " " << k;
+            EXPECT_LE(exact::key(u, s), k) << s << " " << k;
+            if (u != max) {
+                EXPECT_GT(exact::key(exact::up(u), s), k) << s << " " << k;
+            } else {
+                EXPECT_GE(k, exact::key(max, s)) << s << " " << k;
+            }
+        }
+    }
+    EXPECT_GT(checked, 20000u);
+    // Every key, as a function of the double: above the previous bucket's bound, at most its own.
+    for (double v : exact::boundary_neighbours(std::array{-1060, -1, 0, 1, 1023}))
+        for (std::int32_t s : {1, 5, 8}) {
+            const std::int32_t k = detail::native_key_exact(v, s);
+            EXPECT_LE(v, native_bucket_upper_bound(k, s));
+            EXPECT_GT(v, native_bucket_upper_bound(k - 1, s));
+        }
+    // A cell of the key table holds at most one bound, which the one-compare lookup relies on.
+    for (std::int32_t s = 0; s <= 8; ++s) {
+        const auto& t = detail::native_fraction_bounds(s);
+        ASSERT_EQ(t.mant.size(), (std::size_t{1} << s) + 1);
+        ASSERT_EQ(t.cell.size(), std::size_t{2} << s);
+        for (std::size_t c = 0; c < t.cell.size(); ++c) {
+            const std::size_t j = t.cell[c];
+            EXPECT_GE(t.mant[j], std::uint64_t{c} << (51 - s));
+            if (j > 0) {
+                EXPECT_LT(t.mant[j - 1], std::uint64_t{c} << (51 - s));
+            }
+            if (j + 1 < t.mant.size()) {
+                EXPECT_GE(t.mant[j + 1], std::uint64_t{c + 1} << (51 - s)) << s << " " << c;
+            }
+        }
+    }
+}
+
+TEST(NativeHistogramExact, ObservedKeysThroughThePublicApi) {
+    auto values = exact::boundary_neighbours(std::array{-127, -60, -1, 0, 1, 60, 126});
+    for (double v : exact::power_of_two_neighbours(-127, 126)) values.push_back(v);
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 2000; ++i) values.push_back(std::exp2(std::uniform_real_distribution<double>(-127.9, 126.9)(rng)));
+    std::erase_if(values, [](double v) { return !(v > 0x1p-128 && v <= 0x1p127); });
+    const std::pair<double, std::int32_t> factors[] = {{65536, -4}, {256, -3}, {16, -2}, {4, -1},  {2, 0},
+                                                       {1.5, 1},    {1.2, 2},  {1.1, 3}, {1.05, 4}, {1.03, 5},
+                                                       {1.02, 6},   {1.01, 7}, {1.005, 8}};
+    for (const auto& [factor, s] : factors) {
+        registry r;
+        auto h = r.native_histogram<"keys">("Keys.", {.bucket_factor = factor, .zero_threshold = 0, .max_buckets = 0});
+        std::map<std::int32_t, std::uint64_t> want;
+        for (double v : values) {
+            h.observe(v);
+            h.observe(-v);
+            ++want[exact::key(v, s)];
+        }
+        const auto snap = h.snapshot();
+        EXPECT_EQ(snap.schema, s);
+        EXPECT_EQ(snap.count, 2 * values.size());
+        EXPECT_EQ(snap.zero_count, 0u);
+        EXPECT_TRUE(snap.positive == want) << "schema " << s;
+        EXPECT_TRUE(snap.negative == want) << "schema " << s;
+    }
+}
+
+TEST(NativeHistogramExact, WidenedZeroThresholdIsTheBoundaryRoundedDown) {
+    for (const auto& [factor, s] : {std::pair{1.5, 1}, {1.1, 3}, {1.005, 8}}) {
+        const std::int32_t n = 1 << s;
+        for (std::int32_t k = -n; k < 0; ++k) {
+            // The largest double not above 2^(k/n), found with the reference.
+            double t = std::exp2(static_cast<double>(k) / n);
+            while (exact::key(t, s) > k) t = exact::down(t);
+            while (exact::key(exact::up(t), s) <= k) t = exact::up(t);
+            registry r;
+            auto h = r.native_histogram<"zw">(
+                "Zero widening.",
+                {.bucket_factor = factor, .zero_threshold = 0, .max_buckets = 2, .max_zero_threshold = 1e9});
+            const std::int32_t far = exact::key(1e6, s);
+            h.observe(t);          // bucket k, to be swallowed
+            h.observe(exact::up(t));  // bucket k + 1: above the boundary, so above the threshold
+            h.observe(1e6);
+            auto snap = h.snapshot();
+            ASSERT_EQ(snap.schema, s);
+            EXPECT_EQ(snap.zero_threshold, t) << s << " " << k;
+            EXPECT_EQ(snap.zero_count, 1u) << s << " " << k;
+            EXPECT_EQ(snap.positive, (std::map<std::int32_t, std::uint64_t>{{k + 1, 1}, {far, 1}})) << s << " " << k;
+            // Read back: a value equal to the threshold is in the zero bucket, the next one is not.
+            h.observe(t);
+            h.observe(exact::up(t));
+            h.observe(-t);
+            snap = h.snapshot();
+            EXPECT_EQ(snap.zero_threshold, t);
+            EXPECT_EQ(snap.zero_count, 3u) << s << " " << k;
+            EXPECT_EQ(snap.positive, (std::map<std::int32_t, std::uint64_t>{{k + 1, 2}, {far, 1}})) << s << " " << k;
+        }
+    }
 }

@@ -125,9 +125,9 @@ inline bool native_pow_le(std::uint64_t m, std::int32_t s, std::int64_t k) {
     if (m == 1) return k >= 0;
     // An odd m > 1 has no power of two among its powers, so the answer is whether the bit length
     // of m^(2^s) is at most k. Squaring 64-bit mantissas rounded down and up brackets the power
-    // within about 2^-55 of itself; only if the two brackets' bit lengths differ (the power is
-    // that close to a power of two, about one double in 500 next to a schema-8 boundary) is the
-    // exact product needed.
+    // within 2^-55 of itself at worst; only if the two brackets' bit lengths differ (the power
+    // is about that close to a power of two, as for some 64-bit m but none of the doubles the
+    // table below is built from) is the exact product needed.
     struct bound {
         std::uint64_t mant;  // in [2^63, 2^64)
         std::int64_t exp;    // value = mant * 2^exp
