@@ -39,6 +39,7 @@
 #include <thread>
 #include <utility>
 
+#include <vitals/core/native_histogram.hpp>
 #include <vitals/health/checks.hpp>
 #include <vitals/health/handler.hpp>
 #include <vitals/health/liveness.hpp>
@@ -203,6 +204,13 @@ int main(int argc, char** argv) try {
     vitals::http::instrumentation inst(operational);
     inst.operational().service_started(service);
 
+    // Payload sizes as a native histogram (Prometheus with --enable-feature=native-histograms
+    // asks for protobuf and stores the sparse buckets); the classic buckets serve the text formats.
+    vitals::native_histogram_options payload_buckets;
+    payload_buckets.classic_buckets = {64, 256, 1024, 4096, 16384, 65536};
+    auto payload = operational.native_histogram<"event_payload_bytes">("Sizes of accepted event payloads.",
+                                                                      payload_buckets);
+
     vitals::registry constitutional(labels);
     auto breaches = constitutional.counter<"constitutional_breach_count">("Constitutional breaches detected.");
     auto halted = constitutional.gauge<"halt_state">("1 while the service is halted by governance, else 0.");
@@ -274,12 +282,13 @@ int main(int argc, char** argv) try {
             res.set_content(R"({"error":"not found"})", "application/json");
         }
     });
-    post("/v1/events", [&events](const httplib::Request& req, httplib::Response& res) {
+    post("/v1/events", [&events, &payload](const httplib::Request& req, httplib::Response& res) {
         if (req.body.empty()) {
             res.status = 400;
             res.set_content(R"({"error":"empty body"})", "application/json");
             return;
         }
+        payload.observe(static_cast<double>(req.body.size()));
         res.status = 201;
         res.set_content("{\"id\":" + std::to_string(events.add(req.body)) + "}", "application/json");
     });

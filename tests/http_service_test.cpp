@@ -143,6 +143,10 @@ TEST(http_service, serves_instrumented_endpoints_and_stops_on_sigterm) {
                   1);
         EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"unmatched\"", "status=\"404\""})), 1);
         EXPECT_EQ(sample(s, "http_requests_total", with({"endpoint=\"/v1/metrics\""})), 1);
+        // The native histogram's classic buckets: one accepted payload of 15 bytes.
+        EXPECT_EQ(sample(s, "event_payload_bytes_count", svc_labels), 1);
+        EXPECT_EQ(sample(s, "event_payload_bytes_sum", svc_labels), 15);
+        EXPECT_EQ(sample(s, "event_payload_bytes_bucket", with({"le=\"64\""})), 1);
         EXPECT_EQ(s.find("/no/such/path"), std::string::npos);
         // The constitutional registry is never served here.
         EXPECT_EQ(s.find("constitutional"), std::string::npos);
