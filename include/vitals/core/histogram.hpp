@@ -119,9 +119,12 @@ public:
             throw invalid_argument_error(
                 "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
         bounds_.append(bounds.data(), bounds.size());
+        // The same bounds, then +Inf up to a multiple of four, for the vector search below.
+        padded_.append(bounds.data(), bounds.size());
+        while (padded_.size() % 4) padded_.push_back(__builtin_inf());
         for (double b : bounds) {
             char buf[detail::max_double_chars];
-            add(text_, text_ends_, {buf, detail::format_double(buf, b)});
+            add(text_, text_ends_, {buf, detail::format_double_label(buf, b)});
             add(canonical_, canonical_ends_, {buf, detail::format_double_canonical(buf, b)});
         }
         add(text_, text_ends_, "+Inf");
@@ -132,6 +135,8 @@ public:
 
     /// The finite upper bounds.
     [[nodiscard]] span<const double> bounds() const noexcept { return {bounds_.data(), bounds_.size()}; }
+    /// The bounds followed by +Inf up to a multiple of four entries (see histogram_series).
+    [[nodiscard]] const double* padded_bounds() const noexcept { return padded_.data(); }
     /// `le` values for text 0.0.4 (`1`, `2.5`, `+Inf`), one per bucket including +Inf.
     [[nodiscard]] le_values le_text() const noexcept {
         return {text_.data(), text_ends_.data(), text_ends_.size()};
@@ -154,6 +159,7 @@ private:
     }
 
     detail::pod_vector<double> bounds_;
+    detail::pod_vector<double> padded_;
     text_buffer text_, canonical_;  // the `le` values end to end
     detail::pod_vector<std::uint32_t> text_ends_, canonical_ends_;
 };
@@ -172,15 +178,27 @@ public:
         : series_base(names, key),
           layout_(p.layout),
           bounds_(layout_->bounds().data()),
+          padded_(layout_->padded_bounds()),
           finite_(static_cast<std::uint32_t>(layout_->bounds().size())),
           exemplars_(finite_ + 1),
           cells_(finite_ + 2) {}
 
     std::uint32_t bucket_of(double v) const noexcept {
         if (finite_ <= 16) {
-            std::uint32_t i = 0;
-            while (i < finite_ && v > bounds_[i]) ++i;
-            return i;
+            // Counts the bounds below v, four at a time and without a branch on the data (an early
+            // exit would mispredict on nearly every observation of varying size). The padding is
+            // +Inf, never below v (NaN was refused).
+            typedef double pair __attribute__((vector_size(16)));
+            typedef long long mask __attribute__((vector_size(16)));
+            const pair x = {v, v};
+            mask below = {0, 0};
+            for (std::uint32_t j = 0; j < finite_; j += 4) {
+                pair a, b;
+                __builtin_memcpy(&a, padded_ + j, sizeof a);
+                __builtin_memcpy(&b, padded_ + j + 2, sizeof b);
+                below += (a < x) + (b < x);  // each true lane is -1
+            }
+            return static_cast<std::uint32_t>(-(below[0] + below[1]));
         }
         std::uint32_t lo = 0, hi = finite_;  // the first bound >= v, as std::lower_bound
         while (lo < hi) {
@@ -231,6 +249,7 @@ public:
 private:
     shared<const histogram_layout> layout_;
     const double* bounds_;
+    const double* padded_;
     std::uint32_t finite_;
     exemplar_slots exemplars_;
     cell_slot cells_;  // per stripe: one count per bucket (+Inf last), then the sum
