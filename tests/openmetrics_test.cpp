@@ -4,12 +4,17 @@
 #include <vitals/exposition/openmetrics.hpp>
 #include <vitals/core/info.hpp>
 #include <vitals/core/stateset.hpp>
+#include <vitals/core/summary.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <iterator>
 #include <limits>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "support/openmetrics.hpp"
@@ -239,4 +244,88 @@ TEST(OpenMetrics, OldVisitorsStillWork) {
     r.collect(v);
     EXPECT_EQ(v.families, 2);
     EXPECT_EQ(v.gauges, 3);
+}
+
+// `le` and `quantile` are canonical numbers (OpenMetrics 1.0, "Considerations: Canonical Numbers"):
+// Go's %g with ".0" when there is neither a point nor an exponent, as client_golang writes them.
+TEST(OpenMetrics, BucketAndQuantileLabelsAreCanonical) {
+    registry r;
+    const std::vector<double> bounds{0.0001, 0.0005, 100000, 1.5e6, 1.23456789e8};
+    r.histogram<"size_bytes">("Sizes.", bounds).observe(2e6);
+    r.summary<"lat_seconds">("Latency.", std::vector<double>{0, 0.0001, 0.5, 0.99, 0.999, 1}).observe(1);
+    const auto text = render_openmetrics(r);
+    EXPECT_NE(text.find("size_bytes_bucket{le=\"0.0001\"} 0\n"
+                        "size_bytes_bucket{le=\"0.0005\"} 0\n"
+                        "size_bytes_bucket{le=\"100000.0\"} 0\n"
+                        "size_bytes_bucket{le=\"1.5e+06\"} 0\n"
+                        "size_bytes_bucket{le=\"1.23456789e+08\"} 1\n"
+                        "size_bytes_bucket{le=\"+Inf\"} 1\n"),
+              std::string::npos)
+        << text;
+    for (const char* q : {"0.0", "0.0001", "0.5", "0.99", "0.999", "1.0"})
+        EXPECT_NE(text.find("lat_seconds{quantile=\"" + std::string(q) + "\"} "), std::string::npos)
+            << q << "\n" << text;
+    expect_parses(text);
+}
+
+// The spec's powers of ten ("1e-10 1e-09 1e-05 0.0001 0.1 1.0 100000.0 1e+06 1e+10"), as `le`.
+TEST(OpenMetrics, PowersOfTenBucketsAreCanonical) {
+    std::vector<double> bounds;
+    for (int e = -10; e <= 10; ++e) {
+        char s[16];
+        std::snprintf(s, sizeof s, "1e%d", e);
+        bounds.push_back(std::strtod(s, nullptr));
+    }
+    registry r;
+    r.histogram<"p_seconds">("Powers of ten.", bounds).observe(0.5);
+    const auto text = render_openmetrics(r);
+    const char* les[] = {"1e-10", "1e-09", "1e-08",  "1e-07",   "1e-06",    "1e-05", "0.0001", "0.001",
+                         "0.01",  "0.1",   "1.0",    "10.0",    "100.0",    "1000.0", "10000.0", "100000.0",
+                         "1e+06", "1e+07", "1e+08",  "1e+09",   "1e+10",    "+Inf"};
+    std::string want;
+    for (std::size_t i = 0; i < std::size(les); ++i)
+        want += std::string("p_seconds_bucket{le=\"") + les[i] + "\"} " + (i < 10 ? "0" : "1") + "\n";
+    EXPECT_NE(text.find(want), std::string::npos) << text;
+    expect_parses(text);
+}
+
+// A second reference: the Python client writes `le` with floatToGoString, meant to match Go for the
+// positive values bounds and quantiles are. It spells exponents 10 to 15 wrongly ("1e+010"), so
+// the values stay below 1e10, which covers both of Go's switch points.
+TEST(OpenMetrics, CanonicalNumbersAgreeWithThePythonClient) {
+    std::vector<double> values;
+    char s[32];
+    for (int e = -12; e <= 6; ++e)
+        for (int k = 1; k < 1000; k += (e >= -7 ? 1 : 37)) {
+            std::snprintf(s, sizeof s, "%de%d", k, e);
+            const double v = std::strtod(s, nullptr);
+            values.insert(values.end(), {v, std::nextafter(v, 0.0), std::nextafter(v, 1e300)});
+        }
+    std::mt19937_64 rng(42);
+    std::uniform_real_distribution<double> exponent(-8, 9.9);
+    for (int i = 0; i < 2000; ++i) values.push_back(std::pow(10.0, exponent(rng)));
+    std::string input;
+    for (double v : values) {
+        std::snprintf(s, sizeof s, "%a\n", v);
+        input += s;
+    }
+    const auto r = vitals_test::run_process(
+        {"/usr/bin/python3", "-c",
+         "import sys\n"
+         "from prometheus_client.utils import floatToGoString\n"
+         "for line in sys.stdin: print(floatToGoString(float.fromhex(line)))\n"},
+        input);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::size_t pos = 0, failures = 0;
+    for (double v : values) {
+        const std::size_t eol = r.output.find('\n', pos);
+        ASSERT_NE(eol, std::string::npos) << "Python printed fewer lines than it was given";
+        const std::string python = r.output.substr(pos, eol - pos);
+        pos = eol + 1;
+        char buf[detail::max_double_chars];
+        const std::string ours(buf, detail::format_double_canonical(buf, v));
+        if (ours != python && ++failures <= 20) ADD_FAILURE() << std::hexfloat << v << ": " << ours << " vs " << python;
+    }
+    EXPECT_EQ(failures, 0u) << "of " << values.size() << " values";
+    EXPECT_EQ(pos, r.output.size());
 }

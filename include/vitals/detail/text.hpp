@@ -111,11 +111,13 @@ void append_escaped_help_004(Out& out, string_ref v) {
     }
 }
 
-/// Longest output of format_double: sign, 17 digits, point, exponent.
+/// Longest output of the format_double family: sign, 17 digits, point, exponent.
 inline constexpr std::size_t max_double_chars = 32;
 
 /// Writes `v` in the shortest form that reads back to the same double, with Prometheus' spellings
 /// for the special values: `NaN`, `+Inf`, `-Inf`. Returns the number of characters written.
+/// For sample values only: consumers parse them as numbers, so any round-trip form will do. Label
+/// values are compared as strings and need format_double_label or format_double_canonical.
 inline std::size_t format_double(char* buf, double v) noexcept {
     if (is_nan(v)) {
         std::memcpy(buf, "NaN", 3);
@@ -127,6 +129,62 @@ inline std::size_t format_double(char* buf, double v) noexcept {
     }
     const auto r = std::to_chars(buf, buf + max_double_chars, v);
     return static_cast<std::size_t>(r.ptr - buf);
+}
+
+/// Writes finite `v` as Go's strconv.FormatFloat(v, 'g', -1, 64) does, which is what client_golang
+/// puts in `le` and `quantile` labels: the shortest round-trip digits, laid out as `%e` when the
+/// decimal exponent is below -4 or at least 6 and as plain decimals otherwise (`0.0001`, `100000`,
+/// `1e-05`, `1.5e+06`). Go fixes that switch point at 6 whatever the digit count; std::to_chars'
+/// own shortest form instead picks whichever layout is shorter (`1e-04`, `1e+05`, `1500000`),
+/// which would give a service moving between the two clients different series.
+inline std::size_t format_double_go_g(char* buf, double v) noexcept {
+    // Scientific to_chars already has Go's %e spelling (one leading digit, the rest after a point
+    // only when there are any, and an exponent of at least two digits), so it only needs parsing.
+    char sci[max_double_chars];
+    const char* const end = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific).ptr;
+    const char* e = sci;
+    while (*e != 'e') ++e;
+    int exp = 0;
+    for (const char* p = e + 2; p < end; ++p) exp = exp * 10 + (*p - '0');
+    if (e[1] == '-') exp = -exp;
+    const std::size_t sci_len = static_cast<std::size_t>(end - sci);
+    if (exp < -4 || exp >= 6) {
+        std::memcpy(buf, sci, sci_len);
+        return sci_len;
+    }
+    const bool neg = sci[0] == '-';
+    char digits[17];
+    int nd = 0;
+    for (const char* p = neg ? sci + 1 : sci; p < e; ++p)
+        if (*p != '.') digits[nd++] = *p;
+    std::size_t n = 0;
+    if (neg) buf[n++] = '-';
+    const int point = exp + 1;  // digits before the decimal point; <= 0 means leading zeros after it
+    if (point <= 0) {
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (int i = point; i < 0; ++i) buf[n++] = '0';
+        std::memcpy(buf + n, digits, static_cast<std::size_t>(nd));
+        return n + static_cast<std::size_t>(nd);
+    }
+    for (int i = 0; i < point; ++i) buf[n++] = i < nd ? digits[i] : '0';
+    if (nd > point) {
+        buf[n++] = '.';
+        for (int i = point; i < nd; ++i) buf[n++] = digits[i];
+    }
+    return n;
+}
+
+/// Writes `v` as text format 0.0.4 `le` and `quantile` label values, byte for byte as
+/// client_golang (prometheus/common expfmt) writes them: Prometheus stores `le` as a string, so
+/// any other spelling of the same bound is a different series. `+Inf`, `-Inf`, `NaN`.
+inline std::size_t format_double_label(char* buf, double v) noexcept {
+    if (!is_finite(v)) return format_double(buf, v);
+    if (v == 0) {  // -0 too: expfmt tests f == 0 before formatting, so it never writes "-0"
+        buf[0] = '0';
+        return 1;
+    }
+    return format_double_go_g(buf, v);
 }
 
 /// Appends `v` as format_double writes it.
@@ -144,18 +202,15 @@ void append_uint(Out& out, std::uint64_t v) {
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-/// Writes a double the way OpenMetrics wants canonical `le`/`quantile` values: always with a
-/// fractional part or exponent (`1.0`, `0.25`, `1e+06`), and `+Inf`/`-Inf`/`NaN`.
+/// Writes `v` as an OpenMetrics canonical number for `le`/`quantile` label values: the spec's
+/// target is Go's %g with `.0` added when there is neither a point nor an exponent (`0.0001`,
+/// `1.0`, `100000.0`, `1e+06`, `1.5e+06`), which is also what client_golang writes (expfmt's
+/// writeOpenMetricsFloat, where -0 is `0.0` as well). `+Inf`, `-Inf`, `NaN`.
 inline std::size_t format_double_canonical(char* buf, double v) noexcept {
-    std::size_t n = format_double(buf, v);
-    if (is_finite(v)) {
-        bool plain_integer = true;
-        for (std::size_t i = 0; i < n; ++i)
-            if (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E') plain_integer = false;
-        if (plain_integer) {
-            buf[n++] = '.';
-            buf[n++] = '0';
-        }
+    std::size_t n = format_double_label(buf, v);
+    if (is_finite(v) && !std::memchr(buf, '.', n) && !std::memchr(buf, 'e', n)) {
+        buf[n++] = '.';
+        buf[n++] = '0';
     }
     return n;
 }

@@ -225,7 +225,7 @@ public:
         for (const auto& q : quantiles) {
             char buf[max_double_chars];
             put(h_.name);
-            this->put_labels(h_.const_block, s.label_block(), "quantile", string_ref(buf, format_double(buf, q.quantile)));
+            this->put_labels(h_.const_block, s.label_block(), "quantile", string_ref(buf, format_double_label(buf, q.quantile)));
             put(' ');
             this->put_double(q.value);
             put('\n');
