@@ -22,9 +22,10 @@ public:
     void lock() noexcept { pthread_mutex_lock(&m_); }
     [[nodiscard]] bool try_lock() noexcept { return pthread_mutex_trylock(&m_) == 0; }
     void unlock() noexcept { pthread_mutex_unlock(&m_); }
-    /// In a forked child only, for a mutex this thread took before fork() or that a thread which
-    /// does not exist in the child held: makes it unlocked again.
-    void reset_after_fork() noexcept { m_ = PTHREAD_MUTEX_INITIALIZER; }
+    /// In a forked child only, for a mutex the forking thread took in a pthread_atfork prepare
+    /// handler: unlocks it (the child's thread is that thread; POSIX's rationale for
+    /// pthread_atfork describes exactly this, and ThreadSanitizer then sees the unlock).
+    void reset_after_fork() noexcept { pthread_mutex_unlock(&m_); }
 
 private:
     pthread_mutex_t m_ = PTHREAD_MUTEX_INITIALIZER;

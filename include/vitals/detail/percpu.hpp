@@ -96,13 +96,27 @@ struct percpu_layout {
     std::uint32_t atomic_stripes = 1;
 };
 
-/// The CPU count the kernel may number (possible CPUs, not only online ones).
+/// One more than the highest CPU number this process may run on: the CPUs of its affinity mask
+/// (a container's cpuset), else every configured CPU. A thread later moved to a higher-numbered
+/// CPU takes the atomic stripe: correct, only slower.
 inline std::uint32_t possible_cpus() noexcept {
 #if defined(__linux__)
-    const long n = sysconf(_SC_NPROCESSORS_CONF);
-    if (n > 0 && n <= 4096) return static_cast<std::uint32_t>(n);
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    if (n <= 0 || n > 4096) n = 1;
+#if defined(CPU_COUNT)
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+        long highest = -1;
+        for (long c = 0; c < static_cast<long>(CPU_SETSIZE) && c < n; ++c)
+            if (CPU_ISSET(static_cast<int>(c), &allowed)) highest = c;
+        if (highest >= 0) n = highest + 1;
+    }
 #endif
+    return static_cast<std::uint32_t>(n);
+#else
     return 1;
+#endif
 }
 
 #if VITALS_HAVE_RSEQ
