@@ -306,20 +306,34 @@ inline std::uint32_t atomic_stripe(const cell_ref& c) noexcept {
     }
 }
 
-/// Adds n to word i of the series (integer counts: bucket counts, reader counts). `order` applies
-/// where the update is atomic; an rseq update is ordered by the fences of its user.
-inline void percpu_add(const cell_ref& c, std::uint32_t i, std::uint64_t n,
-                       memory_order order = memory_order_relaxed) noexcept {
 #if VITALS_HAVE_RSEQ
+/// Runs `seq(word, cpu, offset)` on the calling CPU's copy of word i, retrying when the kernel
+/// interrupted it (seq returned 0). Returns seq's verdict (1: done, -1: it declined), or 0 when no
+/// sequence could run here (then an atomic stripe is the caller's way).
+template <class Seq>
+inline int on_current_cpu(const cell_ref& c, std::uint32_t i, Seq&& seq) noexcept {
     if (const std::ptrdiff_t off = rseq_area_offset) [[likely]] {
         for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
             const std::uint32_t cpu = rseq_cpu_start(off);
             if (cpu >= c.rseq_stripes) [[unlikely]]
                 break;
-            if (rseq_add(c.word(cpu, i), n, cpu, off)) [[likely]]
-                return;
+            if (const int r = seq(c.word(cpu, i), cpu, off)) [[likely]]
+                return r;
         }
     }
+    return 0;
+}
+#endif
+
+/// Adds n to word i of the series (integer counts: bucket counts, reader counts). `order` applies
+/// where the update is atomic; an rseq update is ordered by the fences of its user.
+inline void percpu_add(const cell_ref& c, std::uint32_t i, std::uint64_t n,
+                       memory_order order = memory_order_relaxed) noexcept {
+#if VITALS_HAVE_RSEQ
+    if (on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
+            return rseq_add(w, n, cpu, off) ? 1 : 0;
+        }) > 0) [[likely]]
+        return;
 #endif
     add_atomic(c, i, n, order);
 }
@@ -327,15 +341,10 @@ inline void percpu_add(const cell_ref& c, std::uint32_t i, std::uint64_t n,
 /// Adds d to word i, a double (sums).
 inline void percpu_add_double(const cell_ref& c, std::uint32_t i, double d) noexcept {
 #if VITALS_HAVE_RSEQ
-    if (const std::ptrdiff_t off = rseq_area_offset) [[likely]] {
-        for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
-            const std::uint32_t cpu = rseq_cpu_start(off);
-            if (cpu >= c.rseq_stripes) [[unlikely]]
-                break;
-            if (rseq_add_double(c.word(cpu, i), d, cpu, off)) [[likely]]
-                return;
-        }
-    }
+    if (on_current_cpu(c, i, [d](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
+            return rseq_add_double(w, d, cpu, off) ? 1 : 0;
+        }) > 0) [[likely]]
+        return;
 #endif
     add_double_atomic(c, i, d);
 }
@@ -344,17 +353,11 @@ inline void percpu_add_double(const cell_ref& c, std::uint32_t i, double d) noex
 /// written: the caller moves the value elsewhere, see percpu_take).
 inline bool percpu_add_no_wrap(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
 #if VITALS_HAVE_RSEQ
-    if (const std::ptrdiff_t off = rseq_area_offset) [[likely]] {
-        for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
-            const std::uint32_t cpu = rseq_cpu_start(off);
-            if (cpu >= c.rseq_stripes) [[unlikely]]
-                break;
-            const int r = rseq_add_no_wrap(c.word(cpu, i), n, cpu, off);
-            if (r > 0) [[likely]]
-                return true;
-            if (r < 0) return false;
-        }
-    }
+    const int r = on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
+        return rseq_add_no_wrap(w, n, cpu, off);
+    });
+    if (r != 0) [[likely]]
+        return r > 0;
 #endif
     cell_word* w = c.word(atomic_stripe(c), i);
     std::uint64_t old = w->load(detail::memory_order_relaxed);
@@ -368,14 +371,11 @@ inline bool percpu_add_no_wrap(const cell_ref& c, std::uint32_t i, std::uint64_t
 /// an atomic stripe. Returns the value taken.
 inline std::uint64_t percpu_take(const cell_ref& c, std::uint32_t i) noexcept {
 #if VITALS_HAVE_RSEQ
-    if (const std::ptrdiff_t off = rseq_area_offset) {
-        for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
-            const std::uint32_t cpu = rseq_cpu_start(off);
-            if (cpu >= c.rseq_stripes) break;
-            std::uint64_t v = 0;
-            if (rseq_take(c.word(cpu, i), &v, cpu, off)) return v;
-        }
-    }
+    std::uint64_t v = 0;
+    if (on_current_cpu(c, i, [&v](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
+            return rseq_take(w, &v, cpu, off) ? 1 : 0;
+        }) > 0)
+        return v;
 #endif
     return c.word(atomic_stripe(c), i)->exchange(0, detail::memory_order_relaxed);
 }
