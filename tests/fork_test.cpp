@@ -27,37 +27,16 @@
 #include <unistd.h>
 
 #include "support/exposition_reader.hpp"
+#include "support/sanitizers.hpp"
 
 using namespace vitals;
 using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool under_tsan = true;
-#else
-constexpr bool under_tsan = false;
-#endif
-#else
-constexpr bool under_tsan = false;
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool under_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool under_asan = true;
-#else
-constexpr bool under_asan = false;
-#endif
-#else
-constexpr bool under_asan = false;
-#endif
-
-constexpr bool under_sanitizer = under_tsan || under_asan;
+using vitals_test::under_asan;
+using vitals_test::under_sanitizer;
+using vitals_test::under_tsan;
 
 using clock_type = std::chrono::steady_clock;
 __extension__ typedef unsigned __int128 u128;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "support/exposition_reader.hpp"
+#include "support/sanitizers.hpp"
 #include "support/process_memory.hpp"
 
 using namespace vitals;
@@ -30,31 +31,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool under_tsan = true;
-#else
-constexpr bool under_tsan = false;
-#endif
-#else
-constexpr bool under_tsan = false;
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool under_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool under_asan = true;
-#else
-constexpr bool under_asan = false;
-#endif
-#else
-constexpr bool under_asan = false;
-#endif
-
-constexpr bool under_sanitizer = under_tsan || under_asan;
+using vitals_test::under_asan;
+using vitals_test::under_sanitizer;
+using vitals_test::under_tsan;
 
 // Loop counts: full size in plain builds; ThreadSanitizer makes every shared access and thread
 // start tens of times dearer, AddressSanitizer a few times, and the suite must stay quick on two
