@@ -30,6 +30,17 @@ struct host {
     }
 };
 
+/// The executable's updates that follow a module's run() in every test shape: 3 more main_total
+/// (5 with the host's own 2), 3 of the module's requests{kind="main"}, 7 events through `events`
+/// (a handle either side made). expected_module(prefix, threads, per_thread, 3, 7) and
+/// expected_host(5, ...) describe the result.
+inline void interleave_host_updates(host& h, const std::string& prefix, const vitals::counter& events) {
+    h.main_total.inc(3);
+    auto& requests = h.module_requests(prefix);
+    for (int i = 0; i < 3; ++i) requests.labels("main").inc();
+    for (int i = 0; i < 7; ++i) events.inc();
+}
+
 /// The executable's own series: `main_total` increments of main_total and `shared_main` of
 /// shared_total{origin="main"}.
 inline expectations expected_host(std::uint64_t main_total, std::uint64_t shared_main) {

@@ -29,12 +29,10 @@ TEST(Linked, EverySeriesExactAfterInterleavedUpdates) {
 
     ASSERT_NO_THROW(modules_test::run(h.registry, {prefix, threads, per_thread}));
 
-    h.main_total.inc(3);
-    auto& requests = h.module_requests(prefix);
-    for (int i = 0; i < 3; ++i) requests.labels("main").inc();
     // A handle the library made, kept and used by the executable.
     const vitals::counter events = modules_test::events_handle(h.registry, prefix);
-    for (int i = 0; i < 7; ++i) events.inc();
+    interleave_host_updates(h, prefix, events);
+    auto& requests = h.module_requests(prefix);
 
     const exposition x(h.registry);
     ASSERT_EQ(x.validity(), "") << x.text();

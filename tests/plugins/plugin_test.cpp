@@ -70,11 +70,8 @@ TEST_P(Plugin, EverySeriesExactAfterInterleavedUpdates) {
 
     ASSERT_EQ(p.run(h.registry, {prefix.c_str(), threads, per_thread}), "");
 
-    h.main_total.inc(3);
-    auto& requests = h.module_requests(prefix);
-    for (int i = 0; i < 3; ++i) requests.labels("main").inc();
     const auto events = h.module_events(prefix);
-    for (int i = 0; i < 7; ++i) events.inc();
+    interleave_host_updates(h, prefix, events);
 
     const exposition x(h.registry);
     ASSERT_EQ(x.validity(), "") << x.text();
