@@ -1,5 +1,6 @@
 // The code shown in docs/metrics.md, compiled and run in CI (tests/docs_samples_check.py checks
 // that the page shows exactly this code).
+#include <vitals/core/registry_set.hpp>
 #include <vitals/vitals.hpp>
 
 #include <iostream>
@@ -63,6 +64,13 @@ int main() {
     // Registries are independent: rendering one never shows another's metrics.
     vitals::registry governance;
     governance.gauge<"halt_state">("1 while the system is halted.").set(0);
+
+    // One endpoint for several registries: a registry_set renders them as one exposition.
+    vitals::registry process_metrics({{"collector", "process"}});
+    process_metrics.gauge<"process_open_fds">("Open file descriptors.").set(12);
+    const vitals::registry_set ops_endpoint(ops, process_metrics);
+    std::string ops_scrape;
+    vitals::render_text(ops_endpoint, ops_scrape);  // or render_openmetrics: one # EOF
 
     std::string body;               // reuse it across scrapes
     vitals::render_text(ops, body);  // appends text format 0.0.4

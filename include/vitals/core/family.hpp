@@ -59,6 +59,15 @@ public:
                                   double sum) = 0;
     virtual void end_family() = 0;
 
+    /// The samples that follow belong to the family begun last but come from another registry,
+    /// whose const labels `h` carries (a registry_set merges a family that several registries
+    /// define alike; end_family follows once, after the last part). Default: close the family
+    /// and begin it again, which a visitor that can merge should override.
+    virtual void continue_family(const family_header& h) {
+        end_family();
+        begin_family(h);
+    }
+
     // The kinds below were added later; each has a default, so a visitor written for counters,
     // gauges and histograms keeps compiling and renders what it can.
 

@@ -9,12 +9,14 @@
 #include "../detail/fork_hooks.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/pod_vector.hpp"
+#include "../detail/reader_gate.hpp"
 #include "callback.hpp"
 #include "const_labels.hpp"
 #include "counter.hpp"
 #include "family.hpp"
 #include "gauge.hpp"
 #include "histogram.hpp"
+#include "metric_source.hpp"
 #include "names.hpp"
 #include "span.hpp"
 #include "string_ref.hpp"
@@ -65,8 +67,66 @@ inline const_labels const_labels_from_env(string_ref default_service = {}, strin
     return out;
 }
 
+namespace detail {
+
+// A name a family exposes: its own name (or a part of it) and a suffix, compared without
+// building the string.
+struct sample_name {
+    string_ref base, suffix;
+    [[nodiscard]] bool operator==(const sample_name& o) const noexcept {
+        if (base.size() + suffix.size() != o.base.size() + o.suffix.size()) return false;
+        // Compare the concatenations piecewise.
+        const sample_name* a = this;
+        const sample_name* b = &o;
+        if (a->base.size() > b->base.size()) {
+            a = &o;
+            b = this;
+        }
+        return b->base.substr(0, a->base.size()) == a->base &&
+               b->base.substr(a->base.size()) == a->suffix.substr(0, b->base.size() - a->base.size()) &&
+               a->suffix.substr(b->base.size() - a->base.size()) == b->suffix;
+    }
+};
+
+// Every name a family's samples use, in any format.
+struct sample_name_set {
+    sample_name names[4];
+    int count = 0;
+    explicit sample_name_set(const family_base& f) {
+        const string_ref n = f.name();
+        names[count++] = {n, {}};
+        if (f.type() == metric_type::histogram) {
+            names[count++] = {n, "_bucket"};
+            names[count++] = {n, "_sum"};
+            names[count++] = {n, "_count"};
+        } else if (f.type() == metric_type::summary) {
+            names[count++] = {n, "_sum"};
+            names[count++] = {n, "_count"};
+        } else if (f.type() == metric_type::counter && n.size() > 6 && n.ends_with("_total")) {
+            // OpenMetrics names a counter's family without `_total`; that name must be free too.
+            names[count++] = {n.substr(0, n.size() - 6), {}};
+        }
+    }
+    // The first of these names `other` uses too, or null.
+    [[nodiscard]] const sample_name* shared_with(const sample_name_set& other) const noexcept {
+        for (int i = 0; i < count; ++i)
+            for (int j = 0; j < other.count; ++j)
+                if (names[i] == other.names[j]) return &names[i];
+        return nullptr;
+    }
+};
+
+// The names of the families vitals renders itself. A user family may not expose them, in any
+// registry: the self-metric would be rendered twice.
+inline constexpr string_ref series_limit_rejections_name = "vitals_series_limit_rejections_total";
+inline constexpr string_ref conflicting_definitions_name = "vitals_conflicting_definitions";
+
+}  // namespace detail
+
+class registry_set;
+
 /// Owns metric families. Thread-safe: families can be registered while others render.
-class registry {
+class registry : public metric_source {
 public:
     /// A registry without const labels.
     registry() = default;
@@ -93,6 +153,7 @@ public:
     ~registry() {
         fork_link_.leave();
         for (family_base* f : families_) delete f;
+        for (family_base* f : retired_) delete f;
     }
 
     /// Registers (or finds) a counter family. Without labels it returns a vitals::counter handle,
@@ -223,12 +284,19 @@ public:
         static_assert(std::is_base_of_v<family_base, Family>, "vitals: add_family takes an owner of a family");
         check_metric_name(f->name());
         // Names the registry renders itself: a family of the same name would be rendered twice.
-        const sample_name_set mine(*f);
-        for (int i = 0; i < mine.count; ++i)
-            if (mine.names[i] == sample_name{rejections_name, {}} ||
-                mine.names[i] == sample_name{rejections_name.substr(0, rejections_name.size() - 6), {}})
-                throw registration_error("vitals: metric '", f->name(), "' would expose '", rejections_name,
+        const detail::sample_name_set mine(*f);
+        for (int i = 0; i < mine.count; ++i) {
+            using detail::sample_name;
+            constexpr string_ref rejections = detail::series_limit_rejections_name;
+            constexpr string_ref conflicts = detail::conflicting_definitions_name;
+            if (mine.names[i] == sample_name{rejections, {}} ||
+                mine.names[i] == sample_name{rejections.substr(0, rejections.size() - 6), {}})
+                throw registration_error("vitals: metric '", f->name(), "' would expose '", rejections,
                                          "', which the registry renders itself (series limit rejections)");
+            if (mine.names[i] == sample_name{conflicts, {}})
+                throw registration_error("vitals: metric '", f->name(), "' would expose '", conflicts,
+                                         "', which a registry_set renders itself (definitions left out)");
+        }
         detail::lock_guard lock(mu_);
         for (auto& existing : families_) {
             if (existing->name() != f->name()) continue;
@@ -237,7 +305,7 @@ public:
                                      "' is already registered with a different type, labels, buckets or help");
         }
         for (family_base* existing : families_)
-            if (const sample_name* clash = mine.shared_with(sample_name_set(*existing)))
+            if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))
                 throw registration_error("vitals: metric '", f->name(), "' would expose '", clash->base, clash->suffix,
                                          "', which '", existing->name(), "' already exposes");
         f->apply_const_labels(const_labels_.pairs());
@@ -251,7 +319,7 @@ public:
     /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
     /// counts them (absent otherwise, so it costs nothing until it matters). Renders take turns;
     /// registering a family never waits for one.
-    void collect(sample_visitor& v) const {
+    void collect(sample_visitor& v) const override {
         detail::lock_guard render(render_mu_);
         {
             detail::lock_guard lock(mu_);
@@ -259,7 +327,7 @@ public:
             render_list_.append(families_.data(), families_.size());
         }
         for (family_base* f : render_list_) f->collect(v);
-        collect_rejections(v);
+        if (collect_rejections(v, {render_list_.data(), render_list_.size()}, false, [](const family_base*) { return true; })) v.end_family();
     }
 
     /// Removes the family named `name` and frees it; returns false when there is none. It is no
@@ -278,8 +346,22 @@ public:
                 if (f->name() == name) gone = f;
             if (gone) families_.remove(gone);
         }
-        delete gone;  // outside the locks: freeing series gives their slots back to the pool
-        return gone != nullptr;
+        if (!gone) return false;
+        // Outside the locks: freeing series gives their slots back to the pool. A registry_set's
+        // render may still be reading the family (it pins the registry, not its render lock);
+        // when it does not finish within the grace period the family waits for a later one.
+        detail::pod_vector<family_base*> free_now;
+        {
+            detail::lock_guard lock(mu_);
+            retired_.push_back(gone);
+        }
+        if (set_readers_.synchronize()) {
+            detail::lock_guard lock(mu_);
+            free_now.append(retired_.data(), retired_.size());
+            retired_.clear();
+        }
+        for (family_base* f : free_now) delete f;
+        return true;
     }
 
     /// The series limit given to families registered from now on (default
@@ -313,77 +395,40 @@ private:
             return (f);
     }
 
-    // A name a family exposes: its own name (or a part of it) and a suffix, compared without
-    // building the string.
-    struct sample_name {
-        string_ref base, suffix;
-        [[nodiscard]] bool operator==(const sample_name& o) const noexcept {
-            if (base.size() + suffix.size() != o.base.size() + o.suffix.size()) return false;
-            // Compare the concatenations piecewise.
-            const sample_name* a = this;
-            const sample_name* b = &o;
-            if (a->base.size() > b->base.size()) {
-                a = &o;
-                b = this;
-            }
-            return b->base.substr(0, a->base.size()) == a->base &&
-                   b->base.substr(a->base.size()) == a->suffix.substr(0, b->base.size() - a->base.size()) &&
-                   a->suffix.substr(b->base.size() - a->base.size()) == b->suffix;
-        }
-    };
-    // Every name a family's samples use.
-    struct sample_name_set {
-        sample_name names[4];
-        int count = 0;
-        explicit sample_name_set(const family_base& f) {
-            const string_ref n = f.name();
-            names[count++] = {n, {}};
-            if (f.type() == metric_type::histogram) {
-                names[count++] = {n, "_bucket"};
-                names[count++] = {n, "_sum"};
-                names[count++] = {n, "_count"};
-            } else if (f.type() == metric_type::summary) {
-                names[count++] = {n, "_sum"};
-                names[count++] = {n, "_count"};
-            } else if (f.type() == metric_type::counter && n.size() > 6 && n.ends_with("_total")) {
-                // OpenMetrics names a counter's family without `_total`; that name must be free too.
-                names[count++] = {n.substr(0, n.size() - 6), {}};
-            }
-        }
-        // The first of these names `other` uses too, or null.
-        [[nodiscard]] const sample_name* shared_with(const sample_name_set& other) const noexcept {
-            for (int i = 0; i < count; ++i)
-                for (int j = 0; j < other.count; ++j)
-                    if (names[i] == other.names[j]) return &names[i];
-            return nullptr;
-        }
-    };
+    friend class registry_set;
 
-    static constexpr string_ref rejections_name = "vitals_series_limit_rejections_total";
-
-    void collect_rejections(sample_visitor& v) const {
+    // Renders the rejections of `families` (those `include` accepts) as series of
+    // vitals_series_limit_rejections_total. `begun`: another registry's part of that family came
+    // first (a registry_set), so this one continues it. Returns whether the family is open, for
+    // the caller to end.
+    template <class Include>
+    bool collect_rejections(sample_visitor& v, span<family_base* const> families, bool begun,
+                            Include include) const {
         static constexpr string_ref names[] = {"metric"};
         bool any = false;
-        for (const family_base* f : render_list_) {
+        for (const family_base* f : families) {
             const std::uint64_t n = f->series_limit_rejections();
-            if (n == 0) continue;
+            if (n == 0 || !include(f)) continue;
             if (!any) {
                 any = true;
                 family_header h;
-                h.name = rejections_name;
+                h.name = detail::series_limit_rejections_name;
                 h.help = "Lookups of new label combinations sent to the overflow series because the family was at "
                          "its series limit.";
                 h.type = metric_type::counter;
                 h.label_names = names;
                 h.const_block = rejections_const_block_;
                 h.const_labels = const_labels_.pairs();
-                v.begin_family(h);
+                if (begun)
+                    v.continue_family(h);
+                else
+                    v.begin_family(h);
             }
             const string_ref value = f->name();
             const detail::series_base series(names, {{&value, 1}, detail::hash_values({&value, 1})});
             v.counter_sample(series, counter_value{0, n, 0});
         }
-        if (any) v.end_family();
+        return any || begun;
     }
 
     static text_buffer escaped_block(const const_labels& labels) {
@@ -412,15 +457,18 @@ private:
         void fork_prepare() noexcept override {
             r_.render_mu_.lock();
             r_.mu_.lock();
+            r_.set_readers_.fork_lock().lock();
             for (family_base* f : r_.families_) f->fork_prepare();
         }
         void fork_parent() noexcept override {
             for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_parent();
+            r_.set_readers_.fork_lock().unlock();
             r_.mu_.unlock();
             r_.render_mu_.unlock();
         }
         void fork_child() noexcept override {
             for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_child();
+            r_.set_readers_.reset_in_child();  // also frees its grace-period lock
             r_.mu_.reset_after_fork();
             r_.render_mu_.reset_after_fork();
         }
@@ -435,6 +483,9 @@ private:
     mutable detail::mutex mu_;
     detail::pod_vector<family_base*> families_;  // owned
     mutable detail::pod_vector<family_base*> render_list_;  // the families a render visits
+    detail::pod_vector<family_base*> retired_;  // unregistered, owned, freed after a grace period
+    // Read sections of registry_set renders, which read families without the render lock.
+    mutable detail::reader_gate set_readers_;
     vitals::const_labels const_labels_;
     text_buffer rejections_const_block_;
     fork_link fork_link_{*this};  // last: registered for fork() once everything else exists

@@ -168,6 +168,11 @@ public:
         }
     }
 
+    void continue_family(const family_header& h) override {
+        h_ = h;
+        family_ = openmetrics_family_name(h.name, h.type);
+    }
+
     void end_family() override { this->flush(); }
 
 private:
@@ -232,14 +237,14 @@ private:
 
 /// Appends the registry's exposition in OpenMetrics 1.0 text, ending with `# EOF`, to `out`.
 template <char_sink Sink>
-void render_openmetrics(const registry& r, Sink& out, exposition_options opt = {}) {
+void render_openmetrics(const metric_source& r, Sink& out, exposition_options opt = {}) {
     detail::openmetrics_writer<Sink> w(out, opt);
     r.collect(w);
     w.finish();
 }
 
 /// The registry's exposition in OpenMetrics 1.0 text.
-inline std::string render_openmetrics(const registry& r, exposition_options opt = {}) {
+inline std::string render_openmetrics(const metric_source& r, exposition_options opt = {}) {
     std::string out;
     render_openmetrics(r, out, opt);
     return out;

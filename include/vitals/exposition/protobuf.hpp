@@ -110,6 +110,9 @@ public:
         pb_uint(family_, 3, pb_type(h.type));
     }
 
+    // Another registry's part of the family: its metrics join the same MetricFamily message.
+    void continue_family(const family_header& h) override { h_ = h; }
+
     void end_family() override {
         // Unit (field 5) is newer than most parsers, which skip unknown fields; it goes last.
         if (!h_.unit.empty()) pb_bytes(family_, 5, h_.unit);
@@ -270,13 +273,13 @@ private:
 
 /// Appends the registry's exposition in the length-delimited protobuf format to `out`.
 template <char_sink Sink>
-void render_protobuf(const registry& r, Sink& out, exposition_options opt = {}) {
+void render_protobuf(const metric_source& r, Sink& out, exposition_options opt = {}) {
     detail::protobuf_writer<Sink> w(out, opt);
     r.collect(w);
 }
 
 /// The registry's exposition in the length-delimited protobuf format.
-inline std::string render_protobuf(const registry& r, exposition_options opt = {}) {
+inline std::string render_protobuf(const metric_source& r, exposition_options opt = {}) {
     std::string out;
     render_protobuf(r, out, opt);
     return out;

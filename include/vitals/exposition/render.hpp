@@ -14,7 +14,7 @@ namespace vitals {
 
 /// Appends the registry's exposition in format `f` to `out` (reuse `out` across scrapes).
 /// `opt` applies to OpenMetrics and protobuf; text 0.0.4 has no optional parts.
-inline void render(const registry& r, exposition_format f, std::string& out, exposition_options opt = {}) {
+inline void render(const metric_source& r, exposition_format f, std::string& out, exposition_options opt = {}) {
     switch (f) {
         case exposition_format::openmetrics_1_0_0: render_openmetrics(r, out, opt); return;
         case exposition_format::protobuf_delimited: render_protobuf(r, out, opt); return;
@@ -30,7 +30,7 @@ struct exposition {
 };
 
 /// Negotiates the format from a scrape's `Accept` header and renders `r` in it.
-inline exposition serve_metrics(const registry& r, std::string_view accept, exposition_options opt = {}) {
+inline exposition serve_metrics(const metric_source& r, std::string_view accept, exposition_options opt = {}) {
     const negotiated_format n = negotiate(accept);
     exposition e;
     render(r, n.format, e.body, opt);

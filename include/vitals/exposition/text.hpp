@@ -246,6 +246,8 @@ public:
         sum_and_count(s, h.sum, h.count);
     }
 
+    void continue_family(const family_header& h) override { h_ = h; }
+
     void end_family() override { this->flush(); }
 
 private:
@@ -273,7 +275,7 @@ private:
 /// Appends the registry's exposition in text format 0.0.4 to `out` (a std::string, reused across
 /// scrapes to avoid allocation, or any char_sink).
 template <char_sink Sink>
-void render_text(const registry& r, Sink& out) {
+void render_text(const metric_source& r, Sink& out) {
     detail::text_writer<Sink> w(out);
     r.collect(w);
     w.flush();
@@ -283,7 +285,7 @@ void render_text(const registry& r, Sink& out) {
 /// default-constructible char_sink). Include <string> to call it: this header only declares
 /// std::string, so that translation units which never call it don't parse <string>.
 template <class String = std::string>
-String render_text(const registry& r) {
+String render_text(const metric_source& r) {
     String out;
     render_text(r, out);
     return out;

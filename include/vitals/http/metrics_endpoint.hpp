@@ -30,7 +30,7 @@ struct metrics_response {
 };
 
 /// Renders `r` for a scrape whose `Accept` header is `accept` (empty when absent).
-[[nodiscard]] inline metrics_response render_metrics(const registry& r, std::string_view accept = {}) {
+[[nodiscard]] inline metrics_response render_metrics(const metric_source& r, std::string_view accept = {}) {
     metrics_response out;
     const auto n = vitals::negotiate(accept);
     vitals::render(r, n.format, out.body);

@@ -49,7 +49,7 @@ public:
     }
 
     /// Serves `r` (which must outlive the router) at GET `path`.
-    beast_router& metrics(std::string_view path, const registry& r) {
+    beast_router& metrics(std::string_view path, const metric_source& r) {
         return add(boost::beast::http::verb::get, path, [&r](const request& req) {
             const auto accept = req[boost::beast::http::field::accept];
             auto m = render_metrics(r, std::string_view(accept.data(), accept.size()));

@@ -72,7 +72,7 @@ public:
     }
 
     /// Serves `r` (which must outlive the server) at `path`.
-    civetweb_server& metrics(std::string_view path, const registry& r) {
+    civetweb_server& metrics(std::string_view path, const metric_source& r) {
         return handle(path, [&r](mg_connection* conn) {
             const char* accept = mg_get_header(conn, "Accept");
             const auto m = render_metrics(r, accept ? accept : "");

@@ -86,7 +86,7 @@ public:
     }
 
     /// Serves `r` at GET `path` (itself instrumented); `r` must outlive the server.
-    httplib_adapter& metrics(std::string_view path, const registry& r) {
+    httplib_adapter& metrics(std::string_view path, const metric_source& r) {
         return Get(path, [&r](const httplib::Request& req, httplib::Response& res) {
             auto m = render_metrics(r, req.get_header_value("Accept"));
             res.set_content(std::move(m.body), std::string(m.content_type).c_str());
