@@ -105,9 +105,12 @@ TEST(Conformance, SpecialGaugeAndCounterValues) {
     expect_every_consumer_accepts(r);
 }
 
-TEST(Conformance, NulInAnExemplarLabelValueIsRefused) {
+TEST(Conformance, NulOrBraceInAnExemplarLabelValueIsRefused) {
     const std::string with_nul("abc\0def", 7);
     EXPECT_THROW((exemplar_labels{{"trace_id", with_nul}}), invalid_argument_error);
+    // The Python client's parser ends an exemplar's labels at the first '}', even quoted.
+    EXPECT_THROW((exemplar_labels{{"trace_id", "a}b"}}), invalid_argument_error);
+    EXPECT_NO_THROW((exemplar_labels{{"trace_id", "a{b\"c\\d\n"}}));
     registry r;
     auto c = r.counter<"traced_total">("Traced.");
     EXPECT_TRUE(c.inc(1, exemplar_labels{{"trace_id", "abc"}}));

@@ -102,9 +102,10 @@ namespace vitals {
 
 /// The labels of an exemplar to attach to an update, checked and encoded once:
 /// `vitals::exemplar_labels trace{{"trace_id", id}};` then `counter.inc(1, trace)` or
-/// `histogram.observe(0.25, trace)`. Throws invalid_argument_error for a bad label name or when
-/// the names and values together exceed 128 code points (the OpenMetrics limit). Values are
-/// repaired to valid UTF-8. Holds its bytes inline: building one allocates nothing.
+/// `histogram.observe(0.25, trace)`. Throws invalid_argument_error for a bad label name, a value
+/// with a NUL byte or a '}' (consumers reject the scrape: see docs/formats.md), or when the names
+/// and values together exceed 128 code points (the OpenMetrics limit). Values are repaired to
+/// valid UTF-8. Holds its bytes inline: building one allocates nothing.
 class exemplar_labels {
 public:
     /// The most code points the names and values of one exemplar may have together.
@@ -117,10 +118,15 @@ public:
         std::size_t runes = 0;
         for (const auto& [k, v] : pairs) {
             check_label_name(k);
-            for (char c : v)
+            for (char c : v) {
                 if (c == '\0')
                     // Prometheus fails the whole OpenMetrics scrape on one (target down).
                     throw invalid_argument_error("vitals: exemplar label values must not contain NUL bytes");
+                if (c == '}')
+                    // The Python client's OpenMetrics parser ends an exemplar's labels at the first
+                    // '}', quoted or not, and rejects the whole scrape.
+                    throw invalid_argument_error("vitals: exemplar label values must not contain '}'");
+            }
             const text_buffer fixed = detail::to_valid_utf8(v);
             runes += k.size();
             for (std::size_t i = 0; i < fixed.size(); ++i) runes += (static_cast<unsigned char>(fixed[i]) & 0xC0) != 0x80;
