@@ -734,6 +734,9 @@ TEST(Fork, PreforkWorkersRunThreadsOfTheirOwn) {
             for (int t = 0; t < threads_per_worker; ++t)
                 ts.emplace_back([&, t] {
                     auto mine = jobs.with(me, "thread" + std::to_string(t));
+                    // Start once the renderer has rendered: on a busy machine four threads could
+                    // otherwise be done before it ran at all, and no render would overlap them.
+                    while (renders.load() == 0) std::this_thread::yield();
                     for (std::uint64_t i = 0; i < per_thread; ++i) {
                         jobs.labels("master", "shared").inc();
                         mine.inc();
