@@ -439,3 +439,103 @@ TEST(PrometheusE2E, ExemplarsReachPrometheus) {
         EXPECT_NE(body.find(want), std::string::npos) << path << "\n" << body << "\n" << p.log();
     }
 }
+
+// The hostile inputs of tests/conformance_test.cpp, scraped over OpenMetrics (Prometheus without
+// native histograms asks for it) by the real Prometheus: a value with no valid OpenMetrics form
+// costs only its own sample, never the scrape. The target stays up without a scrape error, the
+// well-formed series of the same scrape are stored with their values, and the left-out ones are
+// absent.
+TEST(PrometheusE2E, HostileValuesOverOpenMetricsKeepTheTargetUp) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    vitals::registry r;
+    auto& jobs = r.callback_counter<"e2e_hostile_jobs_total", vitals::labels<"source">>("Callback counters.");
+    jobs.set([] { return -1.0; }, "negative");
+    jobs.set([nan] { return nan; }, "nan");
+    jobs.set([]() -> double { throw std::runtime_error("backend gone"); }, "throws");
+    jobs.set([] { return 7.0; }, "fine");
+    // A callback gauge that throws reads as NaN, which a gauge may be.
+    r.callback_gauge<"e2e_hostile_backend_level">("Callback gauge.").set([]() -> double {
+        throw std::runtime_error("backend gone");
+    });
+    auto& deltas = r.histogram<"e2e_hostile_delta_seconds", vitals::labels<"case">>("Deltas.", std::vector<double>{0.1, 1});
+    deltas.labels("both_infinities").observe(inf);
+    deltas.labels("both_infinities").observe(-inf);  // sum NaN
+    deltas.labels("negative").observe(-3);            // sum negative
+    deltas.labels("fine").observe(0.5);
+    auto offsets = r.histogram<"e2e_hostile_offset_seconds">("Negative bounds.", std::vector<double>{-1, 0, 1});
+    offsets.observe(0.5);
+    auto& changes = r.summary<"e2e_hostile_change_celsius", vitals::labels<"room">>("Changes.", std::vector<double>{0.5});
+    for (int i = 1; i <= 100; ++i) changes.labels("cold").observe(-i);
+    for (int i = 1; i <= 100; ++i) changes.labels("warm").observe(i);
+    auto& levels = r.gauge<"e2e_hostile_level", vitals::labels<"v">>("Special gauge values.");
+    levels.labels("nan").set(nan);
+    levels.labels("plus_inf").set(inf);
+    levels.labels("minus_inf").set(-inf);
+    levels.labels("negative_zero").set(-0.0);
+    levels.labels("quote\" back\\slash line\nfeed \xE2\x82\xAC").set(2);
+    r.counter<"e2e_hostile_traced_total">("With an exemplar.").inc(3, vitals::exemplar_labels{{"trace_id", "hostile-trace"}});
+
+    metrics_server srv(r);
+    ASSERT_TRUE(srv.ok());
+    prometheus_process p(srv.port(), false);
+    ASSERT_TRUE(p.started());
+    const auto targets = p.poll("/api/v1/targets",
+                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
+                                20s);
+    ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
+    EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
+    auto eq = [](double want) { return [want](double v) { return v == want; }; };
+    EXPECT_EQ(p.query("up{job=\"vitals\"}", eq(1)), 1);
+    const auto types = srv.content_types();
+    ASSERT_FALSE(types.empty());
+    EXPECT_EQ(types.back(), vitals::openmetrics_content_type) << "Accept: " << srv.last_accept();
+
+    // Present, with their values.
+    EXPECT_EQ(p.query("e2e_hostile_jobs_total{source=\"fine\"}", eq(7)), 7);
+    EXPECT_EQ(p.query("e2e_hostile_delta_seconds_bucket{case=\"both_infinities\",le=\"0.1\"}", eq(1)), 1);  // -Inf
+    EXPECT_EQ(p.query("e2e_hostile_delta_seconds_bucket{case=\"both_infinities\",le=\"+Inf\"}", eq(2)), 2);
+    EXPECT_EQ(p.query("e2e_hostile_delta_seconds_bucket{case=\"negative\",le=\"0.1\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_hostile_delta_seconds_sum{case=\"fine\"}", eq(0.5)), 0.5);
+    EXPECT_EQ(p.query("e2e_hostile_delta_seconds_count{case=\"fine\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_hostile_offset_seconds_bucket{le=\"0.0\"}", eq(0)), 0);
+    EXPECT_EQ(p.query("e2e_hostile_offset_seconds_bucket{le=\"1.0\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_hostile_offset_seconds_bucket{le=\"+Inf\"}", eq(1)), 1);
+    EXPECT_EQ(p.query("e2e_hostile_change_celsius_sum{room=\"warm\"}", eq(5050)), 5050);
+    EXPECT_EQ(p.query("e2e_hostile_change_celsius_count{room=\"warm\"}", eq(100)), 100);
+    const auto median = p.query("e2e_hostile_change_celsius{room=\"warm\",quantile=\"0.5\"}");
+    ASSERT_TRUE(median);
+    EXPECT_NEAR(*median, 50, 50 * vitals::summary_relative_error);
+    const auto is_nan = [](double v) { return std::isnan(v); };
+    const auto level_nan = p.query("e2e_hostile_level{v=\"nan\"}", is_nan);
+    ASSERT_TRUE(level_nan);
+    EXPECT_TRUE(std::isnan(*level_nan));
+    const auto backend = p.query("e2e_hostile_backend_level", is_nan);
+    ASSERT_TRUE(backend);
+    EXPECT_TRUE(std::isnan(*backend));
+    EXPECT_EQ(p.query("e2e_hostile_level{v=\"plus_inf\"}", eq(inf)), inf);
+    EXPECT_EQ(p.query("e2e_hostile_level{v=\"minus_inf\"}", eq(-inf)), -inf);
+    const auto zero = p.query("e2e_hostile_level{v=\"negative_zero\"}", eq(0));
+    ASSERT_TRUE(zero);
+    EXPECT_TRUE(std::signbit(*zero)) << "Prometheus keeps the sign of -0 from an OpenMetrics scrape";
+    EXPECT_EQ(p.query("e2e_hostile_level{v=\"quote\\\" back\\\\slash line\\nfeed \xE2\x82\xAC\"}", eq(2)), 2);
+    EXPECT_EQ(p.query("e2e_hostile_traced_total", eq(3)), 3);
+
+    // Absent: the callback counters with no counter value, and the sums (with the counts that
+    // OpenMetrics allows only beside a sum) of the histograms and summary whose sum is negative or
+    // NaN or whose bounds are negative, and the negative quantile estimates.
+    for (const char* q : {"e2e_hostile_jobs_total{source!=\"fine\"}",
+                          "e2e_hostile_delta_seconds_sum{case!=\"fine\"}",
+                          "e2e_hostile_delta_seconds_count{case!=\"fine\"}",
+                          "e2e_hostile_offset_seconds_sum",
+                          "e2e_hostile_change_celsius_sum{room=\"cold\"}",
+                          "e2e_hostile_change_celsius_count{room=\"cold\"}",
+                          "e2e_hostile_change_celsius{room=\"cold\"}"}) {
+        const auto body = http_get(p.port(), "/api/v1/query?query=" + url_encode(q));
+        ASSERT_TRUE(body) << q;
+        EXPECT_NE(body->find("\"result\":[]"), std::string::npos) << q << "\n" << *body;
+    }
+    EXPECT_EQ(p.query("count(e2e_hostile_jobs_total)", eq(1)), 1);
+    EXPECT_GE(jobs.dropped_samples(), 3u);
+}
