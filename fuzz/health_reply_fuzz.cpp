@@ -1,6 +1,8 @@
 // Fuzzes what a dependency's peer may answer: the bytes of the input are the reply a loopback
-// peer sends to the Redis, PostgreSQL and HTTP checks. Property: no crash, no sanitizer report,
-// and each check ends within its deadline with a verdict (garbage is "unhealthy", never a hang).
+// peer sends to the Redis, PostgreSQL (without credentials, and logging in: SASL/SCRAM, md5,
+// cleartext, the session start-up and the SELECT 1 reply) and HTTP checks. Property: no crash,
+// no sanitizer report, and each check ends within its deadline with a verdict (garbage is
+// "unhealthy", never a hang).
 #include <vitals/health/checks.hpp>
 
 #include <arpa/inet.h>
@@ -29,7 +31,7 @@ public:
         getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
         port_ = ntohs(a.sin_port);
         thread_ = std::thread([this] {
-            for (int i = 0; i < 3; ++i) {
+            for (int i = 0; i < checks; ++i) {
                 const int c = accept(fd_, nullptr, nullptr);
                 if (c < 0) return;
                 timeval tv{0, 20000};
@@ -47,6 +49,9 @@ public:
         thread_.join();
     }
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+    // Connections served: one per check run below.
+    static constexpr int checks = 5;
 
 private:
     std::string reply_;
@@ -70,6 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     };
     run(h::redis_check("redis", {.host = "127.0.0.1", .port = p.port(), .username = {}, .password = {}}));
     run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "vitals_probe", .database = {}}));
+    run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "app", .database = "app",
+                                 .password = "secret", .allow_cleartext = false}));
+    run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "app", .database = {},
+                                 .password = "secret", .allow_cleartext = true}));
     run(h::http_check("web", "http://127.0.0.1:" + std::to_string(p.port()) + "/healthz"));
     return 0;
 }

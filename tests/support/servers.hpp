@@ -353,8 +353,19 @@ class redis_server {
   child_process proc_;
 };
 
-/// A throw-away PostgreSQL cluster on 127.0.0.1 (trust authentication, no
-/// fsync), with its Unix socket in the cluster's own temp dir.
+/// Settings for postgres_server.
+struct postgres_server_options {
+  /// Content for pg_hba.conf, written before the first start; empty keeps
+  /// initdb's (trust for everyone). Include a "local" line that lets the
+  /// superuser in (e.g. "local all postgres trust") for sql() to work.
+  std::string hba{};
+  /// Extra server settings, each "name=value", passed as -c options.
+  std::vector<std::string> settings{};
+};
+
+/// A throw-away PostgreSQL cluster on 127.0.0.1 (trust authentication unless
+/// told otherwise, no fsync), with its Unix socket in the cluster's own temp
+/// dir. The server's stderr, its log, goes to log_file().
 class postgres_server {
  public:
   /// Directory with initdb/postgres: $VITALS_PG_BINDIR, the newest
@@ -386,7 +397,10 @@ class postgres_server {
   }
 
   /// Creates the cluster and starts the server. Throws with logs on failure.
-  postgres_server() {
+  postgres_server() : postgres_server(postgres_server_options{}) {}
+
+  /// The same with a pg_hba.conf and settings of the caller's choosing.
+  explicit postgres_server(postgres_server_options options) : options_(std::move(options)) {
     bin_ = bindir();
     user_ = postgres_account();
     if (user_ && ::chown(dir_.path().c_str(), user_->uid, user_->gid) != 0)
@@ -396,6 +410,11 @@ class postgres_server {
                                 "--no-sync", "--no-locale", "-E", "UTF8"},
                                {.cwd = dir_.path(), .log = log, .user = user_}, 180s);
     if (rc != 0) throw std::runtime_error("initdb failed (exit " + std::to_string(rc) + "):\n" + tail_of_file(log));
+    if (!options_.hba.empty()) {
+      std::ofstream hba(data() / "pg_hba.conf", std::ios::trunc);
+      hba << options_.hba << '\n';
+      if (!hba) throw std::runtime_error("cannot write pg_hba.conf");
+    }
     start();
   }
 
@@ -408,10 +427,14 @@ class postgres_server {
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (port_ == 0 || attempt > 0) port_ = free_port();
       const fs::path log = dir_.path() / "postgres.log";
-      proc_ = child_process({(bin_ / "postgres").string(), "-D", data().string(), "-p", std::to_string(port_), "-k",
-                             dir_.path().string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                             "max_connections=20", "-c", "shared_buffers=16MB"},
-                            {.cwd = dir_.path(), .log = log, .user = user_});
+      std::vector<std::string> argv{(bin_ / "postgres").string(), "-D", data().string(), "-p", std::to_string(port_),
+                                    "-k", dir_.path().string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                                    "-c", "max_connections=20", "-c", "shared_buffers=16MB"};
+      for (const auto& setting : options_.settings) {
+        argv.emplace_back("-c");
+        argv.push_back(setting);
+      }
+      proc_ = child_process(argv, {.cwd = dir_.path(), .log = log, .user = user_});
       const auto until = std::chrono::steady_clock::now() + 60s;
       while (std::chrono::steady_clock::now() < until && proc_.running()) {
         if (ready()) return;
@@ -426,8 +449,72 @@ class postgres_server {
   /// Fast shutdown (SIGINT), bounded; the port is closed when this returns.
   void stop() { proc_.stop(SIGINT, 20s); }
 
+  /// The file the server logs to (its stderr), appended to across restarts.
+  [[nodiscard]] fs::path log_file() const { return dir_.path() / "postgres.log"; }
+
+  /// Runs each statement in turn (one session, so SET carries over) with psql
+  /// as the superuser over the Unix socket; throws with psql's output if one
+  /// fails. Needs a pg_hba.conf "local" line that trusts "postgres".
+  void sql(const std::vector<std::string>& statements) const {
+    std::vector<std::string> argv{(bin_ / "psql").string(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
+                                  dir_.path().string(),     "-p", std::to_string(port_), "-U", "postgres", "-d",
+                                  "postgres"};
+    for (const auto& s : statements) {
+      argv.emplace_back("-c");
+      argv.push_back(s);
+    }
+    const fs::path log = dir_.path() / "psql.log";
+    std::error_code ec;
+    fs::remove(log, ec);
+    const int rc = run_program(argv, {.cwd = dir_.path(), .log = log, .user = user_}, 60s);
+    if (rc != 0) throw std::runtime_error("psql failed (exit " + std::to_string(rc) + "):\n" + tail_of_file(log));
+  }
+
+  /// Waits (up to `limit`) until no client session is left: every backend
+  /// has written what it logs and exited. False on timeout.
+  bool wait_until_no_sessions(std::chrono::milliseconds limit = 10s) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (client_backends() == 0) return true;
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+
  private:
   [[nodiscard]] fs::path data() const { return dir_.path() / "data"; }
+
+  // Children of the postmaster that serve (or are about to serve) a client.
+  // Backends retitle themselves "postgres: user db 127.0.0.1(port) state"
+  // or "... [local] ..."; one just forked still shows the postmaster's own
+  // command line. Auxiliary processes (checkpointer, walwriter, ...) are
+  // neither.
+  [[nodiscard]] int client_backends() const {
+    const pid_t postmaster = proc_.pid();
+    if (postmaster < 0) return 0;
+    int count = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(entry.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      // "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'.
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      long ppid = 0;
+      if (!(rest >> state >> ppid) || ppid != postmaster) continue;
+      std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
+      std::string title((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      if (title.find('(') != std::string::npos || title.find("[local]") != std::string::npos ||
+          title.starts_with((bin_ / "postgres").string()))
+        ++count;
+    }
+    return count;
+  }
 
   // The postmaster writes "ready" as the status line of postmaster.pid once
   // it accepts connections; that is what pg_ctl -w waits for as well. The
@@ -444,6 +531,7 @@ class postgres_server {
     return found && can_connect(port_);
   }
 
+  postgres_server_options options_;
   temp_dir dir_{"vitals-pg-"};
   fs::path bin_;
   std::optional<run_as> user_;
