@@ -1,7 +1,7 @@
 // examples/service — an instrumented demo service on cpp-httplib.
 //
 //   service [--port N] [--host ADDRESS] [--no-instrumentation] [--event-store DIR]
-//           [--ready-cache-ms N] [--check-timeout-ms N] [--expose-health-details]
+//           [--check-interval-ms N] [--check-timeout-ms N] [--expose-health-details]
 //
 // Prints "listening on <port>" once it accepts connections (--port 0 picks a free port) and stops
 // cleanly on SIGINT or SIGTERM. SERVICE_NAME (default "api") and ENVIRONMENT (default
@@ -12,19 +12,22 @@
 // (governance signals such as breaches and the halt state) is kept apart and never served there,
 // so an operational scraper cannot see or depend on it.
 //
-// Health: /v1/health is liveness (the process alone); /v1/ready runs the dependency checks, with
-// Kubernetes' conventions (?verbose, ?exclude=NAME, /v1/ready/NAME for one check). Dependencies
+// Health: /v1/health is liveness (the process alone); /v1/ready answers from the dependency checks,
+// which run in the background every --check-interval-ms (default 5000) under --check-timeout-ms
+// (default 1000), so no answer waits on a dependency; Kubernetes' conventions (?verbose,
+// ?exclude=NAME, /v1/ready/NAME for one check). Dependencies
 // come from the environment as they would in a container: DATABASE_ADDR (host:port, PostgreSQL)
 // adds the check "database", REDIS_ADDR (host:port; REDIS_PASSWORD optional) adds "redis". The
 // local event-store directory ("event_store"; EVENT_STORE_DIR or --event-store, default
 // ./event-store, created at start) is always checked, so the demo is ready out of the box.
 // Failure details are withheld unless --expose-health-details is given: they name hosts and errors.
 #include <httplib.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -55,8 +58,8 @@ struct options {
     std::string host = "0.0.0.0";
     bool instrumented = true;
     std::string event_store_dir;
-    long ready_cache_ms = 1000;    // a burst of probes costs one round of dependency calls
-    long check_timeout_ms = 1000;  // a hung dependency answers "timeout" instead of holding the probe
+    long check_interval_ms = 5000;  // each dependency is checked this often, whatever the probe traffic
+    long check_timeout_ms = 1000;   // a hung dependency is reported as "timeout" after this
     bool expose_health_details = false;
 };
 
@@ -82,8 +85,9 @@ options parse_args(int argc, char** argv) {
             o.instrumented = false;
         } else if (a == "--event-store" && i + 1 < argc) {
             o.event_store_dir = argv[++i];
-        } else if (a == "--ready-cache-ms" && i + 1 < argc) {
-            o.ready_cache_ms = parse_number(argv[++i], 3'600'000, "--ready-cache-ms");
+        } else if (a == "--check-interval-ms" && i + 1 < argc) {
+            o.check_interval_ms = parse_number(argv[++i], 3'600'000, "--check-interval-ms");
+            if (o.check_interval_ms == 0) throw std::invalid_argument("--check-interval-ms must be positive");
         } else if (a == "--check-timeout-ms" && i + 1 < argc) {
             o.check_timeout_ms = parse_number(argv[++i], 60'000, "--check-timeout-ms");
             if (o.check_timeout_ms == 0) throw std::invalid_argument("--check-timeout-ms must be positive");
@@ -114,6 +118,7 @@ std::optional<std::pair<std::string, std::uint16_t>> address_from_env(const char
 void add_readiness_checks(vitals::health::probe& ready, const options& opt) {
     vitals::health::check_options limits;
     limits.timeout = std::chrono::milliseconds(opt.check_timeout_ms);
+    limits.interval = std::chrono::milliseconds(opt.check_interval_ms);
     if (auto db = address_from_env("DATABASE_ADDR")) {
         vitals::health::postgres_options pg;
         pg.host = db->first;
@@ -130,35 +135,29 @@ void add_readiness_checks(vitals::health::probe& ready, const options& opt) {
     ready.add(vitals::health::writable_dir_check("event_store", opt.event_store_dir), limits);
 }
 
-// cpp-httplib decodes the query into params and keeps no raw copy, while the vitals handlers take
-// a raw query string: encode the params back.
-std::string query_of(const httplib::Request& req) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    const auto encode = [](std::string& out, const std::string& s) {
-        for (const char c : s) {
-            const auto u = static_cast<unsigned char>(c);
-            if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-                out += c;
-            } else {
-                out += '%';
-                out += hex[u >> 4];
-                out += hex[u & 0xF];
-            }
-        }
-    };
-    std::string q;
-    for (const auto& [k, v] : req.params) {
-        if (!q.empty()) q += '&';
-        encode(q, k);
-        q += '=';
-        encode(q, v);
-    }
-    return q;
-}
-
 void send(httplib::Response& res, const vitals::health::response& r) {
     res.status = r.status;
     res.set_content(r.body, r.content_type.c_str());
+}
+
+// Debian's libcpp-httplib is built with a listen backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG is read
+// where the library is compiled, not here): 20 probe clients connecting at once overflow it, and
+// the kernel drops their SYNs, which the clients resend a second later, so p99 latency becomes 1 s
+// for reasons that have nothing to do with the handlers. listen() again on the bound socket
+// raises the backlog; it is found by its port.
+void widen_listen_backlog(int port) {
+    for (int fd = 0; fd < 1024; ++fd) {
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+        sockaddr_storage a{};
+        socklen_t alen = sizeof a;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &alen) != 0) continue;
+        const int bound = a.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&a)->sin_port)
+                          : a.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&a)->sin6_port)
+                                                    : -1;
+        if (bound == port) ::listen(fd, 1024);
+    }
 }
 
 // A tiny in-memory event store.
@@ -222,8 +221,7 @@ int main(int argc, char** argv) try {
     std::filesystem::create_directories(opt.event_store_dir, store_error);
     vitals::health::liveness live;
     vitals::health::probe_options probe_opts;
-    probe_opts.cache_ttl = std::chrono::milliseconds(opt.ready_cache_ms);
-    probe_opts.on_result = vitals::health::export_metrics(operational);
+    vitals::health::export_metrics(operational, probe_opts);  // health_check_up and friends, kept current
     vitals::health::probe ready(std::move(probe_opts));
     add_readiness_checks(ready, opt);
     vitals::health::handler_options health_out;
@@ -261,16 +259,23 @@ int main(int argc, char** argv) try {
         auto m = vitals::http::render_metrics(operational, req.get_header_value("Accept"));
         res.set_content(std::move(m.body), std::string(m.content_type).c_str());
     });
-    get("/v1/health", [&live, &health_out](const httplib::Request& req, httplib::Response& res) {
-        send(res, vitals::health::handle_live(live, query_of(req), health_out));
-    });
-    get("/v1/ready", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
-        send(res, vitals::health::handle_ready(ready, "", query_of(req), health_out));
-    });
-    // One check per path, as Kubernetes' /readyz/<name>; an unknown name answers 404.
-    get("/v1/ready/{check}", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
-        send(res, vitals::health::handle_ready(ready, "/" + req.matches[1].str(), query_of(req), health_out));
-    });
+    // /v1/health, /v1/ready and /v1/ready/{check} (one check, as Kubernetes' /readyz/<name>; an
+    // unknown name answers 404), all answered from the latest background results.
+    if (adapter) {
+        adapter->health(live, ready, health_out);
+    } else {
+        using vitals::http::httplib_adapter;
+        get("/v1/health", [&live, &health_out](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_live(live, httplib_adapter::query_string(req), health_out));
+        });
+        get("/v1/ready", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_ready(ready, "", httplib_adapter::query_string(req), health_out));
+        });
+        get("/v1/ready/{check}", [&ready, &health_out](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_ready(ready, "/" + req.matches[1].str(),
+                                                   httplib_adapter::query_string(req), health_out));
+        });
+    }
     get("/v1/events/{id}", [&events](const httplib::Request& req, httplib::Response& res) {
         const std::string id = req.matches[1];
         char* end = nullptr;
@@ -306,6 +311,7 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "service: cannot listen on port %d\n", opt.port);
         return 1;
     }
+    widen_listen_backlog(port);
 
     std::atomic<bool> stopping{false};
     std::thread signal_thread([&server, &stop_signals, &stopping] {
@@ -323,6 +329,9 @@ int main(int argc, char** argv) try {
     // listen_after_bind also returns when the socket fails: wake the signal thread then.
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
+    // Bounded even with a hung check: the probe waits at most its shutdown grace (200 ms) and
+    // leaves a run still going behind; exit ends it.
+    ready.stop();
     std::fprintf(stderr, "service: stopped (constitutional breaches: %.0f)\n", breaches.value());
     return ok || by_signal ? 0 : 1;
 } catch (const std::exception& e) {

@@ -26,6 +26,7 @@ std::unique_ptr<h::probe> mixed_probe() {
   p->add("database", [] { return h::healthy(); });
   p->add("redis", [] { return h::unhealthy("connect to 10.1.2.3:6379 as admin:hunter2 refused"); },
          {.critical = false, .timeout = 1s});
+  (void)p->run_now();  // answers read the latest results: have some
   return p;
 }
 
@@ -50,6 +51,7 @@ TEST(HealthHandler, ParsesQuery) {
 TEST(HealthHandler, ReadyJsonMatchesSeedShape) {
   h::probe p;
   p.add("database", [] { return true; });
+  (void)p.run_now();
   const auto r = h::handle_ready(p, "", "");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "application/json");
@@ -71,6 +73,7 @@ TEST(HealthHandler, NonCriticalFailureIsReadyButDegraded) {
 TEST(HealthHandler, CriticalFailureIsNotReady) {
   h::probe p;
   p.add("database", [] { return false; });
+  (void)p.run_now();
   const auto r = h::handle_ready(p, "", "");
   EXPECT_EQ(r.status, 503);
   EXPECT_TRUE(r.body.starts_with(R"({"status":"not-ready","degraded":false,)")) << r.body;
@@ -102,6 +105,7 @@ TEST(HealthHandler, TimeoutIsNamedEvenWhenDetailsAreWithheld) {
     while (!*released && h::clock::now() < until) std::this_thread::sleep_for(5ms);
     return true;
   }, {.critical = true, .timeout = 30ms});
+  (void)p.run_now();  // returns at the timeout
   const auto json = h::handle_ready(p, "", "");
   const auto text = h::handle_ready(p, "", "verbose");
   *released = true;
@@ -124,12 +128,14 @@ TEST(HealthHandler, VerboseTextListsEveryCheck) {
 TEST(HealthHandler, TextWithoutVerboseIsTerseOnSuccessAndDetailedOnFailure) {
   h::probe ok;
   ok.add("database", [] { return true; });
+  (void)ok.run_now();
   const auto good = h::handle_ready(ok, "", "format=text");
   EXPECT_EQ(good.status, 200);
   EXPECT_EQ(good.body, "ok\n");
 
   h::probe bad;
   bad.add("database", [] { return false; });
+  (void)bad.run_now();
   const auto fail = h::handle_ready(bad, "", "", {.default_format = h::format::text});
   EXPECT_EQ(fail.status, 503);
   EXPECT_EQ(fail.body, "[-]database failed: reason withheld\nreadyz check failed\n");
@@ -144,6 +150,7 @@ TEST(HealthHandler, ExcludeSkipsChecks) {
   p.add("database", [] { return true; });
   p.add("redis", [] { return false; });
   p.add("events", [] { return false; });
+  (void)p.run_now();
   EXPECT_EQ(h::handle_ready(p, "", "").status, 503);
   EXPECT_EQ(h::handle_ready(p, "", "exclude=redis").status, 503);
   const auto r = h::handle_ready(p, "", "verbose&exclude=redis&exclude=events&exclude=unknown");
@@ -181,6 +188,7 @@ TEST(HealthHandler, PerCheckPath) {
 TEST(HealthHandler, MessagesCannotForgeTextLinesOrBreakJson) {
   h::probe p;
   p.add("evil", [] { return h::unhealthy("x\n[+]fake ok\n\"}\xFF"); });
+  (void)p.run_now();
   const h::handler_options show{.expose_details = true};
   const auto text = h::handle_ready(p, "", "verbose", show);
   EXPECT_FALSE(contains(text.body, "\n[+]fake")) << text.body;
@@ -192,6 +200,7 @@ TEST(HealthHandler, MessagesCannotForgeTextLinesOrBreakJson) {
 TEST(HealthHandler, DegradedCheckShownAsPassing) {
   h::probe p;
   p.add("replica", [] { return h::degraded("lag 30s"); });
+  (void)p.run_now();
   const auto r = h::handle_ready(p, "", "verbose");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "[+]replica degraded: reason withheld\nreadyz check passed\n");
@@ -218,4 +227,47 @@ TEST(HealthHandler, Liveness) {
   r = h::handle_live(l, "", {.expose_details = true});
   EXPECT_TRUE(contains(r.body, R"("message":"disk corrupted at /var/lib/x")")) << r.body;
   EXPECT_EQ(h::handle_live(l, "verbose").body, "[-]process failed: reason withheld\nlivez check failed\n");
+}
+
+TEST(HealthHandler, PendingFirstRunIsNotReadyAndSaysSo) {
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  h::probe p;
+  p.add("warming", [released] {
+    const auto until = h::clock::now() + 10s;
+    while (!*released && h::clock::now() < until) std::this_thread::sleep_for(5ms);
+    return true;
+  }, {.timeout = 30s});
+  const auto json = h::handle_ready(p, "", "");
+  const auto text = h::handle_ready(p, "", "verbose");
+  *released = true;
+  EXPECT_EQ(json.status, 503);
+  EXPECT_TRUE(contains(json.body, R"("message":"pending")")) << json.body;
+  EXPECT_EQ(text.body, "[-]warming failed: pending\nreadyz check failed\n");
+}
+
+// The renderers are public: a report built by hand is written exactly as the handlers write one.
+TEST(HealthHandler, PublicRenderersWriteAnyReport) {
+  h::readiness_report report;
+  report.ready = false;
+  report.status = h::status::unhealthy;
+  h::check_report db;
+  db.name = "database";
+  db.result = h::unhealthy("password authentication failed for user \"app\"");
+  db.result.latency = 1500us;
+  db.age = 250ms;
+  report.checks.push_back(db);
+  report.excluded.push_back("cache");
+  EXPECT_EQ(h::readiness_json(report),
+            R"({"status":"not-ready","degraded":false,"checks":{"database":{"name":"database","healthy":false,)"
+            R"("status":"unhealthy","critical":true,"latency_ms":1.5,"age_ms":250,"message":"failed"}}})");
+  EXPECT_EQ(h::readiness_text(report), "[-]database failed: reason withheld\n[+]cache excluded: ok\nreadyz check failed\n");
+  const h::handler_options show{.expose_details = true};
+  EXPECT_TRUE(contains(h::check_json(db, show), "password authentication failed")) << h::check_json(db, show);
+  EXPECT_EQ(h::check_text(db), "[-]database failed: reason withheld\nreadyz check failed\n");
+  const auto answer = h::ready_response(report, "format=text");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.content_type, "text/plain; charset=utf-8");
+  h::liveness l;
+  EXPECT_TRUE(h::liveness_json(l).starts_with(R"({"status":"healthy","uptime_seconds":)"));
+  EXPECT_EQ(h::liveness_text(l), "ok\n");
 }

@@ -6,6 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <condition_variable>
+#include <filesystem>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -69,6 +73,13 @@ struct hang_guard {
   ~hang_guard() { release(); }
 };
 
+// Threads of this process, from /proc.
+std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
 double seconds_since(h::clock::time_point t0) {
   return std::chrono::duration<double>(h::clock::now() - t0).count();
 }
@@ -109,258 +120,335 @@ TEST(HealthProbe, EmptyProbeIsReady) {
   EXPECT_TRUE(r.ready);
   EXPECT_EQ(r.status, h::status::healthy);
   EXPECT_TRUE(r.checks.empty());
+  EXPECT_TRUE(p.run_now().ready);  // nothing to run: answers at once
 }
 
 TEST(HealthProbe, RegistersCheckersAndCallables) {
   h::probe p;
   p.add(fixed_checker{"db", h::status::healthy});
   p.add("cache", [] { return true; });
-  p.add("queue", [](h::deadline_t) { return h::healthy("ok"); }, {.critical = false, .timeout = 500ms});
+  p.add("queue", [](h::deadline_t) { return h::healthy("fine"); });
   EXPECT_TRUE(p.contains("cache"));
   EXPECT_FALSE(p.contains("nope"));
   EXPECT_EQ(p.names(), (std::vector<std::string>{"db", "cache", "queue"}));
-
-  const auto r = p.check();
+  const auto r = p.run_now();
   ASSERT_EQ(r.checks.size(), 3u);
   EXPECT_TRUE(r.ready);
-  EXPECT_EQ(r.checks[0].name, "db");
-  EXPECT_EQ(r.checks[0].result.message, "fixed");
-  EXPECT_TRUE(r.checks[0].critical);
-  EXPECT_FALSE(r.checks[2].critical);
-  ASSERT_NE(r.find("queue"), nullptr);
-  EXPECT_EQ(r.find("queue")->result.message, "ok");
-  EXPECT_EQ(r.find("missing"), nullptr);
+  EXPECT_EQ(r.checks[2].result.message, "fine");
+  for (const auto& c : r.checks) EXPECT_FALSE(c.pending);
 }
 
-TEST(HealthProbe, RejectsBadNames) {
+TEST(HealthProbe, RejectsBadNamesAndOptions) {
   h::probe p;
-  p.add("db", [] { return true; });
-  EXPECT_THROW(p.add("db", [] { return true; }), vitals::invalid_argument_error);
+  p.add("ok", [] { return true; });
   EXPECT_THROW(p.add("", [] { return true; }), vitals::invalid_argument_error);
   EXPECT_THROW(p.add("a/b", [] { return true; }), vitals::invalid_argument_error);
+  EXPECT_THROW(p.add("ok", [] { return true; }), vitals::invalid_argument_error);
+  EXPECT_THROW(p.add("zero", [] { return true; }, {.timeout = 0s}), vitals::invalid_argument_error);
+  EXPECT_THROW(p.add("never", [] { return true; }, {.interval = 0s}), vitals::invalid_argument_error);
 }
 
-TEST(HealthProbe, RunsChecksConcurrently) {
-  h::probe p;
-  for (const char* name : {"a", "b", "c", "d", "e"})
-    p.add(name, [] {
-      std::this_thread::sleep_for(400ms);
-      return true;
-    });
-  const auto t0 = h::clock::now();
-  const auto r = p.check();
-  const double took = seconds_since(t0);
-  EXPECT_TRUE(r.ready);
-  // Sequential would be >= 2 s; parallel is ~0.4 s. The bound leaves room for a loaded
-  // sanitizer run on two cores.
-  EXPECT_LT(took, 1.5);
-  for (const auto& c : r.checks) EXPECT_GE(c.result.latency, 350ms);
-}
-
-TEST(HealthProbe, HangingCheckTimesOutWithinItsBound) {
+// Until the first run completes the check is pending, which counts as not ready, with a reason.
+TEST(HealthProbe, NotReadyUntilTheFirstRunCompletes) {
   hang_guard guard;
   h::probe p;
+  p.add("slow_start", [w = guard.waiter()] {
+    w();
+    return true;
+  }, {.timeout = 10s});
+  const auto r = p.check();
+  EXPECT_FALSE(r.ready);
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_TRUE(r.checks[0].pending);
+  EXPECT_NE(r.checks[0].result.message.find("pending"), std::string::npos);
+  guard.release();
+  EXPECT_TRUE(p.run_now().ready);
+}
+
+// The point of the design: an answer never waits for a check, however long the check takes.
+TEST(HealthProbe, AnswersNeverWaitForARunningCheck) {
+  hang_guard guard;
+  // Shared with the run, which may outlive the test body (it is left behind while hung).
+  auto runs = std::make_shared<std::atomic<int>>(0);
+  h::probe p;
+  p.add("hung", [runs, w = guard.waiter()] {
+    ++*runs;
+    w();
+    return true;
+  }, {.timeout = 30s});
+  // Wait (bounded) for the run to start, then ask 1000 times: every answer is immediate.
+  for (int i = 0; i < 2000 && runs->load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(runs->load(), 1);
+  const auto t0 = h::clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    const auto r = p.check();
+    EXPECT_FALSE(r.ready);
+  }
+  EXPECT_LT(seconds_since(t0), 5.0);  // 1000 answers; a single wait would be 30 s
+  EXPECT_EQ(runs->load(), 1);           // answers start no runs
+}
+
+TEST(HealthProbe, HangingCheckIsReportedAsTimeoutAtItsDeadline) {
+  hang_guard guard;
+  std::atomic<int> timeouts{0};
+  h::probe_options o;
+  o.on_result = [&](std::string_view, const h::check_result& r) {
+    if (r.message == h::timeout_message) ++timeouts;
+  };
+  h::probe p(std::move(o));
+  p.add("fast", [] { return true; }, {.timeout = 1s});
   p.add("hang", [w = guard.waiter()] {
     w();
     return true;
-  }, {.critical = true, .timeout = 200ms});
-  p.add("fast", [] { return true; });
+  }, {.timeout = 100ms});
   const auto t0 = h::clock::now();
-  const auto r = p.check();
-  EXPECT_LT(seconds_since(t0), 2.0);  // not the 10 s the check would take
+  const auto r = p.run_now();  // waits for the timeout, not for the hung run
+  EXPECT_LT(seconds_since(t0), 5.0);
   EXPECT_FALSE(r.ready);
-  const auto* hang = r.find("hang");
-  ASSERT_NE(hang, nullptr);
-  EXPECT_EQ(hang->result.status, h::status::unhealthy);
-  EXPECT_EQ(hang->result.message, "timeout");
-  EXPECT_TRUE(hang->timed_out);
-  EXPECT_GE(hang->result.latency, 150ms);
+  ASSERT_NE(r.find("hang"), nullptr);
+  EXPECT_TRUE(r.find("hang")->timed_out);
+  EXPECT_EQ(r.find("hang")->result.message, h::timeout_message);
   EXPECT_TRUE(r.find("fast")->result.ok());
+  // The scheduler reported the timeout itself (metrics stay current with no probe traffic).
+  for (int i = 0; i < 2000 && timeouts.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(timeouts.load(), 1);
 }
 
-TEST(HealthProbe, StuckCheckIsNotStartedAgain) {
+TEST(HealthProbe, AStuckCheckIsNotStartedAgain) {
   hang_guard guard;
-  std::atomic<int> runs{0};
-  h::probe p({.cache_ttl = 0s, .on_result = {}});
-  p.add("hang", [&runs, w = guard.waiter()] {
-    ++runs;
+  // Shared with the run, which may outlive the test body (it is left behind while hung).
+  auto runs = std::make_shared<std::atomic<int>>(0);
+  h::probe p;
+  p.add("stuck", [runs, w = guard.waiter()] {
+    ++*runs;
     w();
     return true;
-  }, {.critical = true, .timeout = 50ms});
+  }, {.timeout = 20ms, .interval = 10ms});
   for (int i = 0; i < 5; ++i) {
-    const auto t0 = h::clock::now();
-    const auto r = p.check();
-    EXPECT_LT(seconds_since(t0), 2.0);
-    EXPECT_EQ(r.checks.at(0).result.message, "timeout");
+    const auto r = p.run_now();
+    EXPECT_FALSE(r.ready);
+    EXPECT_TRUE(r.checks.at(0).timed_out);
   }
-  EXPECT_EQ(runs.load(), 1);  // one stuck thread, not five
-
-  // Once the dependency recovers, the next probe runs the check again.
+  EXPECT_EQ(runs->load(), 1);
   guard.release();
+  // Once the run returns (late: still a timeout), the next one starts and passes.
+  bool passed = false;
   const auto until = h::clock::now() + 5s;
-  h::readiness_report r;
-  do {
-    std::this_thread::sleep_for(10ms);
-    r = p.check();
-  } while (!r.ready && h::clock::now() < until);
-  EXPECT_TRUE(r.ready);
-  EXPECT_EQ(runs.load(), 2);
+  while (!passed && h::clock::now() < until) {
+    passed = p.run_now().ready;
+    if (!passed) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(passed);
+  EXPECT_GE(runs->load(), 2);
 }
 
-TEST(HealthProbe, LateResultIsReportedAsTimeoutNotCachedSuccess) {
-  h::probe p({.cache_ttl = 10s, .on_result = {}});
+TEST(HealthProbe, LateResultIsATimeoutNotASuccess) {
+  h::probe p;
   p.add("slow", [] {
     std::this_thread::sleep_for(150ms);
     return true;
-  }, {.critical = true, .timeout = 20ms});
-  EXPECT_FALSE(p.check().ready);
-  std::this_thread::sleep_for(400ms);  // the slow run has finished by now
+  }, {.timeout = 50ms, .interval = 1h});
+  EXPECT_FALSE(p.run_now().ready);
+  // Let the late run return; its success must not be recorded.
+  std::this_thread::sleep_for(250ms);
   const auto r = p.check();
   EXPECT_FALSE(r.ready);
   EXPECT_TRUE(r.checks.at(0).timed_out);
-  EXPECT_TRUE(r.checks.at(0).cached);
 }
 
 TEST(HealthProbe, ThrowingCheckIsUnhealthyWithMessage) {
   h::probe p;
-  p.add("boom", []() -> bool { throw std::runtime_error("connection reset by 10.0.0.7"); });
-  p.add("weird", []() -> bool { throw 42; });
-  const auto r = p.check();
+  p.add("boom", []() -> bool { throw std::runtime_error("kaput"); });
+  const auto r = p.run_now();
   EXPECT_FALSE(r.ready);
-  EXPECT_EQ(r.find("boom")->result.status, h::status::unhealthy);
-  EXPECT_EQ(r.find("boom")->result.message, "connection reset by 10.0.0.7");
-  EXPECT_FALSE(r.find("boom")->timed_out);
-  EXPECT_EQ(r.find("weird")->result.message, "unknown exception");
+  EXPECT_EQ(r.checks.at(0).result.message, "kaput");
 }
 
-TEST(HealthProbe, CachesResultsForTtl) {
-  std::atomic<int> calls{0};
-  h::probe p({.cache_ttl = 300ms, .on_result = {}});
+// Checks run on their interval with no answers asked for; the result's age says how old it is.
+TEST(HealthProbe, RunsOnItsIntervalWithoutProbeTraffic) {
+  std::atomic<int> runs{0};
+  h::probe p;
   p.add("db", [&] {
-    ++calls;
+    ++runs;
     return true;
-  });
-  EXPECT_FALSE(p.check().checks[0].cached);
-  for (int i = 0; i < 20; ++i) EXPECT_TRUE(p.check().checks[0].cached);
-  EXPECT_EQ(calls.load(), 1);
-
-  std::this_thread::sleep_for(400ms);
-  EXPECT_FALSE(p.check().checks[0].cached);
-  EXPECT_EQ(calls.load(), 2);
-
-  p.invalidate();
-  (void)p.check();
-  EXPECT_EQ(calls.load(), 3);
+  }, {.timeout = 1s, .interval = 20ms});
+  for (int i = 0; i < 5000 && runs.load() < 5; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_GE(runs.load(), 5);
+  const auto r = p.check();
+  EXPECT_TRUE(r.ready);
+  EXPECT_LT(r.checks.at(0).age, 1s);
 }
 
-TEST(HealthProbe, ZeroTtlRunsEveryTime) {
-  std::atomic<int> calls{0};
-  h::probe p({.cache_ttl = 0s, .on_result = {}});
-  p.add("db", [&] {
-    ++calls;
+TEST(HealthProbe, AResultOlderThanItsBoundCountsAsFailed) {
+  hang_guard guard;
+  // Shared with the run, which may outlive the test body (it is left behind while hung).
+  auto runs = std::make_shared<std::atomic<int>>(0);
+  h::probe p;
+  // The first run passes at once; the second hangs (within its long timeout), so the first
+  // result ages past max_age while nothing new arrives.
+  p.add("db", [runs, w = guard.waiter()] {
+    if (++*runs > 1) w();
     return true;
-  });
-  for (int i = 0; i < 5; ++i) (void)p.check();
-  EXPECT_EQ(calls.load(), 5);
+  }, {.timeout = 30s, .interval = 10ms, .max_age = 100ms});
+  EXPECT_TRUE(p.run_now().ready);
+  bool stale = false;
+  for (int i = 0; i < 3000 && !stale; ++i) {
+    std::this_thread::sleep_for(1ms);
+    const auto r = p.check();
+    stale = r.checks.at(0).stale;
+    if (stale) {
+      EXPECT_FALSE(r.ready);
+      EXPECT_GT(r.checks.at(0).age, 100ms);
+    }
+  }
+  EXPECT_TRUE(stale);
 }
 
-TEST(HealthProbe, ConcurrentProbesShareOneRun) {
-  std::atomic<int> calls{0};
-  // TTL zero: sharing must come from single-flight, not from the cache.
-  h::probe p({.cache_ttl = 0s, .on_result = {}});
+TEST(HealthProbe, ConcurrentAnswersAreConsistent) {
+  std::atomic<int> runs{0};
+  h::probe p;
   p.add("db", [&] {
-    ++calls;
-    std::this_thread::sleep_for(300ms);
+    ++runs;
     return true;
-  });
-  std::atomic<bool> go{false};
+  }, {.timeout = 1s, .interval = 5ms});
+  (void)p.run_now();
   std::atomic<int> ready_count{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i)
-    threads.emplace_back([&] {
-      while (!go) std::this_thread::yield();
-      if (p.check().ready) ++ready_count;
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 16; ++i)
+    ts.emplace_back([&] {
+      for (int k = 0; k < 200; ++k)
+        if (p.check().ready) ++ready_count;
     });
-  go = true;
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(ready_count.load(), 8);
-  // All eight arrive within a few ms of each other, well inside the 300 ms
-  // run; allow one straggler in case the machine is badly overloaded.
-  EXPECT_LE(calls.load(), 2);
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ready_count.load(), 16 * 200);
 }
 
 TEST(HealthProbe, CriticalAndNonCriticalFailures) {
   h::probe p;
-  p.add("db", [] { return true; });
-  p.add("cache", [] { return false; }, {.critical = false, .timeout = 1s});
-  auto r = p.check();
+  p.add("cache", [] { return false; }, {.critical = false});
+  auto r = p.run_now();
   EXPECT_TRUE(r.ready);
   EXPECT_EQ(r.status, h::status::degraded);
 
   h::probe q;
   q.add("db", [] { return false; });
-  q.add("cache", [] { return true; }, {.critical = false, .timeout = 1s});
-  r = q.check();
+  r = q.run_now();
   EXPECT_FALSE(r.ready);
   EXPECT_EQ(r.status, h::status::unhealthy);
 
   h::probe d;
   d.add("db", [] { return h::degraded("replica lag"); });
-  r = d.check();
+  r = d.run_now();
   EXPECT_TRUE(r.ready);
   EXPECT_EQ(r.status, h::status::degraded);
 }
 
-TEST(HealthProbe, ExcludedChecksAreNotRun) {
-  std::atomic<int> calls{0};
+TEST(HealthProbe, ExcludedChecksAreLeftOutOfTheAnswer) {
   h::probe p;
   p.add("db", [] { return true; });
-  p.add("flaky", [&] {
-    ++calls;
-    return false;
-  });
+  p.add("flaky", [] { return false; });
+  (void)p.run_now();
   const auto r = p.check({"flaky"});
   EXPECT_TRUE(r.ready);
-  EXPECT_EQ(r.checks.size(), 1u);
-  EXPECT_EQ(calls.load(), 0);
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_EQ(r.checks[0].name, "db");
+  EXPECT_EQ(r.excluded, (std::vector<std::string>{"flaky"}));
 }
 
-TEST(HealthProbe, CheckOneRunsOnlyThatCheck) {
-  std::atomic<int> other{0};
+TEST(HealthProbe, CheckOneReportsOnlyThatCheck) {
   h::probe p;
-  p.add("db", [] { return h::healthy("fine"); });
-  p.add("other", [&] {
-    ++other;
-    return true;
-  });
+  p.add("db", [] { return true; });
+  p.add("other", [] { return false; });
+  (void)p.run_now();
   const auto one = p.check_one("db");
   ASSERT_TRUE(one.has_value());
   EXPECT_EQ(one->name, "db");
-  EXPECT_EQ(one->result.message, "fine");
-  EXPECT_EQ(other.load(), 0);
+  EXPECT_TRUE(one->result.ok());
   EXPECT_FALSE(p.check_one("nope").has_value());
 }
 
-TEST(HealthProbe, ObserverSeesEachFreshResultOnce) {
-  std::mutex m;
-  std::vector<std::pair<std::string, h::status>> seen;
+TEST(HealthProbe, ObserverSeesEachCompletedRunOnce) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  h::probe_options o;
+  o.on_result = [&](std::string_view name, const h::check_result& r) {
+    std::lock_guard lock(mu);
+    seen.push_back(std::string(name) + (r.ok() ? ":ok" : ":fail"));
+  };
+  h::probe p(std::move(o));
+  p.add("db", [] { return true; }, {.interval = 1h});
+  (void)p.run_now();
+  for (int i = 0; i < 10; ++i) (void)p.check();  // answers are not runs
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"db:ok"}));
+}
+
+TEST(HealthProbe, AsyncRunCallsBackWithFreshResults) {
+  std::atomic<int> value{0};
+  h::probe p;
+  p.add("counter", [&] { return h::healthy(std::to_string(value.load())); }, {.interval = 1h});
+  (void)p.run_now();
+  value = 7;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<h::readiness_report> got;
+  p.async_run([&](h::readiness_report r) {
+    std::lock_guard lock(mu);
+    got = std::move(r);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return got.has_value(); }));
+  EXPECT_EQ(got->checks.at(0).result.message, "7");
+}
+
+// Stopping waits at most shutdown_grace for a hung run, then leaves it behind; pending
+// async_run callbacks are answered.
+TEST(HealthProbe, StopIsBoundedWithAHungCheck) {
   hang_guard guard;
-  h::probe p({.cache_ttl = 10s, .on_result = [&](std::string_view name, const h::check_result& r) {
-                std::lock_guard lock(m);
-                seen.emplace_back(std::string(name), r.status);
-                throw std::runtime_error("observer failures must not break the probe");
-              }});
-  p.add("db", [] { return true; });
-  p.add("hang", [w = guard.waiter()] {
+  std::atomic<bool> answered{false};
+  h::probe_options o;
+  o.shutdown_grace = 100ms;
+  auto p = std::make_unique<h::probe>(std::move(o));
+  p->add("hang", [w = guard.waiter()] {
     w();
     return true;
-  }, {.critical = false, .timeout = 50ms});
-  EXPECT_TRUE(p.check().ready);
-  EXPECT_TRUE(p.check().ready);  // cached: no new notifications
-  std::lock_guard lock(m);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0], (std::pair<std::string, h::status>{"db", h::status::healthy}));
-  EXPECT_EQ(seen[1], (std::pair<std::string, h::status>{"hang", h::status::unhealthy}));
+  }, {.timeout = 60s});
+  p->async_run([&](h::readiness_report r) { answered = !r.ready; });
+  std::this_thread::sleep_for(20ms);
+  const auto t0 = h::clock::now();
+  p.reset();
+  EXPECT_LT(seconds_since(t0), 2.0);
+  EXPECT_TRUE(answered.load());
+  guard.release();  // the orphaned run finishes against its own state
+}
+
+// Threads stay bounded: a hung check holds one worker, answers start none, and other checks keep
+// their schedule.
+TEST(HealthProbe, ThreadsStayBoundedWithHungChecks) {
+  hang_guard guard;
+  std::atomic<int> healthy_runs{0};
+  const std::size_t threads_before = thread_count();
+  h::probe_options o;
+  o.max_workers = 2;
+  h::probe p(std::move(o));
+  for (int i = 0; i < 5; ++i)
+    p.add("hung" + std::to_string(i), [w = guard.waiter()] {
+      w();
+      return true;
+    }, {.timeout = 50ms, .interval = 10ms});
+  p.add("fine", [&] {
+    ++healthy_runs;
+    return true;
+  }, {.timeout = 1s, .interval = 10ms});
+  for (int i = 0; i < 1000; ++i) (void)p.check();
+  // Two workers, both held by hung checks: "fine" cannot run, and goes stale rather than
+  // starting a thread of its own.
+  std::this_thread::sleep_for(300ms);
+  const auto r = p.check();
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(healthy_runs.load(), 0);
+  EXPECT_LE(thread_count(), threads_before + 3);  // the scheduler and two workers
 }
 
 TEST(HealthProbe, ProbeMayBeDestroyedWhileACheckIsStuck) {
@@ -388,19 +476,39 @@ TEST(HealthLiveness, ReportsUptimeAndManualFailure) {
   EXPECT_EQ(l.reason(), "");
 }
 
-TEST(HealthMetrics, OutcomesAndDurationsAreExported) {
+TEST(HealthMetrics, OutcomesAndDurationsAreExportedByBackgroundRuns) {
   vitals::registry r;
-  h::probe p({.cache_ttl = 0ms, .on_result = h::export_metrics(r)});
-  bool db_up = true;
-  p.add("database", [&] { return db_up; });
-  p.add("redis", [] { return h::degraded("slow"); });
-  (void)p.check();
+  h::probe_options o;
+  h::export_metrics(r, o);
+  std::atomic<bool> db_up{true};
+  h::probe p(std::move(o));
+  hang_guard guard;
+  p.add("database", [&] { return db_up.load(); }, {.interval = 1h});
+  p.add("redis", [] { return h::degraded("slow"); }, {.interval = 1h});
+  p.add("event_store", [w = guard.waiter()] {
+    w();
+    return true;
+  }, {.timeout = 10s});
+  // Registered: up is 0 at once, before any run completes.
+  std::string out = vitals::render_text(r);
+  EXPECT_NE(out.find("health_check_up{check=\"event_store\"} 0\n"), std::string::npos) << out;
+  (void)p.run_now({"event_store"});
   db_up = false;
-  (void)p.check();
-  const std::string out = vitals::render_text(r);
+  (void)p.run_now({"event_store"});
+  out = vitals::render_text(r);
   EXPECT_NE(out.find("health_check_up{check=\"database\"} 0\n"), std::string::npos) << out;
   EXPECT_NE(out.find("health_check_up{check=\"redis\"} 1\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("health_check_duration_seconds_count{check=\"database\"} 2\n"), std::string::npos) << out;
+  // The run at registration and the two asked for (the first may be the same run).
+  const std::string count_key = "health_check_duration_seconds_count{check=\"database\"} ";
+  const auto at = out.find(count_key);
+  ASSERT_NE(at, std::string::npos) << out;
+  const int runs = std::atoi(out.c_str() + at + count_key.size());
+  EXPECT_GE(runs, 2) << out;
+  EXPECT_LE(runs, 3) << out;
+  EXPECT_NE(out.find("health_check_last_success_timestamp_seconds{check=\"redis\"} "), std::string::npos) << out;
+  EXPECT_NE(out.find("health_check_last_success_timestamp_seconds{check=\"database\"} "), std::string::npos) << out;
+  EXPECT_EQ(out.find("health_check_last_success_timestamp_seconds{check=\"event_store\"}"), std::string::npos) << out;
   const auto check = vitals_test::promtool_check(out);
   EXPECT_EQ(check.exit_code, 0) << check.output;
+  guard.release();
 }

@@ -69,7 +69,7 @@ TEST_F(HealthServers, ReadyWhenEverythingIsUp) {
   p.add(h::writable_dir_check("event_store", events.path()), {.critical = true, .timeout = 3s});
   p.add(h::tcp_check("postgres_tcp", "127.0.0.1", postgres_->port()), {.critical = false, .timeout = 3s});
 
-  const auto report = p.check();
+  const auto report = p.run_now();
   for (const auto& c : report.checks) EXPECT_EQ(c.result.status, h::status::healthy) << c.name << ": " << c.result.message;
   EXPECT_TRUE(report.ready);
 
@@ -114,25 +114,25 @@ TEST_F(HealthServers, PostgresAcceptsEvenForUnknownRoles) {
 
 TEST_F(HealthServers, RedisStoppedIsUnhealthy) {
   t::redis_server own;  // a private instance: stopping the shared one would affect other tests
-  h::probe p({.cache_ttl = 0s, .on_result = {}});
+  h::probe p;
   p.add(redis_at(own.port()), {.critical = true, .timeout = 3s});
-  ASSERT_TRUE(p.check().ready);
+  ASSERT_TRUE(p.run_now().ready);
 
   own.stop();
-  const auto report = p.check();
+  const auto report = p.run_now();
   EXPECT_FALSE(report.ready);
   EXPECT_TRUE(contains(report.checks.at(0).result.message, "refused")) << report.checks.at(0).result.message;
   EXPECT_EQ(h::handle_ready(p, "", "").status, 503);
 }
 
 TEST_F(HealthServers, PostgresStoppedIsUnhealthyAndRecovers) {
-  h::probe p({.cache_ttl = 0s, .on_result = {}});
+  h::probe p;
   p.add(pg_at(postgres_->port()), {.critical = true, .timeout = 3s});
   p.add(redis_at(redis_->port()), {.critical = false, .timeout = 3s});
-  ASSERT_TRUE(p.check().ready);
+  ASSERT_TRUE(p.run_now().ready);
 
   postgres_->stop();
-  const auto down = p.check();
+  const auto down = p.run_now();
   EXPECT_FALSE(down.ready);
   EXPECT_EQ(down.find("database")->result.status, h::status::unhealthy);
   EXPECT_TRUE(down.find("redis")->result.ok());
@@ -141,5 +141,5 @@ TEST_F(HealthServers, PostgresStoppedIsUnhealthyAndRecovers) {
   EXPECT_EQ(text.body, "[-]database failed: reason withheld\n[+]redis ok\nreadyz check failed\n");
 
   postgres_->start();  // leave the shared server running for other tests
-  EXPECT_TRUE(p.check().ready);
+  EXPECT_TRUE(p.run_now().ready);
 }

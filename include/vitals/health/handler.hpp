@@ -7,7 +7,7 @@
 // JSON (default, compatible with the seed service):
 //   readiness  {"status":"ready"|"not-ready","degraded":bool,
 //               "checks":{"<name>":{"name":…,"healthy":bool,"status":"healthy"|
-//               "degraded"|"unhealthy","critical":bool,"latency_ms":1.23,
+//               "degraded"|"unhealthy","critical":bool,"latency_ms":1.23,"age_ms":420.5,
 //               "message":…},…}}
 //     - "healthy" is false only for unhealthy checks (degraded still works).
 //     - "degraded" is true when the service is ready but some check is
@@ -22,7 +22,7 @@
 //   readyz check failed
 //
 // Query parameters: `verbose` (list every check), `exclude=<name>`
-// (repeatable; the check is not run), `format=json|text`.
+// (repeatable; the check is left out of the answer), `format=json|text`.
 // Path suffix: empty or "/" for the aggregate, "/<name>" for one check
 // (404 if unknown). Status codes: 200 ready/healthy (degraded included),
 // 503 not ready/unhealthy.
@@ -138,7 +138,10 @@ inline std::string public_message(const check_report& r, bool expose) {
   switch (r.result.status) {
     case status::healthy: return {};
     case status::degraded: return "degraded";
-    case status::unhealthy: return r.timed_out ? std::string(timeout_message) : "failed";
+    case status::unhealthy:
+      if (r.pending) return "pending";
+      if (r.stale) return "stale";
+      return r.timed_out ? std::string(timeout_message) : "failed";
   }
   return "failed";
 }
@@ -155,6 +158,8 @@ inline void write_check_json(vitals::detail::json::writer& w, const check_report
   w.value(r.critical);
   w.key("latency_ms");
   w.value(to_ms(r.result.latency));
+  w.key("age_ms");
+  w.value(to_ms(std::chrono::duration_cast<std::chrono::nanoseconds>(r.age)));
   if (r.result.status != status::healthy || (expose && !r.result.message.empty())) {
     w.key("message");
     w.value(public_message(r, expose));
@@ -164,6 +169,8 @@ inline void write_check_json(vitals::detail::json::writer& w, const check_report
 
 inline std::string text_reason(const check_report& r, bool expose) {
   if (expose && !r.result.message.empty()) return one_line(r.result.message);
+  if (r.pending) return "pending";
+  if (r.stale) return "stale";
   if (r.timed_out) return std::string(timeout_message);
   return "reason withheld";
 }
@@ -219,19 +226,106 @@ inline query_params parse_query(std::string_view query) {
   return q;
 }
 
-/// Serves readiness. `path_suffix` is what follows the readiness route
-/// ("" or "/" for all checks, "/database" for one); `query` is the raw query
-/// string. Runs (or reuses cached) checks, so it may block for up to the
-/// largest check timeout.
-inline response handle_ready(probe& p, std::string_view path_suffix, std::string_view query,
+// --- Renderers: public, so a report of your own (or one from async_run) is written exactly as
+// the handlers write theirs. Messages are withheld unless options.expose_details.
+
+/// A readiness report as the seed's JSON:
+/// `{"status":"ready"|"not-ready","degraded":bool,"checks":{"<name>":{...},...}}`.
+inline std::string readiness_json(const readiness_report& report, const handler_options& options = {}) {
+  vitals::detail::json::writer w;
+  w.begin_object();
+  w.key("status");
+  w.value(report.ready ? "ready" : "not-ready");
+  w.key("degraded");
+  w.value(report.ready && report.status != status::healthy);
+  w.key("checks");
+  w.begin_object();
+  for (const auto& c : report.checks) {
+    w.key(c.name);
+    detail::write_check_json(w, c, options.expose_details);
+  }
+  w.end_object();
+  w.end_object();
+  return std::move(w).str();
+}
+
+/// One check's entry as JSON: `{"name":…,"healthy":bool,"status":…,"critical":bool,
+/// "latency_ms":…,"age_ms":…,"message":…}` (message only when not healthy, or when exposed).
+inline std::string check_json(const check_report& check, const handler_options& options = {}) {
+  vitals::detail::json::writer w;
+  detail::write_check_json(w, check, options.expose_details);
+  return std::move(w).str();
+}
+
+/// A readiness report as Kubernetes' /readyz text: `ok` when ready and not verbose; otherwise one
+/// `[+]name ok` / `[-]name failed: reason` line per check (excluded ones as `excluded: ok`) and a
+/// summary line. Kubernetes prints the full list on failure even without verbose, so an operator
+/// curling a failing endpoint sees what is wrong.
+inline std::string readiness_text(const readiness_report& report, const handler_options& options = {},
+                                  bool verbose = false) {
+  if (!verbose && report.ready) return "ok\n";
+  std::string body;
+  for (const auto& c : report.checks) detail::write_check_line(body, c, options.expose_details);
+  for (const auto& name : report.excluded) body += "[+]" + name + " excluded: ok\n";
+  body += options.ready_label + (report.ready ? " check passed\n" : " check failed\n");
+  return body;
+}
+
+/// One check as Kubernetes' per-check /readyz/<name> text: `ok` when it passes and not verbose.
+inline std::string check_text(const check_report& check, const handler_options& options = {}, bool verbose = false) {
+  if (!verbose && check.result.ok()) return "ok\n";
+  std::string body;
+  detail::write_check_line(body, check, options.expose_details);
+  body += options.ready_label + (check.result.ok() ? " check passed\n" : " check failed\n");
+  return body;
+}
+
+/// Liveness as JSON: `{"status":"healthy"|"unhealthy","uptime_seconds":12.5}`.
+inline std::string liveness_json(const liveness& l, const handler_options& options = {}) {
+  const bool ok = l.healthy();
+  vitals::detail::json::writer w;
+  w.begin_object();
+  w.key("status");
+  w.value(ok ? "healthy" : "unhealthy");
+  w.key("uptime_seconds");
+  w.value(std::round(l.uptime().count() * 1000.0) / 1000.0);
+  if (!ok && options.expose_details) {
+    w.key("message");
+    w.value(l.reason());
+  }
+  w.end_object();
+  return std::move(w).str();
+}
+
+/// Liveness as Kubernetes' /livez text.
+inline std::string liveness_text(const liveness& l, const handler_options& options = {}, bool verbose = false) {
+  if (l.healthy()) return verbose ? "[+]process ok\n" + options.live_label + " check passed\n" : "ok\n";
+  return "[-]process failed: " +
+         (options.expose_details ? detail::one_line(l.reason()) : std::string("reason withheld")) + "\n" +
+         options.live_label + " check failed\n";
+}
+
+/// Answers readiness from a report (yours, or one from probe::async_run): status 200 when ready
+/// (degraded included), 503 when not, in the format the query asks for.
+inline response ready_response(const readiness_report& report, std::string_view query,
+                               const handler_options& options = {}) {
+  const query_params q = parse_query(query);
+  const format fmt = detail::pick_format(q, options);
+  const int code = report.ready ? 200 : 503;
+  if (fmt == format::json) return detail::make_response(code, fmt, readiness_json(report, options));
+  return detail::make_response(code, fmt, readiness_text(report, options, q.verbose));
+}
+
+/// Serves readiness from the probe's latest results; returns at once (it never runs a check or
+/// waits for one). `path_suffix` is what follows the readiness route ("" or "/" for all checks,
+/// "/database" for one, 404 if unknown); `query` is the raw query string (`verbose`,
+/// `exclude=<name>`, `format=json|text`).
+inline response handle_ready(const probe& p, std::string_view path_suffix, std::string_view query,
                              const handler_options& options = {}) {
   const query_params q = parse_query(query);
   const format fmt = detail::pick_format(q, options);
-  const bool expose = options.expose_details;
-
   while (!path_suffix.empty() && path_suffix.front() == '/') path_suffix.remove_prefix(1);
   while (!path_suffix.empty() && path_suffix.back() == '/') path_suffix.remove_suffix(1);
-
   if (!path_suffix.empty()) {
     const std::string name = detail::url_decode(path_suffix);
     auto one = p.check_one(name);
@@ -240,87 +334,22 @@ inline response handle_ready(probe& p, std::string_view path_suffix, std::string
       return detail::make_response(404, fmt, "unknown check\n");
     }
     const int code = one->result.ok() ? 200 : 503;
-    if (fmt == format::json) {
-      vitals::detail::json::writer w;
-      detail::write_check_json(w, *one, expose);
-      return detail::make_response(code, fmt, std::move(w).str());
-    }
-    // Mirrors Kubernetes' per-check endpoints: terse unless asked for more.
-    std::string body;
-    if (q.verbose || !one->result.ok()) {
-      detail::write_check_line(body, *one, expose);
-      body += options.ready_label + (code == 200 ? " check passed\n" : " check failed\n");
-    } else {
-      body = "ok\n";
-    }
-    return detail::make_response(code, fmt, std::move(body));
+    if (fmt == format::json) return detail::make_response(code, fmt, check_json(*one, options));
+    return detail::make_response(code, fmt, check_text(*one, options, q.verbose));
   }
-
   const readiness_report report = p.check(q.exclude);
   const int code = report.ready ? 200 : 503;
-
-  if (fmt == format::json) {
-    vitals::detail::json::writer w;
-    w.begin_object();
-    w.key("status");
-    w.value(report.ready ? "ready" : "not-ready");
-    w.key("degraded");
-    w.value(report.ready && report.status != status::healthy);
-    w.key("checks");
-    w.begin_object();
-    for (const auto& c : report.checks) {
-      w.key(c.name);
-      detail::write_check_json(w, c, expose);
-    }
-    w.end_object();
-    w.end_object();
-    return detail::make_response(code, fmt, std::move(w).str());
-  }
-
-  // Kubernetes prints the full list on failure even without ?verbose, so an
-  // operator curling a failing endpoint sees what is wrong.
-  std::string body;
-  if (q.verbose || !report.ready) {
-    for (const auto& c : report.checks) detail::write_check_line(body, c, expose);
-    for (const auto& name : p.names())
-      if (std::find(q.exclude.begin(), q.exclude.end(), name) != q.exclude.end())
-        body += "[+]" + name + " excluded: ok\n";
-    body += options.ready_label + (report.ready ? " check passed\n" : " check failed\n");
-  } else {
-    body = "ok\n";
-  }
-  return detail::make_response(code, fmt, std::move(body));
+  if (fmt == format::json) return detail::make_response(code, fmt, readiness_json(report, options));
+  return detail::make_response(code, fmt, readiness_text(report, options, q.verbose));
 }
 
-/// Serves liveness; never touches dependencies.
+/// Serves liveness; never touches dependencies, the probe or any lock it uses.
 inline response handle_live(const liveness& l, std::string_view query, const handler_options& options = {}) {
   const query_params q = parse_query(query);
   const format fmt = detail::pick_format(q, options);
-  const bool ok = l.healthy();
-  const int code = ok ? 200 : 503;
-  if (fmt == format::json) {
-    vitals::detail::json::writer w;
-    w.begin_object();
-    w.key("status");
-    w.value(ok ? "healthy" : "unhealthy");
-    w.key("uptime_seconds");
-    w.value(std::round(l.uptime().count() * 1000.0) / 1000.0);
-    if (!ok && options.expose_details) {
-      w.key("message");
-      w.value(l.reason());
-    }
-    w.end_object();
-    return detail::make_response(code, fmt, std::move(w).str());
-  }
-  std::string body;
-  if (ok) {
-    body = q.verbose ? "[+]process ok\n" + options.live_label + " check passed\n" : "ok\n";
-  } else {
-    body = "[-]process failed: " +
-           (options.expose_details ? detail::one_line(l.reason()) : std::string("reason withheld")) + "\n" +
-           options.live_label + " check failed\n";
-  }
-  return detail::make_response(code, fmt, std::move(body));
+  const int code = l.healthy() ? 200 : 503;
+  if (fmt == format::json) return detail::make_response(code, fmt, liveness_json(l, options));
+  return detail::make_response(code, fmt, liveness_text(l, options, q.verbose));
 }
 
 }  // namespace vitals::health

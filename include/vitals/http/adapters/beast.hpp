@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../health/handler.hpp"
 #include "../metrics_endpoint.hpp"
 #include "../request_timer.hpp"
 #include "../route_template.hpp"
@@ -63,6 +64,27 @@ public:
         });
     }
 
+    /// Serves liveness at GET `live_path` and readiness at GET `ready_path` (all checks) and
+    /// `ready_path`/{check} (one), answered from the probe's latest results: no handler waits on a
+    /// dependency, so they are safe on an event loop. `live` and `ready` must outlive the router.
+    beast_router& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
+                         vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
+                         std::string_view ready_path = "/v1/ready") {
+        add(boost::beast::http::verb::get, live_path, [&live, options](const request& req) {
+            return from(req, vitals::health::handle_live(live, query_of(req), options));
+        });
+        add(boost::beast::http::verb::get, ready_path, [&ready, options](const request& req) {
+            return from(req, vitals::health::handle_ready(ready, "", query_of(req), options));
+        });
+        add(boost::beast::http::verb::get, std::string(ready_path) + "/{check}",
+            [&ready, options, prefix = std::string(ready_path)](const request& req) {
+                const auto target = req.target();
+                const std::string_view path = path_of(std::string_view(target.data(), target.size()));
+                return from(req, vitals::health::handle_ready(ready, path.substr(prefix.size()), query_of(req), options));
+            });
+        return *this;
+    }
+
     /// Handles one request: the matching route's response, 404 when none matches, 500 when the
     /// handler throws.
     response handle(const request& req) const {
@@ -95,6 +117,22 @@ private:
         route_metrics* metrics;
         handler h;
     };
+
+    static std::string_view query_of(const request& req) {
+        const auto target = req.target();
+        const std::string_view t(target.data(), target.size());
+        const auto q = t.find('?');
+        return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+    }
+
+    static response from(const request& req, const vitals::health::response& r) {
+        response res{static_cast<boost::beast::http::status>(r.status), req.version()};
+        res.set(boost::beast::http::field::content_type, r.content_type);
+        res.body() = r.body;
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        return res;
+    }
 
     static response plain(const request& req, boost::beast::http::status status, std::string_view body) {
         response res{status, req.version()};

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../../health/handler.hpp"
 #include "../metrics_endpoint.hpp"
 #include "../request_timer.hpp"
 #include "../route_template.hpp"
@@ -82,6 +83,27 @@ public:
         });
     }
 
+    /// Serves liveness at `live_path` and readiness at `ready_path` (all checks) and
+    /// `ready_path`/{check} (one), answered from the probe's latest results without waiting on a
+    /// dependency. `live` and `ready` must outlive the server.
+    civetweb_server& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
+                            vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
+                            std::string_view ready_path = "/v1/ready") {
+        handle(live_path, [&live, options](mg_connection* conn) {
+            return send(conn, vitals::health::handle_live(live, query_of(conn), options));
+        });
+        handle(ready_path, [&ready, options](mg_connection* conn) {
+            return send(conn, vitals::health::handle_ready(ready, "", query_of(conn), options));
+        });
+        handle(std::string(ready_path) + "/{check}", [&ready, options, prefix = std::string(ready_path)](mg_connection* conn) {
+            const mg_request_info* info = mg_get_request_info(conn);
+            const std::string_view path = info && info->local_uri_raw ? info->local_uri_raw : "";
+            const std::string_view suffix = path.size() > prefix.size() ? path.substr(prefix.size()) : std::string_view{};
+            return send(conn, vitals::health::handle_ready(ready, suffix, query_of(conn), options));
+        });
+        return *this;
+    }
+
     /// The first listening port (the real one when configured as port 0).
     [[nodiscard]] int port() const {
         mg_server_port ports[4]{};
@@ -98,6 +120,21 @@ private:
         endpoint_metrics* endpoint;
         handler h;
     };
+
+    static std::string_view query_of(mg_connection* conn) {
+        const mg_request_info* info = mg_get_request_info(conn);
+        return info && info->query_string ? info->query_string : "";
+    }
+
+    static int send(mg_connection* conn, const vitals::health::response& r) {
+        mg_response_header_start(conn, r.status);
+        mg_response_header_add(conn, "Content-Type", r.content_type.c_str(), -1);
+        const std::string length = std::to_string(r.body.size());
+        mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+        mg_response_header_send(conn);
+        mg_write(conn, r.body.data(), r.body.size());
+        return r.status;
+    }
 
     // civetweb serves each request, callbacks included, on one worker thread.
     struct request_state {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <utility>
 
+#include "../../health/handler.hpp"
 #include "../instrument.hpp"
 #include "../metrics_endpoint.hpp"
 #include "../route_template.hpp"
@@ -93,12 +94,61 @@ public:
         });
     }
 
+    /// Serves liveness at GET `live_path` and readiness at GET `ready_path` (all checks) and
+    /// `ready_path`/{check} (one), answered from the probe's latest results without waiting on a
+    /// dependency; instrumented like any route. `live` and `ready` must outlive the server.
+    httplib_adapter& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
+                            vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
+                            std::string_view ready_path = "/v1/ready") {
+        Get(live_path, [&live, options](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_live(live, query_string(req), options));
+        });
+        Get(ready_path, [&ready, options](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_ready(ready, "", query_string(req), options));
+        });
+        Get(std::string(ready_path) + "/{check}", [&ready, options](const httplib::Request& req, httplib::Response& res) {
+            send(res, vitals::health::handle_ready(ready, "/" + req.matches[1].str(), query_string(req), options));
+        });
+        return *this;
+    }
+
+    /// The request's query string. cpp-httplib decodes the query into params and keeps no raw
+    /// copy, so the params are encoded back.
+    [[nodiscard]] static std::string query_string(const httplib::Request& req) {
+        static constexpr char hex[] = "0123456789ABCDEF";
+        const auto encode = [](std::string& out, const std::string& s) {
+            for (const char c : s) {
+                const auto u = static_cast<unsigned char>(c);
+                if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '-' ||
+                    c == '_' || c == '.' || c == '~') {
+                    out += c;
+                } else {
+                    out += '%';
+                    out += hex[u >> 4];
+                    out += hex[u & 0xF];
+                }
+            }
+        };
+        std::string q;
+        for (const auto& [k, v] : req.params) {
+            if (!q.empty()) q += '&';
+            encode(q, k);
+            q += '=';
+            encode(q, v);
+        }
+        return q;
+    }
+
     /// The regex cpp-httplib is given for `tmpl`.
     [[nodiscard]] static std::string pattern(std::string_view tmpl) {
         return route_template(tmpl).to_regex();
     }
 
 private:
+    static void send(httplib::Response& res, const vitals::health::response& r) {
+        res.status = r.status;
+        res.set_content(r.body, r.content_type.c_str());
+    }
 
     httplib::Server::Handler wrap(std::string_view method, std::string_view tmpl, httplib::Server::Handler handler) {
         endpoint_metrics* e = &inst_.endpoint(tmpl);
