@@ -125,7 +125,8 @@ protected:
                  [](const router::request& req) { return text(req, bhttp::status::service_unavailable, ""); })
             .add(bhttp::verb::get, "/v1/crash",
                  [](const router::request&) -> router::response { throw std::runtime_error("crash"); })
-            .metrics("/metrics", reg);
+            .metrics("/metrics", reg)
+            .health(health.live, health.ready);
         server = std::make_unique<beast_server>(r);
     }
     ~beast_fixture() override { server->stop(); }
@@ -137,6 +138,7 @@ protected:
 
     vitals::registry reg;
     instrumentation inst{reg};
+    vitals_test::health_routes health;
     router r{inst};
     std::unique_ptr<beast_server> server;
 };
@@ -204,3 +206,7 @@ TEST_F(beast_fixture, concurrent_requests_are_all_counted) {
 }
 
 }  // namespace
+
+TEST_F(beast_fixture, health_routes_in_one_line) {
+    vitals_test::expect_health_routes(server->port, health, [this] { return scrape(); });
+}

@@ -41,7 +41,8 @@ protected:
                       })
             .handle("/v1/fail", [](mg_connection* c) { return reply(c, 502, "bad gateway"); })
             .handle("/v1/crash", [](mg_connection*) -> int { throw std::runtime_error("crash"); })
-            .metrics("/metrics", reg);
+            .metrics("/metrics", reg)
+            .health(health.live, health.ready);
     }
 
     std::string scrape() {
@@ -51,6 +52,7 @@ protected:
 
     vitals::registry reg;
     instrumentation inst{reg};
+    vitals_test::health_routes health;
     civetweb_server server{inst,
                            {"listening_ports", "127.0.0.1:0", "num_threads", "8", "enable_keep_alive", "yes", "tcp_nodelay", "1"}};
 };
@@ -134,3 +136,7 @@ TEST_F(civetweb_fixture, unmatched_is_counted_before_the_answer) {
 }
 
 }  // namespace
+
+TEST_F(civetweb_fixture, health_routes_in_one_line) {
+    vitals_test::expect_health_routes(server.port(), health, [this] { return scrape(); });
+}

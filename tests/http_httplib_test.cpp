@@ -44,7 +44,8 @@ protected:
                   })
             .Get("/v1/fail", [](const httplib::Request&, httplib::Response& res) { res.status = 500; })
             .Get("/v1/crash", [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("crash"); })
-            .metrics("/metrics", reg);
+            .metrics("/metrics", reg)
+            .health(health.live, health.ready);
         server.set_keep_alive_max_count(100000);
         server.set_tcp_nodelay(true);  // responses are written in pieces: avoid Nagle's delays
         port = server.bind_to_any_port("127.0.0.1");
@@ -65,6 +66,7 @@ protected:
 
     vitals::registry reg;
     instrumentation inst{reg};
+    vitals_test::health_routes health;
     httplib::Server server;
     std::thread thread;
     int port = 0;
@@ -208,3 +210,7 @@ TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_ha
 }
 
 }  // namespace
+
+TEST_F(httplib_fixture, health_routes_in_one_line) {
+    vitals_test::expect_health_routes(port, health, [this] { return scrape(); });
+}

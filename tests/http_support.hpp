@@ -10,12 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +28,8 @@
 #include <gtest/gtest.h>
 
 #include <vitals/exposition/text.hpp>
+#include <vitals/health/liveness.hpp>
+#include <vitals/health/probe.hpp>
 
 namespace vitals_test {
 
@@ -264,6 +269,54 @@ inline std::string checked_render(const vitals::registry& r) {
 inline std::vector<std::string> route_labels(std::string_view method, std::string_view endpoint, std::string_view status) {
     return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
             "status=\"" + std::string(status) + "\""};
+}
+
+/// What an adapter's health(live, ready) routes are tested against: a liveness and a probe with a
+/// healthy "db" check and a "redis" check that `redis_up` controls.
+struct health_routes {
+    health_routes() {
+        ready.add("db", [] { return true; });
+        ready.add("redis", [up = redis_up] { return up->load(); }, {.critical = true, .timeout = std::chrono::seconds(1)});
+        (void)ready.run_now();
+    }
+    std::shared_ptr<std::atomic<bool>> redis_up = std::make_shared<std::atomic<bool>>(true);
+    vitals::health::liveness live;
+    vitals::health::probe ready;
+};
+
+/// The routes an adapter's health() registers, on `port`: /v1/health, /v1/ready and
+/// /v1/ready/{check} answer from the probe's results in every format, and are instrumented under
+/// their templates (`scrape` returns the adapter's metrics).
+inline void expect_health_routes(int port, health_routes& h, const std::function<std::string()>& scrape) {
+    http_client c(port);
+    auto live = c.get("/v1/health");
+    EXPECT_EQ(live.status, 200);
+    EXPECT_EQ(live.headers["content-type"], "application/json");
+    EXPECT_EQ(live.body.rfind(R"({"status":"healthy","uptime_seconds":)", 0), 0u) << live.body;
+    EXPECT_EQ(c.get("/v1/health?format=text").body, "ok\n");
+
+    auto ready = c.get("/v1/ready");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.body.rfind(R"({"status":"ready","degraded":false,)", 0), 0u) << ready.body;
+    EXPECT_EQ(c.get("/v1/ready?verbose").body, "[+]db ok\n[+]redis ok\nreadyz check passed\n");
+    EXPECT_EQ(c.get("/v1/ready/db?format=text").body, "ok\n");
+
+    *h.redis_up = false;
+    (void)h.ready.run_now();
+    EXPECT_EQ(c.get("/v1/ready").status, 503);
+    auto text = c.get("/v1/ready?verbose&exclude=db");
+    EXPECT_EQ(text.status, 503);
+    EXPECT_EQ(text.body, "[-]redis failed: reason withheld\n[+]db excluded: ok\nreadyz check failed\n");
+    EXPECT_EQ(c.get("/v1/ready?exclude=redis").status, 200);
+    EXPECT_EQ(c.get("/v1/ready/redis").status, 503);
+    EXPECT_EQ(c.get("/v1/ready/db").status, 200);
+    EXPECT_EQ(c.get("/v1/ready/nosuch").status, 404);
+    EXPECT_EQ(c.get("/v1/health").status, 200);  // liveness never looks at dependencies
+
+    const std::string metrics = scrape();
+    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/health\"", "status=\"200\""}), 3) << metrics;
+    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"503\""}), 1) << metrics;
+    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"404\""}), 1) << metrics;
 }
 
 }  // namespace vitals_test
