@@ -98,7 +98,14 @@ TEST(http_service, serves_instrumented_endpoints_and_stops_on_sigterm) {
         EXPECT_EQ(health.status, 200);
         EXPECT_NE(health.body.find("\"status\":\"healthy\""), std::string::npos) << health.body;
         EXPECT_NE(health.body.find("\"uptime_seconds\":"), std::string::npos) << health.body;
+        // Not ready until the event-store check's first background run has completed (a few
+        // milliseconds after start; bounded here at 5 s).
         auto ready = c.get("/v1/ready");
+        for (int i = 0; i < 250 && ready.status != 200; ++i) {
+            EXPECT_NE(ready.body.find("\"message\":\"pending\""), std::string::npos) << ready.body;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            ready = c.get("/v1/ready");
+        }
         EXPECT_EQ(ready.status, 200);
         EXPECT_EQ(ready.body.rfind(R"({"status":"ready",)", 0), 0u) << ready.body;
         EXPECT_EQ(c.get("/v1/events/1").status, 200);

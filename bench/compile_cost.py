@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Compile cost as users pay it, vitals beside prometheus-cpp, in paired runs.
+
+Three translation units per library, each starting with the standard headers a real service
+file already includes (<string> <vector> <memory> <mutex> <map> <functional> <chrono> <atomic>):
+
+  baseline   those headers alone
+  realistic  + the library: a labelled counter, a histogram and a gauge declared, updated, and
+             the registry rendered as text
+  handle     + only what updating a handle needs: a function that increments a counter whose
+             family is declared elsewhere
+
+Each is compiled with `c++ -std=c++20 -O2 -c` ROUNDS times, the libraries alternating within a
+round so that machine noise falls on both; the figure is the median CPU time (user + system of
+the compiler). Reported: medians, what each library adds over the baseline, and the ratio.
+Reporting only (CI runs it, nothing gates on it):
+
+    bench/compile_cost.py [--rounds N] [--cxx c++] [--include DIR]
+"""
+import argparse
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+
+STD = """#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+"""
+
+SOURCES = {
+    ("baseline", "none"): STD + "int main() { return 0; }\n",
+    ("realistic", "vitals"): STD + """#include <vitals/vitals.hpp>
+int main() {
+    vitals::registry r;
+    auto& requests = r.counter<"http_requests_total", vitals::labels<"method", "status">>("Requests.");
+    requests.labels("GET", "200").inc();
+    auto latency = r.histogram<"http_request_duration_seconds">("Latency.", {0.005, 0.01, 0.1, 1});
+    latency.observe(0.02);
+    auto in_flight = r.gauge<"http_in_flight">("In flight.");
+    in_flight.set(3);
+    std::string out;
+    vitals::render_text(r, out);
+    return out.empty();
+}
+""",
+    ("realistic", "prometheus-cpp"): STD + """#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+int main() {
+    prometheus::Registry r;
+    auto& requests = prometheus::BuildCounter().Name("http_requests_total").Help("Requests.").Register(r);
+    requests.Add({{"method", "GET"}, {"status", "200"}}).Increment();
+    auto& latency = prometheus::BuildHistogram().Name("http_request_duration_seconds").Help("Latency.").Register(r);
+    latency.Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.1, 1}).Observe(0.02);
+    auto& in_flight = prometheus::BuildGauge().Name("http_in_flight").Help("In flight.").Register(r);
+    in_flight.Add({}).Set(3);
+    const std::string out = prometheus::TextSerializer().Serialize(r.Collect());
+    return out.empty();
+}
+""",
+    ("handle", "vitals"): STD + """#include <vitals/core/counter.hpp>
+void served(const vitals::counter& requests) { requests.inc(); }
+int main() { return 0; }
+""",
+    ("handle", "prometheus-cpp"): STD + """#include <prometheus/counter.h>
+void served(prometheus::Counter& requests) { requests.Increment(); }
+int main() { return 0; }
+""",
+}
+
+
+def cpu_seconds(cmd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--cxx", default=os.environ.get("CXX", "c++"))
+    ap.add_argument("--include", default=str(pathlib.Path(__file__).resolve().parent.parent / "include"))
+    args = ap.parse_args()
+
+    times = {key: [] for key in SOURCES}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for (kind, lib), text in SOURCES.items():
+            f = pathlib.Path(tmp) / f"{kind}_{lib.replace('-', '_')}.cpp"
+            f.write_text(text)
+            files[(kind, lib)] = f
+        for _ in range(args.rounds):
+            for key, f in files.items():
+                cmd = [args.cxx, "-std=c++20", "-O2", "-I", args.include, "-c", str(f), "-o", str(f) + ".o"]
+                try:
+                    times[key].append(cpu_seconds(cmd))
+                except (subprocess.CalledProcessError, FileNotFoundError) as e:
+                    print(f"compile_cost: {key} failed to compile ({e}); is prometheus-cpp-dev installed?",
+                          file=sys.stderr)
+                    return 1
+
+    med = {key: statistics.median(v) for key, v in times.items()}
+    base = med[("baseline", "none")]
+    print(f"compile cost, CPU seconds at -O2, median of {args.rounds} paired rounds ({args.cxx})")
+    print(f"  standard headers alone: {base:.2f} s")
+    for kind in ("realistic", "handle"):
+        v, p = med[(kind, "vitals")], med[(kind, "prometheus-cpp")]
+        print(f"  {kind:9s}  vitals {v:.2f} s (+{v - base:.2f})   prometheus-cpp {p:.2f} s (+{p - base:.2f})"
+              f"   vitals/prometheus-cpp {v / p:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
