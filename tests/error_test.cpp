@@ -1,4 +1,4 @@
-// core/error.hpp: the exceptions vitals throws at run time.
+// base/error.hpp: the exceptions vitals throws at run time.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include <vitals/core/error.hpp>
+#include <vitals/base/error.hpp>
 
 using namespace vitals;
 

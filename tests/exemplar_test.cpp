@@ -1,4 +1,4 @@
-// Tests for exemplars (core/exemplar.hpp, detail/exemplar_store.hpp): recorded without locks on
+// Tests for exemplars (core/exemplar.hpp, core/exemplar_store.hpp): recorded without locks on
 // counters and histogram buckets, limited to 128 code points, rendered in OpenMetrics.
 #include <vitals/exposition/render.hpp>
 #include <vitals/vitals.hpp>

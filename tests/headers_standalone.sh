@@ -8,7 +8,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 failed=0
 count=0
-for h in "$inc"/vitals/vitals.hpp "$inc"/vitals/version.hpp "$inc"/vitals/core/*.hpp "$inc"/vitals/exposition/*.hpp \
+for h in "$inc"/vitals/vitals.hpp "$inc"/vitals/version.hpp "$inc"/vitals/base/*.hpp "$inc"/vitals/core/*.hpp "$inc"/vitals/exposition/*.hpp \
          "$inc"/vitals/detail/*.hpp; do
   rel=${h#"$inc"/}
   printf '#include <%s>\n#include <%s>\n' "$rel" "$rel" > "$tmp/tu.cpp"  # twice: include guards work

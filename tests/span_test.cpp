@@ -1,4 +1,4 @@
-// core/span.hpp: the list view vitals' API takes (buckets, quantiles, states) and hands to
+// base/span.hpp: the list view vitals' API takes (buckets, quantiles, states) and hands to
 // exposition formats.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include <vitals/core/span.hpp>
+#include <vitals/base/span.hpp>
 
 using vitals::span;
 

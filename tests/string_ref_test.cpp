@@ -1,4 +1,4 @@
-// core/string_ref.hpp: the text view of vitals' API, and how it meets std::string and
+// base/string_ref.hpp: the text view of vitals' API, and how it meets std::string and
 // std::string_view in callers' code.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include <vitals/core/string_ref.hpp>
+#include <vitals/base/string_ref.hpp>
 
 using vitals::string_ref;
 

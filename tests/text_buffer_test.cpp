@@ -1,10 +1,10 @@
-// core/text_buffer.hpp: owned characters for names, help texts and label blocks; a render sink.
+// base/text_buffer.hpp: owned characters for names, help texts and label blocks; a render sink.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <utility>
 
-#include <vitals/core/text_buffer.hpp>
+#include <vitals/base/text_buffer.hpp>
 
 using vitals::string_ref;
 using vitals::text_buffer;

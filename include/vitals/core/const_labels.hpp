@@ -9,8 +9,8 @@
 
 #include "../detail/pod_vector.hpp"
 #include "names.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
 
 namespace vitals {
 

@@ -13,7 +13,7 @@
 #include <sched.h>
 
 #include "../detail/math.hpp"
-#include "../detail/exemplar_store.hpp"
+#include "exemplar_store.hpp"
 #include "../detail/cell_pool.hpp"
 #include "../detail/percpu.hpp"
 #include "series.hpp"

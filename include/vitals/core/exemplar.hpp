@@ -12,7 +12,7 @@
 #include "../detail/math.hpp"
 #include "../detail/text.hpp"
 #include "names.hpp"
-#include "text_buffer.hpp"
+#include "../base/text_buffer.hpp"
 
 namespace vitals {
 

@@ -17,14 +17,14 @@
 #include "../detail/reader_gate.hpp"
 #include "const_labels.hpp"
 #include "counter.hpp"
-#include "error.hpp"
+#include "../base/error.hpp"
 #include "exemplar.hpp"
 #include "names.hpp"
 #include "sample_data.hpp"
 #include "series.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
-#include "text_buffer.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 
 namespace vitals {
 

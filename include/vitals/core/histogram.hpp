@@ -9,15 +9,15 @@
 
 #include "../detail/math.hpp"
 #include "../detail/clock.hpp"
-#include "../detail/exemplar_store.hpp"
+#include "exemplar_store.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
 #include "../detail/cell_pool.hpp"
 #include "../detail/percpu.hpp"
 #include "names.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
-#include "text_buffer.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 #include "series.hpp"
 
 namespace vitals {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <memory>
-#include "span.hpp"
+#include "../base/span.hpp"
 #include <string>
 #include <vector>
 

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "error.hpp"
-#include "string_ref.hpp"
+#include "../base/error.hpp"
+#include "../base/string_ref.hpp"
 
 namespace vitals {
 

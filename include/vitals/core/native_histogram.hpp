@@ -33,7 +33,7 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include "span.hpp"
+#include "../base/span.hpp"
 #include <vector>
 
 #include "../detail/atomic.hpp"

@@ -11,8 +11,8 @@
 #include "../detail/pod_vector.hpp"
 #include "histogram.hpp"
 #include "registry.hpp"
-#include "string_ref.hpp"
-#include "text_buffer.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 
 namespace vitals {
 

@@ -18,9 +18,9 @@
 #include "histogram.hpp"
 #include "metric_source.hpp"
 #include "names.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
-#include "text_buffer.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 
 namespace vitals {
 

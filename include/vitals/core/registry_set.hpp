@@ -18,13 +18,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "error.hpp"
+#include "../base/error.hpp"
 #include "family.hpp"
 #include "metric_source.hpp"
 #include "registry.hpp"
 #include "series.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
 
 namespace vitals {
 
@@ -318,7 +318,8 @@ private:
             return out;
         };
         if (a.name() != b.name()) {
-            const detail::sample_name* clash = detail::sample_name_set(b).shared_with(detail::sample_name_set(a));
+            const detail::sample_name_set mine(b), theirs(a);
+            const detail::sample_name* clash = mine.shared_with(theirs);
             return message("would expose '", clash ? clash->base : b.name(), clash ? clash->suffix : string_ref{},
                            "', which '", a.name(), "' of registry #", ma, " exposes");
         }

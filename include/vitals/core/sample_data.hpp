@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "span.hpp"
+#include "../base/span.hpp"
 
 namespace vitals {
 

@@ -9,10 +9,10 @@
 #include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/text.hpp"
-#include "error.hpp"
-#include "span.hpp"
-#include "string_ref.hpp"
-#include "text_buffer.hpp"
+#include "../base/error.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 
 namespace vitals {
 

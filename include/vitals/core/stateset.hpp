@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <memory>
-#include "span.hpp"
+#include "../base/span.hpp"
 #include <string>
-#include "string_ref.hpp"
+#include "../base/string_ref.hpp"
 #include <vector>
 
 #include "../detail/atomic.hpp"

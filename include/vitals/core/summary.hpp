@@ -27,7 +27,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include "span.hpp"
+#include "../base/span.hpp"
 #include <vector>
 
 #include <time.h>

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <new>
 
-#include "../core/error.hpp"
+#include "../base/error.hpp"
 #include "mutex.hpp"
 #include "percpu.hpp"
 #include "pod_vector.hpp"

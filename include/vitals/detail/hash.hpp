@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../core/string_ref.hpp"
+#include "../base/string_ref.hpp"
 
 namespace vitals::detail {
 

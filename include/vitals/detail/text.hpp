@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../core/string_ref.hpp"
-#include "../core/text_buffer.hpp"
+#include "../base/string_ref.hpp"
+#include "../base/text_buffer.hpp"
 #include "math.hpp"
 
 namespace vitals::detail {

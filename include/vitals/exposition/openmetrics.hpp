@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include "../core/string_ref.hpp"
+#include "../base/string_ref.hpp"
 
 #include "../core/family.hpp"
 #include "../core/registry.hpp"

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include "../core/string_ref.hpp"
+#include "../base/string_ref.hpp"
 #include <vector>
 
 #include "../core/family.hpp"

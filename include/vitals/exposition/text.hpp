@@ -8,8 +8,8 @@
 
 #include "../core/family.hpp"
 #include "../core/registry.hpp"
-#include "../core/span.hpp"
-#include "../core/string_ref.hpp"
+#include "../base/span.hpp"
+#include "../base/string_ref.hpp"
 #include "../detail/text.hpp"
 
 namespace vitals {

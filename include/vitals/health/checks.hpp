@@ -23,7 +23,7 @@
 #include <string_view>
 #include <utility>
 
-#include "vitals/core/error.hpp"
+#include "vitals/base/error.hpp"
 #include "vitals/detail/base64.hpp"
 #include "vitals/detail/md5.hpp"
 #include "vitals/detail/sha256.hpp"

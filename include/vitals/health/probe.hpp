@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "vitals/core/error.hpp"
+#include "vitals/base/error.hpp"
 #include "vitals/health/checker.hpp"
 
 namespace vitals::health {

@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../core/exemplar.hpp"
-#include "atomic.hpp"
-#include "clock.hpp"
-#include "percpu.hpp"
+#include "exemplar.hpp"
+#include "../detail/atomic.hpp"
+#include "../detail/clock.hpp"
+#include "../detail/percpu.hpp"
 
 namespace vitals::detail {
 

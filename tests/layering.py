@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Layers only point down: every vitals header includes only headers of its own layer or below.
+
+    base/        vocabulary and errors (string_ref, span, text_buffer, error), version.hpp
+    detail/      internals: atomics, per-CPU cells, hashing, text, sockets, JSON
+    core/        metrics, families, registries
+    exposition/  formats
+    http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
+    vitals.hpp   the umbrella
+
+    layering.py INCLUDE_DIR
+"""
+import pathlib
+import re
+import sys
+
+RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4}
+INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
+
+
+def layer(rel):
+    """The layer of a header, from its path below include/vitals/."""
+    parts = rel.parts
+    if len(parts) == 1:
+        return ("umbrella", 5) if parts[0] == "vitals.hpp" else ("base", 0)
+    return parts[0], RANK.get(parts[0], 99)
+
+
+def main(include_dir):
+    root = pathlib.Path(include_dir).resolve() / "vitals"
+    errors, checked = [], 0
+    for header in sorted(root.rglob("*.hpp")):
+        rel = header.relative_to(root)
+        name, rank = layer(rel)
+        for kind, target in INCLUDE.findall(header.read_text(encoding="utf-8")):
+            if kind == "<":
+                if not target.startswith("vitals/"):
+                    continue  # the standard library, POSIX, or a framework an adapter wraps
+                resolved = (root.parent / target).resolve()
+            else:
+                resolved = (header.parent / target).resolve()
+                if not resolved.exists():
+                    resolved = (root.parent / target).resolve()
+            try:
+                trel = resolved.relative_to(root)
+            except ValueError:
+                errors.append(f"{rel}: includes {target}, which is outside include/vitals")
+                continue
+            tname, trank = layer(trel)
+            checked += 1
+            if trank > rank:
+                errors.append(f"{rel} ({name}) includes {trel} ({tname}), a higher layer")
+    for e in errors:
+        print("layering:", e)
+    print(f"layering: {checked} includes checked, {len(errors)} pointing up")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
