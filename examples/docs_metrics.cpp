@@ -1,6 +1,7 @@
 // The code shown in docs/metrics.md, compiled and run in CI (tests/docs_samples_check.py checks
 // that the page shows exactly this code).
 #include <vitals/core/registry_set.hpp>
+#include <vitals/core/timer.hpp>
 #include <vitals/vitals.hpp>
 
 #include <iostream>
@@ -61,6 +62,17 @@ int main() {
     auto& backlog = ops.callback_gauge<"work_queue_backlog", vitals::labels<"queue">>("Items waiting.");
     backlog.set([&queue] { return static_cast<double>(queue.size()); }, "primary");
 
+    // Timing any code: a scope guard observes the seconds into a histogram (or summary) when the
+    // scope ends, exceptions included; another counts work in progress on a gauge.
+    auto job_seconds = ops.histogram<"job_duration_seconds">("Batch job durations.", {0.1, 1, 10});
+    auto jobs_running = ops.gauge<"jobs_running">("Batch jobs in progress.");
+    {
+        vitals::scoped_timer timer(job_seconds);
+        vitals::inprogress_guard in_progress(jobs_running);
+        // ... the job ...
+    }
+    const int rows = vitals::timed(job_seconds, [] { return 42; });  // times one call
+
     // Registries are independent: rendering one never shows another's metrics.
     vitals::registry governance;
     governance.gauge<"halt_state">("1 while the system is halted.").set(0);
@@ -75,5 +87,5 @@ int main() {
     std::string body;               // reuse it across scrapes
     vitals::render_text(ops, body);  // appends text format 0.0.4
     std::cout << body;
-    return fresh.value() == 0 && !accepted ? 0 : 1;
+    return fresh.value() == 0 && !accepted && rows == 42 ? 0 : 1;
 }

@@ -1,6 +1,8 @@
 // request_timer, instrument() and the label rules, without any framework.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -286,3 +288,32 @@ TEST_F(fixture, metrics_endpoint_defaults_to_text) {
 }
 
 }  // namespace
+
+// A timer carried across an asynchronous wait (moved into a callback) records its request once,
+// with the status set after the move; the moved-from timer records nothing.
+TEST_F(fixture, moved_timer_records_once) {
+    auto& r = inst.route("GET", "/async");
+    std::vector<std::function<void()>> later;  // stands in for an event loop's queue
+    {
+        request_timer t(r);
+        later.push_back([timer = std::make_shared<request_timer>(std::move(t))] { timer->set_status(201); });
+        EXPECT_EQ(inst.in_flight().value(), 1);  // still in flight: the moved-to timer owns it
+    }
+    EXPECT_EQ(inst.in_flight().value(), 1);
+    later.front()();
+    later.clear();
+    EXPECT_EQ(inst.in_flight().value(), 0);
+    EXPECT_EQ(total("GET", "/async", "201"), 1);
+    EXPECT_EQ(sample(scrape(), "http_request_duration_seconds_count", {"endpoint=\"/async\""}), 1);
+
+    // Moved into a plain member, no shared_ptr needed.
+    struct session {
+        request_timer timer;
+    };
+    {
+        session s{request_timer(r)};
+        s.timer.set_status(404);
+    }
+    EXPECT_EQ(total("GET", "/async", "404"), 1);
+    EXPECT_EQ(sample(scrape(), "http_request_duration_seconds_count", {"endpoint=\"/async\""}), 2);
+}

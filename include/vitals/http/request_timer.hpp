@@ -14,15 +14,16 @@
 
 namespace vitals::http {
 
-/// Times one request on one route; records when destroyed. Neither copyable nor movable: it
-/// belongs to the scope that handles the request.
+/// Times one request on one route; records when destroyed. Movable (not copyable), so an
+/// asynchronous handler can carry it across its waits in a lambda capture or a session member;
+/// a moved-from timer records nothing.
 class request_timer {
 public:
     /// Starts timing a request on `route` and counts it in flight. No lock, no allocation.
     explicit request_timer(route_metrics& route) noexcept
-        : route_(route), start_(std::chrono::steady_clock::now()), exceptions_(std::uncaught_exceptions()) {
+        : route_(&route), start_(std::chrono::steady_clock::now()), exceptions_(std::uncaught_exceptions()) {
         try {
-            route_.begin();
+            route_->begin();
         } catch (...) {  // a thread's first metric may allocate its cells; losing the gauge beats failing
             counted_ = false;
         }
@@ -35,20 +36,32 @@ public:
 
     request_timer(const request_timer&) = delete;
     request_timer& operator=(const request_timer&) = delete;
+    /// Takes over `o`'s request (start time, status, marks); `o` records nothing.
+    request_timer(request_timer&& o) noexcept
+        : route_(o.route_),
+          start_(o.start_),
+          exceptions_(o.exceptions_),
+          status_(o.status_),
+          marked_(o.marked_),
+          counted_(o.counted_) {
+        o.route_ = nullptr;
+    }
+    request_timer& operator=(request_timer&&) = delete;  // would have to record the request it holds
 
     /// Records the request. A failure to record (out of memory on a route's first status) is
     /// swallowed: metrics must never turn a served request into a crash.
     ~request_timer() {
+        if (!route_) return;  // moved from
         if (std::uncaught_exceptions() > exceptions_) {
             status_ = 500;
             marked_ = error_type::exception;
         }
         try {
             const std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
-            route_.record(status_, marked_, d.count());
+            route_->record(status_, marked_, d.count());
         } catch (...) {
         }
-        if (counted_) route_.end();
+        if (counted_) route_->end();
     }
 
     /// Sets the response status (default 200). Keeps an error type marked before.
@@ -82,11 +95,11 @@ public:
     [[nodiscard]] std::chrono::steady_clock::duration elapsed() const noexcept {
         return std::chrono::steady_clock::now() - start_;
     }
-    /// The route being timed.
-    [[nodiscard]] route_metrics& route() const noexcept { return route_; }
+    /// The route being timed (not on a moved-from timer).
+    [[nodiscard]] route_metrics& route() const noexcept { return *route_; }
 
 private:
-    route_metrics& route_;
+    route_metrics* route_;  // null once moved from
     std::chrono::steady_clock::time_point start_;
     int exceptions_;
     int status_ = 200;
