@@ -18,15 +18,18 @@ struct openmetrics_parse {
     std::string output;           ///< The families found (one per line) or the error.
 };
 
+// The script prologue both checks share: the parser, or exit 3 when it is not installed.
+inline constexpr const char* openmetrics_parser_import =
+    "import sys\n"
+    "try:\n"
+    "    from prometheus_client.openmetrics.parser import text_string_to_metric_families\n"
+    "except ImportError as e:\n"
+    "    print('MISSING', e); sys.exit(3)\n";
+
 /// Parses `text` with prometheus_client.openmetrics.parser. The parser is lazy, so the script
 /// consumes every family (and sample) before declaring success.
 inline openmetrics_parse openmetrics_check(const std::string& text) {
-    static const char* script =
-        "import sys\n"
-        "try:\n"
-        "    from prometheus_client.openmetrics.parser import text_string_to_metric_families\n"
-        "except ImportError as e:\n"
-        "    print('MISSING', e); sys.exit(3)\n"
+    static const std::string script = std::string(openmetrics_parser_import) +
         "data = sys.stdin.buffer.read().decode('utf-8')\n"
         "try:\n"
         "    for f in text_string_to_metric_families(data):\n"
@@ -46,12 +49,7 @@ inline openmetrics_parse openmetrics_check(const std::string& text) {
 /// would dominate a sweep of thousands). One result per text, in order; all `parser_missing`
 /// when python3 or prometheus_client is absent.
 inline std::vector<openmetrics_parse> openmetrics_check_many(const std::vector<std::string>& texts) {
-    static const char* script =
-        "import sys\n"
-        "try:\n"
-        "    from prometheus_client.openmetrics.parser import text_string_to_metric_families\n"
-        "except ImportError as e:\n"
-        "    print('MISSING', e); sys.exit(3)\n"
+    static const std::string script = std::string(openmetrics_parser_import) +
         "data = sys.stdin.buffer.read()\n"
         "pos = 0\n"
         "while pos < len(data):\n"

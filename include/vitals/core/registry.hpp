@@ -116,6 +116,13 @@ struct sample_name_set {
     }
 };
 
+// A series of the one label `metric`, as the self-metrics the registry and registry_set render
+// have: `value` must outlive it.
+inline series_base metric_label_series(const string_ref& value) {
+    static constexpr string_ref names[] = {"metric"};
+    return series_base(names, {{&value, 1}, hash_values({&value, 1})});
+}
+
 // The names of the families vitals renders itself. A user family may not expose them, in any
 // registry: the self-metric would be rendered twice.
 inline constexpr string_ref series_limit_rejections_name = "vitals_series_limit_rejections_total";
@@ -425,8 +432,7 @@ private:
                     v.begin_family(h);
             }
             const string_ref value = f->name();
-            const detail::series_base series(names, {{&value, 1}, detail::hash_values({&value, 1})});
-            v.counter_sample(series, counter_value{0, n, 0});
+            v.counter_sample(detail::metric_label_series(value), counter_value{0, n, 0});
         }
         return any || begun;
     }

@@ -365,8 +365,7 @@ private:
         v.begin_family(h);
         for (const std::string& name : p.left_out_names) {
             const string_ref value(name.data(), name.size());
-            const detail::series_base series(names, {{&value, 1}, detail::hash_values({&value, 1})});
-            v.gauge_sample(series, 1);
+            v.gauge_sample(detail::metric_label_series(value), 1);
         }
         v.end_family();
     }
