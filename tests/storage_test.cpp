@@ -189,13 +189,15 @@ TEST(Storage, CounterWrapsPast2To64WithConcurrentReaders) {
     auto c = r.counter<"wrapping_bytes_total">("Bytes.");
     auto& by_writer = r.counter<"wrapping_by_writer_total", labels<"writer">>("Bytes by writer.");
     constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-    constexpr std::uint64_t steps[] = {max, max / 3, max / 5 + 12345, std::uint64_t{1} << 63};
+    // Large steps take the checked add; 1 and 2^20 the add that moves a word out past 2^63.
+    constexpr std::uint64_t steps[] = {max, max / 3, max / 5 + 12345, std::uint64_t{1} << 63, std::uint64_t{1} << 20};
+    constexpr std::uint64_t n_steps = std::size(steps);
     constexpr int writers = 4, readers = 2;
     const std::uint64_t iterations = scaled(2000000, 600000, 100000);
 
     u128 expected = 0;
     for (int w = 0; w < writers; ++w)
-        for (std::uint64_t i = 0; i < iterations; ++i) expected += static_cast<u128>(steps[(i + static_cast<std::uint64_t>(w)) % 4]) + 1;
+        for (std::uint64_t i = 0; i < iterations; ++i) expected += static_cast<u128>(steps[(i + static_cast<std::uint64_t>(w)) % n_steps]) + 1;
 
     std::atomic<int> writing{writers};
     std::atomic<std::uint64_t> reads{0}, decreases{0}, fractions{0};
@@ -221,7 +223,7 @@ TEST(Storage, CounterWrapsPast2To64WithConcurrentReaders) {
         ts.emplace_back([&, w] {
             auto mine = by_writer.with(std::to_string(w));
             for (std::uint64_t i = 0; i < iterations; ++i) {
-                const std::uint64_t step = steps[(i + static_cast<std::uint64_t>(w)) % 4];
+                const std::uint64_t step = steps[(i + static_cast<std::uint64_t>(w)) % n_steps];
                 c.inc(step);
                 c.inc(1);
                 mine.inc(step);

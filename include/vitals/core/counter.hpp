@@ -95,9 +95,10 @@ struct counter_value {
 namespace detail {
 
 // Per stripe: the integer part (never allowed to wrap), then the fractional part (a double).
-// An increment that would wrap a stripe's word moves that word's value, with the increment, into
-// the series' own 128-bit total instead; readers see such moves through a sequence count, so a
-// total never seems to go back by 2^64 while one is under way.
+// A stripe's word is kept below 2^63 but for small adds in flight: one that reaches it moves that
+// word's value (with the increment, when it is a large one) into the series' own 128-bit total;
+// readers see such moves through a sequence count, so a total never seems to go back by 2^64
+// while one is under way.
 class counter_series final : public series_base {
 public:
     struct params {
@@ -110,8 +111,15 @@ public:
         : series_base(names, key), cells_(words) {}
 
     void add(std::uint64_t n) {
-        if (!percpu_add_no_wrap(cells_.ref(), 0, n)) [[unlikely]]
-            add_wrapping(n);
+        // Small amounts (every inc()) take the shortest sequence: add, then move the stripe's
+        // value out once it reaches 2^63, long before it could wrap. Larger ones check first.
+        if (n <= spill_max_add) [[likely]] {
+            if (!percpu_add_spilling(cells_.ref(), 0, n)) [[unlikely]]
+                move_out(0);
+            return;
+        }
+        if (!percpu_add_checked(cells_.ref(), 0, n)) [[unlikely]]
+            move_out(n);
     }
 
     bool add(double d) {
@@ -156,7 +164,7 @@ public:
     }
 
 private:
-    [[gnu::noinline]] void add_wrapping(std::uint64_t n) noexcept {
+    [[gnu::noinline]] void move_out(std::uint64_t n) noexcept {
         // Writers that wrap take turns; the odd count tells readers a move is under way.
         std::uint64_t s = wrap_seq_.load(detail::memory_order_relaxed);
         for (int spins = 0;; ++spins) {

@@ -183,7 +183,7 @@ public:
           exemplars_(finite_ + 1),
           cells_(finite_ + 2) {}
 
-    std::uint32_t bucket_of(double v) const noexcept {
+    [[gnu::always_inline]] std::uint32_t bucket_of(double v) const noexcept {
         if (finite_ <= 16) {
             // Counts the bounds below v, four at a time and without a branch on the data (an early
             // exit would mispredict on nearly every observation of varying size). The padding is
@@ -211,11 +211,10 @@ public:
         return lo;
     }
 
-    bool observe(double v) {
+    [[gnu::always_inline]] bool observe(double v) {
         if (is_nan(v)) return false;
         const std::uint32_t i = bucket_of(v);
-        percpu_add_double(cells_.ref(), finite_ + 1, v);
-        percpu_add(cells_.ref(), i, 1);
+        percpu_observe(cells_.ref(), finite_ + 1, i, v);
         return true;
     }
 

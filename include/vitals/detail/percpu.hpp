@@ -194,7 +194,7 @@ inline std::uint32_t current_cpu_hint() noexcept {
 // its last instruction before label 2. The abort handler is preceded by the signature glibc
 // registered (0x53053053), as the kernel requires, and jumps to the C++ `abort` label.
 #if VITALS_HAVE_RSEQ
-#define VITALS_RSEQ_PROLOGUE                                      \
+#define VITALS_RSEQ_PROLOGUE_TO(abort)                                    \
     ".pushsection __rseq_cs, \"aw?\"\n\t"                         \
     ".balign 32\n\t"                                              \
     "3:\n\t"                                                      \
@@ -205,15 +205,17 @@ inline std::uint32_t current_cpu_hint() noexcept {
     "movq %%rax, %%fs:8(%[off])\n\t"                              \
     "1:\n\t"                                                      \
     "cmpl %[cpu], %%fs:4(%[off])\n\t"                             \
-    "jnz %l[abort]\n\t"
-#define VITALS_RSEQ_EPILOGUE                                      \
+    "jnz %l[" #abort "]\n\t"
+#define VITALS_RSEQ_EPILOGUE_TO(abort)                                    \
     "2:\n\t"                                                      \
     ".pushsection __rseq_failure, \"ax?\"\n\t"                    \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                  \
     ".long 0x53053053\n\t"                                        \
     "4:\n\t"                                                      \
-    "jmp %l[abort]\n\t"                                           \
+    "jmp %l[" #abort "]\n\t"                                           \
     ".popsection\n\t"
+#define VITALS_RSEQ_PROLOGUE VITALS_RSEQ_PROLOGUE_TO(abort)
+#define VITALS_RSEQ_EPILOGUE VITALS_RSEQ_EPILOGUE_TO(abort)
 
 /// word += n on `cpu`'s stripe, as one sequence; false when interrupted (nothing written).
 inline bool rseq_add(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
@@ -229,13 +231,14 @@ abort:
     return false;
 }
 
-/// word += n unless that wraps past 2^64 - 1. 1: done; 0: interrupted; -1: would wrap (nothing
-/// written).
-inline int rseq_add_no_wrap(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
+/// word += n unless the result would reach 2^63 (or wrap). 1: done; 0: interrupted; -1: would
+/// reach it (nothing written).
+inline int rseq_add_below_high(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
     asm goto(VITALS_RSEQ_PROLOGUE
              "movq (%[w]), %%rax\n\t"
              "addq %[n], %%rax\n\t"
              "jc %l[wrap]\n\t"
+             "js %l[wrap]\n\t"
              "movq %%rax, (%[w])\n\t"
              VITALS_RSEQ_EPILOGUE
              :
@@ -247,6 +250,24 @@ abort:
     return 0;
 wrap:
     return -1;
+}
+
+/// word += n (the add is the commit). 1: done; 2: done, and the word has reached 2^63, so the
+/// caller should move its value out (see percpu_add_spilling); 0: interrupted, nothing written.
+inline int rseq_add_high(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
+    asm goto(VITALS_RSEQ_PROLOGUE
+             "addq %[n], (%[w])\n\t"
+             VITALS_RSEQ_EPILOGUE
+             "js %l[high]\n\t"
+             :
+             : [off] "r"(off), [cpu] "r"(cpu), [n] "er"(n), [w] "r"(w)
+             : "rax", "memory", "cc"
+             : abort, high);
+    return 1;
+abort:
+    return 0;
+high:
+    return 2;
 }
 
 /// The word's double += d, as one sequence; false when interrupted.
@@ -280,8 +301,40 @@ inline bool rseq_take(cell_word* w, std::uint64_t* out, std::uint32_t cpu, std::
 abort:
     return false;
 }
+
+/// An observation, as two sequences back to back on `cpu`: the double at `sum` += v, then the
+/// count at `count` += 1. 2: both done; 1: the sum done, the count not (the thread moved or was
+/// interrupted between them: the caller adds the count on its own); 0: nothing written. Two
+/// sequences because each may commit only one store; sharing the CPU check and the addresses
+/// between them is what makes an observation cheaper than two separate adds.
+inline int rseq_observe(cell_word* sum, cell_word* count, double v, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
+    asm goto(VITALS_RSEQ_PROLOGUE
+             "movsd (%[sum]), %%xmm15\n\t"
+             "addsd %[v], %%xmm15\n\t"
+             "movsd %%xmm15, (%[sum])\n\t"
+             VITALS_RSEQ_EPILOGUE
+             :
+             : [off] "r"(off), [cpu] "r"(cpu), [v] "x"(v), [sum] "r"(sum)
+             : "rax", "xmm15", "memory", "cc"
+             : abort);
+    asm goto(VITALS_RSEQ_PROLOGUE_TO(half)
+             "addq $1, (%[count])\n\t"
+             VITALS_RSEQ_EPILOGUE_TO(half)
+             :
+             : [off] "r"(off), [cpu] "r"(cpu), [count] "r"(count)
+             : "rax", "memory", "cc"
+             : half);
+    return 2;
+half:
+    return 1;
+abort:
+    return 0;
+}
+
 #undef VITALS_RSEQ_PROLOGUE
 #undef VITALS_RSEQ_EPILOGUE
+#undef VITALS_RSEQ_PROLOGUE_TO
+#undef VITALS_RSEQ_EPILOGUE_TO
 
 /// Attempts before a writer whose sequences keep being interrupted takes the atomic stripe.
 inline constexpr int rseq_attempts = 4;
@@ -349,12 +402,38 @@ inline void percpu_add_double(const cell_ref& c, std::uint32_t i, double d) noex
     add_double_atomic(c, i, d);
 }
 
-/// Adds n to word i unless the stripe's word would wrap past 2^64 - 1; false then (nothing was
-/// written: the caller moves the value elsewhere, see percpu_take).
-inline bool percpu_add_no_wrap(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
+/// Words at or past this value are moved out by their writer (percpu_add_spilling).
+inline constexpr std::uint64_t spill_threshold = std::uint64_t{1} << 63;
+
+/// The largest amount percpu_add_spilling takes.
+inline constexpr std::uint64_t spill_max_add = std::uint64_t{1} << 20;
+
+/// Adds n (at most spill_max_add) to word i with the shortest sequence there is: the add itself
+/// commits, with no test before it. Returns false when the word written has reached
+/// spill_threshold: the caller then moves the value of the stripe it can write out (percpu_take).
+/// Why a word still cannot wrap: every other writer keeps words below 2^63 (percpu_add_checked),
+/// and every add that leaves a word at or past it is followed at once by a move, so a word
+/// exceeds 2^63 only by adds whose writers have not moved yet or moved another stripe's value
+/// (they were migrated in between): reaching 2^64 would take 2^43 such adds of the largest
+/// amount, one pending per thread.
+inline bool percpu_add_spilling(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
 #if VITALS_HAVE_RSEQ
     const int r = on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
-        return rseq_add_no_wrap(w, n, cpu, off);
+        return rseq_add_high(w, n, cpu, off);
+    });
+    if (r != 0) [[likely]]
+        return r == 1;
+#endif
+    return c.word(atomic_stripe(c), i)->fetch_add(n, detail::memory_order_relaxed) + n < spill_threshold;
+}
+
+/// Adds any n to word i unless the stripe's word would reach spill_threshold; false then
+/// (nothing was written: the caller moves the value elsewhere, see percpu_take). Together with
+/// percpu_add_spilling this keeps every word below 2^63 but for the small adds in flight.
+inline bool percpu_add_checked(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
+#if VITALS_HAVE_RSEQ
+    const int r = on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
+        return rseq_add_below_high(w, n, cpu, off);
     });
     if (r != 0) [[likely]]
         return r > 0;
@@ -362,7 +441,7 @@ inline bool percpu_add_no_wrap(const cell_ref& c, std::uint32_t i, std::uint64_t
     cell_word* w = c.word(atomic_stripe(c), i);
     std::uint64_t old = w->load(detail::memory_order_relaxed);
     do {
-        if (old + n < old) return false;
+        if (old + n < old || old + n >= spill_threshold) return false;
     } while (!w->compare_exchange_weak(old, old + n, detail::memory_order_relaxed, detail::memory_order_relaxed));
     return true;
 }
@@ -378,6 +457,29 @@ inline std::uint64_t percpu_take(const cell_ref& c, std::uint32_t i) noexcept {
         return v;
 #endif
     return c.word(atomic_stripe(c), i)->exchange(0, detail::memory_order_relaxed);
+}
+
+/// One histogram observation: word `sum_i` (a double) += v and word `count_i` += 1.
+inline void percpu_observe(const cell_ref& c, std::uint32_t sum_i, std::uint32_t count_i, double v) noexcept {
+#if VITALS_HAVE_RSEQ
+    if (const std::ptrdiff_t off = rseq_area_offset) [[likely]] {
+        for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
+            const std::uint32_t cpu = rseq_cpu_start(off);
+            if (cpu >= c.rseq_stripes) [[unlikely]]
+                break;
+            cell_word* row = c.word(cpu, 0);
+            const int r = rseq_observe(row + sum_i, row + count_i, v, cpu, off);
+            if (r == 2) [[likely]]
+                return;
+            if (r == 1) {
+                percpu_add(c, count_i, 1);
+                return;
+            }
+        }
+    }
+#endif
+    add_double_atomic(c, sum_i, v);
+    add_atomic(c, count_i, 1, memory_order_relaxed);
 }
 
 /// Sum of word i over every stripe (integers; wraps modulo 2^64 like the words).
