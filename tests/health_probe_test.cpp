@@ -46,7 +46,25 @@ struct wrong_return {
   int check(h::deadline_t) { return 0; }
 };
 
+// The other shapes docs/health.md promises for classes: a bool, and no deadline.
+struct bool_checker {
+  bool up = false;
+  [[nodiscard]] std::string_view name() const { return "bool"; }
+  bool check(h::deadline_t) const { return up; }
+};
+struct no_deadline_checker {
+  [[nodiscard]] std::string name() const { return "no_deadline"; }
+  h::check_result check() { return h::degraded("slow replica"); }
+};
+struct no_deadline_bool_checker {
+  [[nodiscard]] const char* name() const { return "no_deadline_bool"; }
+  bool check() { return true; }
+};
+
 static_assert(h::checker<fixed_checker>);
+static_assert(h::checker<bool_checker>);
+static_assert(h::checker<no_deadline_checker>);
+static_assert(h::checker<no_deadline_bool_checker>);
 static_assert(!h::checker<no_name>);
 static_assert(!h::checker<wrong_return>);
 static_assert(h::checker<decltype(h::make_checker("a", [] { return true; }))>);
@@ -136,6 +154,22 @@ TEST(HealthProbe, RegistersCheckersAndCallables) {
   EXPECT_TRUE(r.ready);
   EXPECT_EQ(r.checks[2].result.message, "fine");
   for (const auto& c : r.checks) EXPECT_FALSE(c.pending);
+}
+
+TEST(HealthProbe, AcceptsEveryCheckerShape) {
+  h::probe p;
+  p.add(bool_checker{false}, {.critical = false});
+  p.add(no_deadline_checker{});
+  p.add(no_deadline_bool_checker{});
+  const auto r = p.run_now();
+  ASSERT_EQ(r.checks.size(), 3u);
+  EXPECT_EQ(r.checks[0].result.status, h::status::unhealthy);
+  EXPECT_EQ(r.checks[0].result.message, "check returned false");
+  EXPECT_EQ(r.checks[1].result.status, h::status::degraded);
+  EXPECT_EQ(r.checks[1].result.message, "slow replica");
+  EXPECT_EQ(r.checks[2].result.status, h::status::healthy);
+  EXPECT_TRUE(r.ready);  // the failing one is not critical, degraded is still ready
+  EXPECT_EQ(r.status, h::status::degraded);
 }
 
 TEST(HealthProbe, RejectsBadNamesAndOptions) {

@@ -134,6 +134,10 @@ public:
         return dynamic_cast<const callback_family*>(&other) && other.help() == help();
     }
 
+    [[nodiscard]] string_ref kind() const noexcept override {
+        return Type == metric_type::counter ? string_ref("callback counter") : string_ref("callback gauge");
+    }
+
     /// How many samples of a callback counter were left out of renders because the callback
     /// returned a negative or NaN value or threw.
     [[nodiscard]] std::uint64_t dropped_samples() const noexcept { return dropped_.load(detail::memory_order_relaxed); }

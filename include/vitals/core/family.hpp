@@ -17,6 +17,7 @@
 #include "../detail/reader_gate.hpp"
 #include "const_labels.hpp"
 #include "counter.hpp"
+#include "definition_difference.hpp"
 #include "../base/error.hpp"
 #include "exemplar.hpp"
 #include "names.hpp"
@@ -171,6 +172,20 @@ public:
     /// True when `other` was declared with the same type, labels and parameters.
     [[nodiscard]] virtual bool same_definition(const family_base& other) const = 0;
 
+    /// What kind of metric this is, as registration errors name it: "counter", "native
+    /// histogram", "callback gauge", ... (the exposition type for kinds without a name of their own).
+    [[nodiscard]] virtual string_ref kind() const noexcept { return detail::metric_type_name(type_); }
+
+    /// What differs between this family's definition and `other`'s, as registration errors say
+    /// it: "<what> <this one's> (registered) vs <other's> (new)", for the first of kind, label names, help and the
+    /// kind's own parameters (buckets, quantiles, states...) that differs; empty when the two
+    /// are alike. Kinds with parameters override it and start from common_difference().
+    [[nodiscard]] virtual text_buffer definition_difference(const family_base& other) const {
+        text_buffer d = common_difference(other);
+        if (d.empty() && !same_definition(other)) d = detail::definition_field("definition", kind(), other.kind());
+        return d;
+    }
+
     /// The default limit on the number of series in one family (see set_series_limit).
     static constexpr std::size_t default_series_limit = 10000;
 
@@ -190,6 +205,16 @@ public:
 
 protected:
     void count_rejection() noexcept { rejections_.fetch_add(1, detail::memory_order_relaxed); }
+
+    /// The first of kind, label names and help in which `other` differs (see definition_difference).
+    [[nodiscard]] text_buffer common_difference(const family_base& other) const {
+        if (kind() != other.kind()) return detail::definition_field("kind", kind(), other.kind());
+        if (!detail::same_names(label_names(), other.label_names()))
+            return detail::definition_field("label names", detail::name_list(label_names()).view(),
+                                            detail::name_list(other.label_names()).view());
+        if (help() != other.help()) return detail::definition_field("help", detail::quoted(help()).view(), detail::quoted(other.help()).view());
+        return {};
+    }
 
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
         return {name_.view(), help_.view(), unit_.view(), type_, label_names_, const_block_.view(), const_labels_.pairs(), layout};
@@ -457,6 +482,23 @@ public:
     [[nodiscard]] bool same_definition(const family_base& other) const override {
         const auto* o = dynamic_cast<const metric_family*>(&other);
         return o && o->help() == help() && o->params_ == params_;
+    }
+
+    [[nodiscard]] string_ref kind() const noexcept override {
+        if constexpr (requires { Series::kind_name; })
+            return Series::kind_name;
+        else
+            return family_base::kind();
+    }
+
+    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
+        text_buffer d = common_difference(other);
+        if (!d.empty()) return d;
+        const auto* o = dynamic_cast<const metric_family*>(&other);
+        if (!o) return detail::definition_field("definition", kind(), other.kind());
+        if constexpr (requires { params_.difference(o->params_); })
+            if (!(params_ == o->params_)) return params_.difference(o->params_);
+        return {};
     }
 
     void fork_prepare() noexcept override {

@@ -18,6 +18,7 @@
 #include "../base/span.hpp"
 #include "../base/string_ref.hpp"
 #include "../base/text_buffer.hpp"
+#include "definition_difference.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -171,6 +172,9 @@ public:
     struct params {
         shared<const histogram_layout> layout;
         bool operator==(const params& o) const { return *layout == *o.layout; }
+        [[nodiscard]] text_buffer difference(const params& o) const {
+            return definition_field("buckets", number_list(layout->bounds()).view(), number_list(o.layout->bounds()).view());
+        }
     };
     static constexpr metric_type type = metric_type::histogram;
 

@@ -295,7 +295,20 @@ public:
         native_histogram_options options;
         std::shared_ptr<const histogram_layout> layout;  // classic buckets; null when none
         bool operator==(const params& o) const { return options == o.options; }
+        [[nodiscard]] text_buffer difference(const params& o) const {
+            const native_histogram_options &a = options, &b = o.options;
+            for (text_buffer d : {number_field("bucket_factor", a.bucket_factor, b.bucket_factor),
+                                  number_field("zero_threshold", a.zero_threshold, b.zero_threshold),
+                                  number_field("max_buckets", a.max_buckets, b.max_buckets),
+                                  number_field("min_reset_duration (s)", static_cast<double>(a.min_reset_duration.count()),
+                                               static_cast<double>(b.min_reset_duration.count())),
+                                  number_field("max_zero_threshold", a.max_zero_threshold, b.max_zero_threshold)})
+                if (!d.empty()) return d;
+            return definition_field("classic_buckets", number_list({a.classic_buckets.data(), a.classic_buckets.size()}).view(),
+                                    number_list({b.classic_buckets.data(), b.classic_buckets.size()}).view());
+        }
     };
+    static constexpr string_ref kind_name = "native histogram";
     using options_type = native_histogram_options;
     static constexpr metric_type type = metric_type::histogram;
 

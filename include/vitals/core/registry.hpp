@@ -308,8 +308,8 @@ public:
         for (auto& existing : families_) {
             if (existing->name() != f->name()) continue;
             if (existing->same_definition(*f)) return static_cast<Family&>(*existing);
-            throw registration_error("vitals: metric '", f->name(),
-                                     "' is already registered with a different type, labels, buckets or help");
+            throw registration_error("vitals: metric '", f->name(), "' is already registered differently: ",
+                                     existing->definition_difference(*f).view());
         }
         for (family_base* existing : families_)
             if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))

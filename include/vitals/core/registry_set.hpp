@@ -323,9 +323,13 @@ private:
             return message("would expose '", clash ? clash->base : b.name(), clash ? clash->suffix : string_ref{},
                            "', which '", a.name(), "' of registry #", ma, " exposes");
         }
-        if (!a.same_definition(b) || a.unit() != b.unit())
-            return message("is defined differently in registry #", ma,
-                           " (type, labels, buckets, quantiles, help or unit)");
+        if (!a.same_definition(b)) {
+            const text_buffer d = a.definition_difference(b);
+            return message("is defined differently in registry #", ma, ": ", d.view());
+        }
+        if (a.unit() != b.unit())
+            return message("is defined differently in registry #", ma, ": ",
+                           detail::definition_field("unit", a.unit(), b.unit()).view());
         if (same_const_labels(*members_[p.member_of[earlier]], *members_[p.member_of[later]], b.label_names()))
             return message("is also in registry #", ma,
                            " with the same const labels, so their series would be rendered twice (give the "

@@ -131,6 +131,17 @@ public:
         return o && o->help() == help() && o->states_ == states_;
     }
 
+    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
+        text_buffer d = common_difference(other);
+        if (!d.empty()) return d;
+        const auto* o = dynamic_cast<const stateset_family*>(&other);
+        if (!o) return detail::definition_field("definition", kind(), other.kind());
+        if (o->states_ != states_)
+            return detail::definition_field("states", detail::name_list({state_views_.data(), state_views_.size()}).view(),
+                                            detail::name_list({o->state_views_.data(), o->state_views_.size()}).view());
+        return {};
+    }
+
     void fork_prepare() noexcept override { mu_.lock(); }
     void fork_parent() noexcept override { mu_.unlock(); }
     void fork_child() noexcept override { mu_.reset_after_fork(); }

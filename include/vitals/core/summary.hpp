@@ -143,6 +143,15 @@ public:
         std::vector<double> quantiles;
         summary_options options;
         bool operator==(const params&) const = default;
+        [[nodiscard]] text_buffer difference(const params& o) const {
+            if (quantiles != o.quantiles)
+                return definition_field("quantiles", number_list({quantiles.data(), quantiles.size()}).view(),
+                                        number_list({o.quantiles.data(), o.quantiles.size()}).view());
+            text_buffer d = number_field("max_age (s)", static_cast<double>(options.max_age.count()),
+                                         static_cast<double>(o.options.max_age.count()));
+            if (d.empty()) d = number_field("age_buckets", options.age_buckets, o.options.age_buckets);
+            return d;
+        }
     };
     using options_type = summary_options;
     static constexpr metric_type type = metric_type::summary;

@@ -67,19 +67,6 @@ inline check_result unhealthy(std::string message) {
   return check_result{status::unhealthy, std::move(message), {}};
 }
 
-/// Something that can be probed: it has a stable name and a `check` that
-/// returns within (roughly) the given deadline.
-///
-/// The probe never runs one checker object concurrently with itself, but
-/// successive runs may happen on different threads. A check that ignores its
-/// deadline is still reported as a timeout on time; it merely keeps one
-/// background thread busy until it returns.
-template <class C>
-concept checker = requires(C& c, const C& cc, deadline_t d) {
-  { cc.name() } -> std::convertible_to<std::string_view>;
-  { c.check(d) } -> std::convertible_to<check_result>;
-};
-
 namespace detail {
 template <class R>
 concept check_return = std::convertible_to<R, check_result> || std::same_as<std::remove_cvref_t<R>, bool>;
@@ -100,6 +87,34 @@ concept deadline_check_function = std::invocable<F&, deadline_t> && check_return
 template <class F>
 concept plain_check_function = std::invocable<F&> && check_return<std::invoke_result_t<F&>>;
 }  // namespace detail
+
+/// Something that can be probed: it has a stable name and a `check` that
+/// returns within (roughly) the given deadline. `check` takes the deadline or
+/// nothing and returns a `check_result` or a `bool` (false means unhealthy).
+///
+/// The probe never runs one checker object concurrently with itself, but
+/// successive runs may happen on different threads. A check that ignores its
+/// deadline is still reported as a timeout on time; it merely keeps one
+/// background thread busy until it returns.
+template <class C>
+concept checker = requires(const C& cc) {
+  { cc.name() } -> std::convertible_to<std::string_view>;
+} && (requires(C& c, deadline_t d) {
+  { c.check(d) } -> detail::check_return;
+} || requires(C& c) {
+  { c.check() } -> detail::check_return;
+});
+
+/// Runs a checker's `check`, passing the deadline only if it takes one.
+template <checker C>
+check_result run_checker(C& c, deadline_t deadline) {
+  if constexpr (requires { c.check(deadline); }) {
+    return detail::to_result(c.check(deadline));
+  } else {
+    return detail::to_result(c.check());
+  }
+}
+
 
 /// A callable usable as a check body: invocable with a deadline or with no
 /// arguments, returning a `check_result` or `bool` (false means unhealthy).

@@ -78,9 +78,9 @@ struct redis_options {
   /// Server port.
   std::uint16_t port = 6379;
   /// ACL user name for AUTH (Redis 6+); empty uses the legacy one-argument AUTH.
-  std::string username;
+  std::string username{};
   /// Password; empty means no AUTH is sent.
-  std::string password;
+  std::string password{};
 };
 
 /// Healthy when Redis answers PING with +PONG (after AUTH when configured).
@@ -161,7 +161,7 @@ struct postgres_options {
   /// exists in nearly every installation.
   std::string user = "postgres";
   /// Database named in the startup message; empty means the same as `user`.
-  std::string database;
+  std::string database{};
   /// Password for `user`. Empty means no credentials: the check only asks
   /// whether the server accepts connections, like pg_isready. With one, the
   /// check logs in (SCRAM-SHA-256, md5 or trust), runs SELECT 1 and ends the

@@ -140,7 +140,7 @@ class probe {
   void add(C c, check_options opts = {}) {
     std::string name(std::as_const(c).name());
     auto shared = std::make_shared<C>(std::move(c));
-    add_entry(std::move(name), opts, [shared](deadline_t d) { return check_result(shared->check(d)); });
+    add_entry(std::move(name), opts, [shared](deadline_t d) { return run_checker(*shared, d); });
   }
 
   /// Registers a callable (see `check_function`) under `name`.
