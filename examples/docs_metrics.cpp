@@ -41,6 +41,12 @@ int main() {
     auto ok = requests.with("POST", "/v1/events", "201");
     ok.inc();
 
+    // Named label values: checked against the family's labels at compile time, in any order.
+    requests.labels(vitals::label<"status">("201"), vitals::label<"method">("POST"),
+                    vitals::label<"endpoint">("/v1/events"))
+        .inc();
+    if (ok.value() != 2) return 1;  // the same series as the positional spelling
+
     // Removing a series: it disappears from the next render. The handle still works, but what
     // it records is no longer exposed; the same label values later start a new series at zero.
     requests.remove("POST", "/v1/events", "201");

@@ -25,6 +25,41 @@ TEST(Family, LabelsAndWithReachTheSameSeries) {
     EXPECT_EQ(f.size(), 2u);
 }
 
+// Named values reach the series their positional spelling names, whatever order they are given
+// in, for every kind and through both with() and labels(); invalid UTF-8 is repaired the same way.
+TEST(Family, NamedLabelValuesInAnyOrderReachThePositionalSeries) {
+    registry r;
+    auto& f = r.counter<"named_requests_total", labels<"method", "endpoint", "status">>("h");
+    f.labels("GET", "/v1/health", "200").inc();
+    f.labels(label<"status">("200"), label<"method">("GET"), label<"endpoint">("/v1/health")).inc();
+    const std::string endpoint = "/v1/health";
+    auto h = f.with(label<"endpoint">(endpoint), label<"status">(std::string_view("200")), label<"method">("GET"));
+    h.inc(3);
+    EXPECT_EQ(h.value(), 5);
+    EXPECT_EQ(f.size(), 1u);
+    // Swapped positional values are another series; the named form cannot swap them.
+    f.labels("200", "GET", "/v1/health").inc();
+    EXPECT_EQ(f.size(), 2u);
+    EXPECT_EQ(f.with(label<"method">("200"), label<"endpoint">("GET"), label<"status">("/v1/health")).value(), 1);
+
+    auto& g = r.gauge<"named_queue_depth", labels<"queue">>("g");
+    g.labels(label<"queue">("mail")).set(4);
+    EXPECT_EQ(g.with("mail").value(), 4);
+    auto& hist = r.histogram<"named_wait_seconds", labels<"pool", "op">>("w", std::vector<double>{1});
+    hist.labels(label<"op">("get"), label<"pool">("db")).observe(0.5);
+    EXPECT_EQ(hist.with("db", "get").snapshot().count(), 1u);
+
+    f.labels(label<"endpoint">("/caf\xE9"), label<"method">("GET"), label<"status">("200")).inc();
+    EXPECT_EQ(f.with("GET", "/caf\xE9", "200").value(), 1);
+    EXPECT_EQ(f.with("GET", "/caf\xEF\xBF\xBD", "200").value(), 1);  // repaired to U+FFFD alike
+    const std::string text = render_text(r);
+    EXPECT_NE(text.find("named_requests_total{method=\"GET\",endpoint=\"/v1/health\",status=\"200\"} 5\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("named_queue_depth{queue=\"mail\"} 4\n"), std::string::npos) << text;
+    const auto check = vitals_test::promtool_check(text);
+    EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+}
+
 TEST(Family, SeriesCreatedUpFrontRenderAsZero) {
     registry r;
     auto& f = r.counter<"errors_total", labels<"kind">>("e");

@@ -336,16 +336,25 @@ class normalized_values {
 public:
     template <class... V>
     explicit normalized_values(const V&... v) : views_{string_ref(v)...} {
-        std::uint64_t seen = 0;  // every byte of every value, OR-ed: no high bit means all ASCII
-        hash_ = hash_values({views_, N}, seen);
-        if (seen & 0x8080808080808080ULL) [[unlikely]]
-            repair_all();
+        hash_and_check();
+    }
+    /// Named values (vitals::label), put in declaration order by the family's label list.
+    template <label_set Labels, fixed_string... Given>
+    normalized_values(Labels*, const named_label_value<Given>&... v) {
+        ((views_[Labels::index_of(Given.view())] = v.value), ...);
+        hash_and_check();
     }
     normalized_values(const normalized_values&) = delete;
     normalized_values& operator=(const normalized_values&) = delete;
     [[nodiscard]] label_key key() const noexcept { return {{views_, N}, hash_}; }
 
 private:
+    void hash_and_check() {
+        std::uint64_t seen = 0;  // every byte of every value, OR-ed: no high bit means all ASCII
+        hash_ = hash_values({views_, N}, seen);
+        if (seen & 0x8080808080808080ULL) [[unlikely]]
+            repair_all();
+    }
     [[gnu::noinline]] void repair_all() {
         bool changed = false;
         for (std::size_t i = 0; i < N; ++i) {
@@ -420,6 +429,26 @@ public:
     scoped labels(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<label_count> key(values...);
+        return scoped(*this, key.key());
+    }
+
+    /// with() by named values: `with(vitals::label<"status">("200"), vitals::label<"method">("GET"))`.
+    /// Every label of the family named once, in any order (checked at compile time).
+    template <fixed_string... Given>
+        requires(sizeof...(Given) > 0)
+    handle with(const named_label_value<Given>&... values) {
+        check_names<Given...>();
+        detail::normalized_values<label_count> key(static_cast<Labels*>(nullptr), values...);
+        detail::read_section section(gate_);
+        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+    }
+
+    /// labels() by named values (see with()); as fast as the positional form.
+    template <fixed_string... Given>
+        requires(sizeof...(Given) > 0)
+    scoped labels(const named_label_value<Given>&... values) {
+        check_names<Given...>();
+        detail::normalized_values<label_count> key(static_cast<Labels*>(nullptr), values...);
         return scoped(*this, key.key());
     }
 
@@ -532,6 +561,14 @@ private:
     static constexpr void check_arity() {
         static_assert(Given == label_count,
                       "vitals: wrong number of label values: pass exactly one value per label of the family");
+    }
+    template <fixed_string... Given>
+    static constexpr void check_names() {
+        static_assert((Labels::contains(Given.view()) && ...),
+                      "vitals: unknown label name: a named label value must name one of the family's labels");
+        static_assert(detail::distinct_names<Given...>(), "vitals: a label is named twice");
+        static_assert(sizeof...(Given) == label_count,
+                      "vitals: wrong number of label values: name every label of the family once");
     }
 
     // Never null: GCC would otherwise see a null path through series_ptr's check and warn about

@@ -80,6 +80,12 @@ struct labels {
             if (names[i] == name) return true;
         return false;
     }
+    /// The position of label `name` (size when there is none).
+    [[nodiscard]] static constexpr std::size_t index_of(string_ref name) noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (names[i] == name) return i;
+        return size;
+    }
 
 private:
     static constexpr bool all_valid() noexcept {
@@ -109,5 +115,36 @@ struct is_labels<labels<Names...>> : std::true_type {};
 /// Satisfied by `labels<...>` types.
 template <class T>
 concept label_set = detail::is_labels<T>::value;
+
+/// A label value together with its label's name, made by vitals::label: families take these in
+/// place of positional values when values of one type are easy to swap.
+template <fixed_string Name>
+struct named_label_value {
+    /// The label's name.
+    static constexpr string_ref name = Name.view();
+    /// The value (a view: the call it is passed to must not outlive what it points to).
+    string_ref value;
+};
+
+/// Names a label value: `family.labels(vitals::label<"method">("GET"), vitals::label<"status">("200"))`.
+/// The family checks at compile time that every one of its labels is named exactly once (in
+/// any order) and that no other name is given; the values are then used in declaration order,
+/// exactly as positional ones, at no extra cost.
+template <fixed_string Name, class V>
+    requires std::is_constructible_v<string_ref, const V&>
+[[nodiscard]] constexpr named_label_value<Name> label(const V& value) noexcept {
+    return {string_ref(value)};
+}
+
+namespace detail {
+template <fixed_string... Given>
+constexpr bool distinct_names() noexcept {
+    constexpr string_ref names[] = {Given.view()..., string_ref()};
+    for (std::size_t i = 0; i < sizeof...(Given); ++i)
+        for (std::size_t j = i + 1; j < sizeof...(Given); ++j)
+            if (names[i] == names[j]) return false;
+    return true;
+}
+}  // namespace detail
 
 }  // namespace vitals
