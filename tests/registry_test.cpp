@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
+#include <thread>
+#include <mutex>
+#include <atomic>
 #include <sstream>
 
 #include "support/promtool.hpp"
@@ -181,6 +186,63 @@ TEST(Registry, RefusesTheNamesItRendersItself) {
     EXPECT_THROW(r.counter<"vitals_series_limit_rejections_total">("Mine."), registration_error);
     EXPECT_THROW((r.gauge<"vitals_series_limit_rejections", labels<"metric">>("Mine.")), registration_error);
     EXPECT_NO_THROW(r.counter<"vitals_other_total">("Fine."));
+}
+
+// A feature switched on and off at run time: its family is registered and unregistered again
+// and again while other threads update handles to its series and a third renders without pause.
+// Every increment lands (the handles outlive their families), nothing is freed under a render
+// (ASan, TSan), and every render is well formed.
+TEST(Registry, UnregisterWhileRenderingAndUpdating) {
+    registry r;
+    auto stays = r.counter<"steady_total">("Always there.");
+    std::mutex mu;
+    std::vector<vitals::counter> handles;  // of every incarnation of the family
+    std::atomic<bool> done{false};
+    std::atomic<std::uint64_t> added{0}, renders{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 2; ++t)
+        ts.emplace_back([&] {
+            while (!done.load(std::memory_order_acquire)) {
+                std::vector<vitals::counter> mine;
+                {
+                    std::lock_guard lock(mu);
+                    mine = handles;
+                }
+                for (auto& h : mine) h.inc();
+                stays.inc();
+                added.fetch_add(mine.size(), std::memory_order_relaxed);
+            }
+        });
+    std::string last;
+    ts.emplace_back([&] {
+        std::string out;
+        while (!done.load(std::memory_order_acquire)) {
+            out.clear();
+            render_text(r, out);
+            renders.fetch_add(1, std::memory_order_relaxed);
+            if (renders.load(std::memory_order_relaxed) % 50 == 1) last = out;
+        }
+    });
+    // At least 300 rounds, and on until the renderer has run 20 times (bounded: 100,000 rounds).
+    for (int round = 0; round < 100000 && (round < 300 || renders.load() < 20); ++round) {
+        auto& f = r.counter<"feature_requests_total", labels<"kind">>("Requests of a feature that comes and goes.");
+        auto h = f.with(std::to_string(round % 7));
+        {
+            std::lock_guard lock(mu);
+            handles.push_back(h);
+        }
+        (void)f.labels("probe").inc();
+        ASSERT_TRUE(r.unregister("feature_requests_total"));
+    }
+    done.store(true, std::memory_order_release);
+    for (auto& t : ts) t.join();
+    std::uint64_t counted = 0;
+    for (auto& h : handles) counted += h.value();
+    EXPECT_EQ(counted, added.load());
+    EXPECT_GT(renders.load(), 0u);
+    EXPECT_EQ(render_text(r).find("feature_requests_total"), std::string::npos);
+    const auto check = vitals_test::promtool_check(last);
+    EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << last;
 }
 
 TEST(Registry, UnregisterRemovesAFamilyAndFreesItsName) {

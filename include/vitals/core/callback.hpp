@@ -100,6 +100,13 @@ public:
         return false;
     }
 
+    /// Removes every series (their functions are destroyed; a render in progress finishes first).
+    void clear() {
+        detail::lock_guard lock(mu_);
+        for (detail::callback_series* s : series_) delete s;
+        series_.clear();
+    }
+
     [[nodiscard]] std::size_t size() const override {
         detail::lock_guard lock(mu_);
         return series_.size();
