@@ -99,9 +99,16 @@ struct vitals_hot {
     vitals::counter_family<vitals::labels<"method", "path", "code">>& family =
         reg.counter<"bench_labeled_total", vitals::labels<"method", "path", "code">>("A labelled counter.");
     vitals::counter kept = family.with("GET", "/api/v1/users", "200");
+    // The same labels given at run time (as an exporter reading its configuration would).
+    vitals::counter_family<vitals::dynamic_labels>& runtime_family =
+        reg.counter("bench_runtime_labeled_total", "A labelled counter, label names given at run time.",
+                    {"method", "path", "code"});
     vitals_hot() {
         const auto& c = combos();
-        for (std::size_t i = 0; i < c.size(); ++i) family.labels(c.method[i], c.path[i], c.code[i]).inc();
+        for (std::size_t i = 0; i < c.size(); ++i) {
+            family.labels(c.method[i], c.path[i], c.code[i]).inc();
+            runtime_family.labels(c.method[i], c.path[i], c.code[i]).inc();
+        }
     }
 };
 vitals_hot& vh() {
@@ -186,6 +193,19 @@ void labeled_inc_vitals(benchmark::State& state) {
 }
 
 void labeled_inc_handle_vitals(benchmark::State& state) { counter_inc_loop(state, vh().kept); }
+
+// labeled_inc on a family whose label names were given at run time: the same lookup, plus a
+// run-time check of the number of values.
+void labeled_inc_runtime_vitals(benchmark::State& state) {
+    auto& fam = vh().runtime_family;
+    const auto& c = combos();
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
+    for (auto _ : state) {
+        const std::size_t k = i++ & 63;
+        fam.labels(c.method[k], c.path[k], c.code[k]).inc();
+        benchmark::ClobberMemory();
+    }
+}
 
 // labeled_inc with the values named (vitals::label<"...">), given out of declaration order: the
 // names are resolved at compile time, so this should cost what the positional form costs.
@@ -368,6 +388,7 @@ void cold(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn
     VITALS_BENCH_PEER(hot, "labeled_inc/prometheus_cpp", labeled_inc_prom);
     hot("labeled_inc_handle/vitals", labeled_inc_handle_vitals);
     hot("labeled_inc_named/vitals", labeled_inc_named_vitals);
+    hot("labeled_inc_runtime/vitals", labeled_inc_runtime_vitals);
     cold("render_counters_10k/vitals", render_counters_10k_vitals);
     VITALS_BENCH_PEER(cold, "render_counters_10k/prometheus_cpp", render_prom<prom_render_counters>);
     cold("render_histograms_1k/vitals", render_histograms_1k_vitals);

@@ -6,6 +6,7 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 // A metric whose value lives elsewhere; read when the registry is rendered.
 struct work_queue {
@@ -78,6 +79,16 @@ int main() {
         // ... the job ...
     }
     const int rows = vitals::timed(job_seconds, [] { return 42; });  // times one call
+
+    // Names known only at run time (an exporter reading its configuration): a run-time metric
+    // name, and label names in any list of strings. Both are checked here, at registration.
+    const std::vector<std::string> configured = {"queue", "result"};
+    auto& jobs = ops.counter("exporter_jobs_total", "Jobs, by queue and result.", configured);
+    jobs.labels("mail", "sent").inc();  // the number of values is checked at run time
+    const std::vector<std::string> row = {"sms", "failed"};
+    jobs.with(row).inc();  // or the values in a list too
+    auto& waiting = ops.gauge("exporter_queue_depth", "Items waiting.", {"queue"});
+    waiting.labels("mail").set(3);
 
     // Registries are independent: rendering one never shows another's metrics.
     vitals::registry governance;

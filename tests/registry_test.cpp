@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 #include <thread>
@@ -152,6 +155,15 @@ TEST(Registry, FamilyLabelTakesPrecedenceOverConstLabel) {
 TEST(Registry, BadConstLabelsThrow) {
     EXPECT_THROW(registry(const_labels{{"__x", "1"}}), invalid_argument_error);
     EXPECT_THROW(registry(const_labels{{"a", "1"}, {"a", "2"}}), invalid_argument_error);
+    // A registry whose constructor threw leaves nothing behind that fork() would call (on the
+    // heap, so that ASan sees a call into the freed registry).
+    EXPECT_THROW((void)std::make_unique<registry>(const_labels{{"b", "1"}, {"b", "2"}}), invalid_argument_error);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) ::_exit(0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(Registry, ConstLabelsFromEnvironment) {

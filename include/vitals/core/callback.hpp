@@ -49,13 +49,19 @@ public:
 /// counter's series is left out of it, as it is when its callback returns a negative or NaN
 /// value (no consumer accepts such a counter; see dropped_samples()).
 template <metric_type Type, label_set Labels>
-class callback_family final : public family_base {
+class callback_family final : private detail::label_name_store<Labels>, public family_base {
     static_assert(Type == metric_type::gauge || Type == metric_type::counter,
                   "vitals: a callback metric is a gauge or a counter");
-    static constexpr std::size_t label_count = Labels::size;
+    using store = detail::label_name_store<Labels>;
 
 public:
-    callback_family(string_ref name, string_ref help) : family_base(name, help, Type, {Labels::names, label_count}) {}
+    callback_family(string_ref name, string_ref help)
+        requires(!store::dynamic)
+        : family_base(name, help, Type, store::label_name_span()) {}
+    /// A dynamic_labels family: `names` are checked (invalid_argument_error).
+    callback_family(string_ref name, string_ref help, span<const string_ref> names)
+        requires(store::dynamic)
+        : store(name, names), family_base(name, help, Type, store::label_name_span()) {}
     ~callback_family() override {
         for (detail::callback_series* s : series_) delete s;
     }
@@ -66,13 +72,12 @@ public:
     template <class F, class... V>
         requires std::is_invocable_v<F&> && std::is_convertible_v<std::invoke_result_t<F&>, double>
     void set(F fn, const V&... values) {
-        static_assert(sizeof...(V) == label_count,
-                      "vitals: wrong number of label values: pass exactly one value per label of the family");
+        store::template check_values<sizeof...(V)>(name());
         // An empty std::function or a null function pointer would fail at every render.
         if constexpr (std::is_pointer_v<F> || requires { fn.target_type(); })
             if (!static_cast<bool>(fn))
                 throw invalid_argument_error("vitals: callback metric '", name(), "' needs a function");
-        detail::normalized_values<label_count> key(values...);
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::lock_guard lock(mu_);
         for (auto& s : series_)
             if (s->matches(key.key())) {
@@ -80,14 +85,15 @@ public:
                 return;
             }
         series_.reserve(series_.size() + 1);  // so that the push_back below cannot throw
-        series_.push_back(new detail::callback_series(span<const string_ref>{Labels::names, label_count},
+        series_.push_back(new detail::callback_series(store::label_name_span(),
                                                       key.key(), detail::value_source(static_cast<F&&>(fn))));
     }
 
     /// Removes the series with these label values; false if there was none.
     template <class... V>
     bool remove(const V&... values) {
-        detail::normalized_values<label_count> key(values...);
+        store::template check_values<sizeof...(V)>(name());
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::lock_guard lock(mu_);
         for (std::size_t i = 0; i < series_.size(); ++i) {
             if (!series_[i]->matches(key.key())) continue;
@@ -138,7 +144,8 @@ public:
     }
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
-        return dynamic_cast<const callback_family*>(&other) && other.help() == help();
+        return dynamic_cast<const callback_family*>(&other) && other.help() == help() &&
+               detail::same_names(label_names(), other.label_names());
     }
 
     [[nodiscard]] string_ref kind() const noexcept override {

@@ -18,6 +18,7 @@
 #include "const_labels.hpp"
 #include "counter.hpp"
 #include "definition_difference.hpp"
+#include "label_names.hpp"
 #include "../base/error.hpp"
 #include "exemplar.hpp"
 #include "names.hpp"
@@ -374,13 +375,46 @@ private:
     std::uint64_t hash_ = 0;
 };
 
+/// Label values whose number is known only at run time (the span forms of a dynamic_labels
+/// family), normalized like normalized_values: checked for valid UTF-8, repaired, hashed.
+class runtime_values {
+public:
+    explicit runtime_values(span<const string_ref> v) {
+        views_.append(v.data(), v.size());
+        std::uint64_t seen = 0;
+        hash_ = hash_values({views_.data(), views_.size()}, seen);
+        if (seen & 0x8080808080808080ULL) [[unlikely]]
+            repair_all();
+    }
+    runtime_values(const runtime_values&) = delete;
+    runtime_values& operator=(const runtime_values&) = delete;
+    ~runtime_values() { delete[] repaired_; }
+    [[nodiscard]] label_key key() const noexcept { return {{views_.data(), views_.size()}, hash_}; }
+
+private:
+    [[gnu::noinline]] void repair_all() {
+        repaired_ = new text_buffer[views_.size()];
+        for (std::size_t i = 0; i < views_.size(); ++i) {
+            if (is_valid_utf8(views_[i])) continue;
+            repaired_[i] = to_valid_utf8(views_[i]);
+            views_[i] = repaired_[i].view();
+        }
+        hash_ = hash_values({views_.data(), views_.size()});
+    }
+    pod_vector<string_ref> views_;
+    text_buffer* repaired_ = nullptr;
+    std::uint64_t hash_ = 0;
+};
+
 }  // namespace detail
 
-/// A metric family with label names fixed at compile time. `Series` is the metric kind.
+/// A metric family: every series of one metric. `Series` is the metric kind; `Labels` the label
+/// names, fixed at compile time (labels<...>) or given at registration (dynamic_labels).
 template <class Series, label_set Labels>
-class metric_family final : public family_base {
+class metric_family final : private detail::label_name_store<Labels>, public family_base {
     using traits = detail::series_traits<Series>;
-    static constexpr std::size_t label_count = Labels::size;
+    using store = detail::label_name_store<Labels>;
+    static constexpr bool dynamic = store::dynamic;
 
 public:
     /// The owning handle type: vitals::counter, vitals::gauge or vitals::histogram.
@@ -404,7 +438,16 @@ public:
     };
 
     metric_family(string_ref name, string_ref help, typename Series::params params)
-        : family_base(name, help, Series::type, names_span()), params_(static_cast<typename Series::params&&>(params)) {}
+        requires(!dynamic)
+        : family_base(name, help, Series::type, store::label_name_span()),
+          params_(static_cast<typename Series::params&&>(params)) {}
+    /// A dynamic_labels family: `names` checked (invalid_argument_error), none of `reserved`.
+    metric_family(string_ref name, string_ref help, typename Series::params params, span<const string_ref> names,
+                  span<const string_ref> reserved = {})
+        requires(dynamic)
+        : store(name, names, reserved),
+          family_base(name, help, Series::type, store::label_name_span()),
+          params_(static_cast<typename Series::params&&>(params)) {}
 
     ~metric_family() override {
         // Nothing else can use the family now; releasing may free series (and their slots).
@@ -418,7 +461,7 @@ public:
     template <class... V>
     handle with(const V&... values) {
         check_arity<sizeof...(V)>();
-        detail::normalized_values<label_count> key(values...);
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::read_section section(gate_);
         return handle(detail::series_ptr<Series>(find_or_create(key.key())));
     }
@@ -428,7 +471,7 @@ public:
     template <class... V>
     scoped labels(const V&... values) {
         check_arity<sizeof...(V)>();
-        detail::normalized_values<label_count> key(values...);
+        detail::normalized_values<sizeof...(V)> key(values...);
         return scoped(*this, key.key());
     }
 
@@ -438,7 +481,7 @@ public:
         requires(sizeof...(Given) > 0)
     handle with(const named_label_value<Given>&... values) {
         check_names<Given...>();
-        detail::normalized_values<label_count> key(static_cast<Labels*>(nullptr), values...);
+        detail::normalized_values<sizeof...(Given)> key(static_cast<Labels*>(nullptr), values...);
         detail::read_section section(gate_);
         return handle(detail::series_ptr<Series>(find_or_create(key.key())));
     }
@@ -448,8 +491,54 @@ public:
         requires(sizeof...(Given) > 0)
     scoped labels(const named_label_value<Given>&... values) {
         check_names<Given...>();
-        detail::normalized_values<label_count> key(static_cast<Labels*>(nullptr), values...);
+        detail::normalized_values<sizeof...(Given)> key(static_cast<Labels*>(nullptr), values...);
         return scoped(*this, key.key());
+    }
+
+    /// with() for a dynamic_labels family, the values in a list whose length is known only at run
+    /// time (one per label, in the registration's order; invalid_argument_error otherwise).
+    handle with(span<const string_ref> values)
+        requires(dynamic)
+    {
+        store::check_value_count(values.size(), name());
+        detail::runtime_values key(values);
+        detail::read_section section(gate_);
+        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+    }
+    /// labels() for a dynamic_labels family, the values in a run-time list (see with()).
+    scoped labels(span<const string_ref> values)
+        requires(dynamic)
+    {
+        store::check_value_count(values.size(), name());
+        detail::runtime_values key(values);
+        return scoped(*this, key.key());
+    }
+    /// remove() for a dynamic_labels family, the values in a run-time list.
+    bool remove(span<const string_ref> values)
+        requires(dynamic)
+    {
+        store::check_value_count(values.size(), name());
+        detail::runtime_values key(values);
+        return remove_key(key.key());
+    }
+    /// The list forms above for any range of strings (a std::vector<std::string>, say).
+    template <class Range>
+        requires dynamic && (!std::is_convertible_v<const Range&, span<const string_ref>>) && requires(const Range& r) {
+            string_ref(*r.begin());
+            r.begin() != r.end();
+        }
+    handle with(const Range& values) {
+        const vitals::label_names views(values);
+        return with(views.view());
+    }
+    template <class Range>
+        requires dynamic && (!std::is_convertible_v<const Range&, span<const string_ref>>) && requires(const Range& r) {
+            string_ref(*r.begin());
+            r.begin() != r.end();
+        }
+    scoped labels(const Range& values) {
+        const vitals::label_names views(values);
+        return labels(views.view());
     }
 
     /// Removes the series with these label values; returns false if there was none. Handles to it
@@ -457,10 +546,15 @@ public:
     template <class... V>
     bool remove(const V&... values) {
         check_arity<sizeof...(V)>();
-        detail::normalized_values<label_count> key(values...);
+        detail::normalized_values<sizeof...(V)> key(values...);
+        return remove_key(key.key());
+    }
+
+private:
+    bool remove_key(const detail::label_key& key) {
         {
             detail::lock_guard lock(mu_);
-            Series* s = table_.find(key.key());
+            Series* s = table_.find(key);
             if (!s) return false;
             table_.erase(s);
             order_.remove(s);
@@ -470,6 +564,7 @@ public:
         return true;
     }
 
+public:
     /// Removes every series.
     void clear() {
         {
@@ -510,7 +605,7 @@ public:
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
         const auto* o = dynamic_cast<const metric_family*>(&other);
-        return o && o->help() == help() && o->params_ == params_;
+        return o && o->help() == help() && o->params_ == params_ && detail::same_names(label_names(), o->label_names());
     }
 
     [[nodiscard]] string_ref kind() const noexcept override {
@@ -553,22 +648,25 @@ public:
     }
 
 private:
-    static span<const string_ref> names_span() noexcept {
-        return {Labels::names, label_count};
-    }
+    span<const string_ref> names_span() const noexcept { return store::label_name_span(); }
 
     template <std::size_t Given>
-    static constexpr void check_arity() {
-        static_assert(Given == label_count,
-                      "vitals: wrong number of label values: pass exactly one value per label of the family");
+    void check_arity() const {
+        store::template check_values<Given>(name());
     }
     template <fixed_string... Given>
     static constexpr void check_names() {
-        static_assert((Labels::contains(Given.view()) && ...),
-                      "vitals: unknown label name: a named label value must name one of the family's labels");
-        static_assert(detail::distinct_names<Given...>(), "vitals: a label is named twice");
-        static_assert(sizeof...(Given) == label_count,
-                      "vitals: wrong number of label values: name every label of the family once");
+        if constexpr (dynamic) {
+            static_assert(!dynamic && sizeof...(Given) == 0,
+                          "vitals: named label values need the label names at compile time (labels<...>); "
+                          "a dynamic_labels family takes positional values");
+        } else {
+            static_assert((Labels::contains(Given.view()) && ...),
+                          "vitals: unknown label name: a named label value must name one of the family's labels");
+            static_assert(detail::distinct_names<Given...>(), "vitals: a label is named twice");
+            static_assert(sizeof...(Given) == Labels::size,
+                          "vitals: wrong number of label values: name every label of the family once");
+        }
     }
 
     // Never null: GCC would otherwise see a null path through series_ptr's check and warn about
@@ -583,10 +681,10 @@ private:
     // another thread won the race: building and dropping take the cell pool's lock, which is
     // never taken inside a family's (the order fork() relies on, detail/fork_hooks.hpp).
     [[gnu::noinline, gnu::returns_nonnull]] Series* create(const detail::label_key& k) {
-        string_ref overflow_values[label_count == 0 ? 1 : label_count];
-        for (auto& v : overflow_values) v = overflow_label_value;
-        const detail::label_key overflow{{overflow_values, label_count},
-                                         detail::hash_values({overflow_values, label_count})};
+        detail::pod_vector<string_ref> overflow_values;
+        for (std::size_t i = 0; i < store::label_count(); ++i) overflow_values.push_back(overflow_label_value);
+        const span<const string_ref> overflow_view{overflow_values.data(), overflow_values.size()};
+        const detail::label_key overflow{overflow_view, detail::hash_values(overflow_view)};
         Series* fresh = nullptr;
         bool fresh_is_overflow = false, counted = false;
         struct drop {

@@ -23,25 +23,29 @@ public:
 /// An info family: `registry.info<"build_info", labels<"version">>("Build.").set("1.4.2")`. Rarely
 /// written (usually once, at start-up), so series sit behind the family's mutex.
 template <label_set Labels>
-class info_family final : public family_base {
-    static constexpr std::size_t label_count = Labels::size;
+class info_family final : private detail::label_name_store<Labels>, public family_base {
+    using store = detail::label_name_store<Labels>;
 
 public:
     /// Use registry::info() rather than constructing one yourself.
-    info_family(std::string name, std::string help)
-        : family_base(std::move(name), std::move(help), metric_type::info, {Labels::names, label_count}) {}
+    info_family(string_ref name, string_ref help)
+        requires(!store::dynamic)
+        : family_base(name, help, metric_type::info, store::label_name_span()) {}
+    /// A dynamic_labels family: `names` are checked (invalid_argument_error).
+    info_family(string_ref name, string_ref help, span<const string_ref> names)
+        requires(store::dynamic)
+        : store(name, names), family_base(name, help, metric_type::info, store::label_name_span()) {}
 
     /// Adds the series with these label values (nothing happens if it exists).
     template <class... V>
     void set(const V&... values) {
-        static_assert(sizeof...(V) == label_count,
-                      "vitals: wrong number of label values: pass exactly one value per label of the family");
-        detail::normalized_values<label_count> key(values...);
+        store::template check_values<sizeof...(V)>(name());
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return;
         series_.push_back(std::make_unique<detail::info_series>(
-            span<const string_ref>{Labels::names, label_count}, key.key()));
+            store::label_name_span(), key.key()));
     }
 
     /// Replaces every series with the one with these label values (for information that changes,
@@ -55,7 +59,8 @@ public:
     /// Removes the series with these label values; false if there was none.
     template <class... V>
     bool remove(const V&... values) {
-        detail::normalized_values<label_count> key(values...);
+        store::template check_values<sizeof...(V)>(name());
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::lock_guard lock(mu_);
         return std::erase_if(series_, [&](const auto& s) { return s->matches(key.key()); }) > 0;
     }
@@ -79,7 +84,8 @@ public:
     }
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
-        return dynamic_cast<const info_family*>(&other) && other.help() == help();
+        return dynamic_cast<const info_family*>(&other) && other.help() == help() &&
+               detail::same_names(label_names(), other.label_names());
     }
 
     void fork_prepare() noexcept override { mu_.lock(); }

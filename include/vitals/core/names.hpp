@@ -112,9 +112,14 @@ template <fixed_string... Names>
 struct is_labels<labels<Names...>> : std::true_type {};
 }  // namespace detail
 
-/// Satisfied by `labels<...>` types.
+/// The label-set argument of a family whose label names are given at run time, e.g.
+/// `registry.counter("jobs_total", "Jobs.", {"queue", "result"})` returns a
+/// `counter_family<dynamic_labels>&` (see core/label_names.hpp).
+struct dynamic_labels {};
+
+/// Satisfied by `labels<...>` types and by dynamic_labels.
 template <class T>
-concept label_set = detail::is_labels<T>::value;
+concept label_set = detail::is_labels<T>::value || std::is_same_v<T, dynamic_labels>;
 
 /// A label value together with its label's name, made by vitals::label: families take these in
 /// place of positional values when values of one type are easy to swap.

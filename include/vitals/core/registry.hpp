@@ -173,8 +173,19 @@ public:
     /// Registers (or finds) a counter family whose name is known only at run time (checked,
     /// invalid_argument_error when bad).
     template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) counter(string_ref name, string_ref help) {
         return unwrap<Labels>(add<metric_family<detail::counter_series, Labels>>(name, help, detail::counter_series::params{}));
+    }
+
+    /// Registers (or finds) a counter family whose label names are known only at run time, e.g.
+    /// read from configuration: `counter("jobs_total", "Jobs.", {"queue", "result"})`. The names
+    /// are checked here (invalid_argument_error: bad or repeated name); the values are given as
+    /// for labels<...> (their number checked at run time) or as a list (`labels(span)`). Returns
+    /// the family, also when `names` is empty.
+    counter_family<dynamic_labels>& counter(string_ref name, string_ref help, const label_names& names) {
+        return add<metric_family<detail::counter_series, dynamic_labels>>(name, help, detail::counter_series::params{},
+                                                                          names.view());
     }
 
     /// Registers (or finds) a gauge family; see counter().
@@ -185,8 +196,15 @@ public:
     }
     /// Registers (or finds) a gauge family with a run-time name.
     template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) gauge(string_ref name, string_ref help) {
         return unwrap<Labels>(add<metric_family<detail::gauge_series, Labels>>(name, help, detail::gauge_series::params{}));
+    }
+
+    /// Registers (or finds) a gauge family with run-time label names; see counter().
+    gauge_family<dynamic_labels>& gauge(string_ref name, string_ref help, const label_names& names) {
+        return add<metric_family<detail::gauge_series, dynamic_labels>>(name, help, detail::gauge_series::params{},
+                                                                        names.view());
     }
 
     /// Registers (or finds) a histogram family with the given bucket upper bounds (+Inf implied).
@@ -198,12 +216,24 @@ public:
     }
     /// Registers (or finds) a histogram family with a run-time name.
     template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) histogram(string_ref name, string_ref help,
                              span<const double> buckets = default_buckets) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         auto layout = detail::shared<const histogram_layout>::make(buckets);
         return unwrap<Labels>(
             add<metric_family<detail::histogram_series, Labels>>(name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
+    }
+
+    /// Registers (or finds) a histogram family with run-time label names (see counter()); `le`
+    /// cannot be one of them (invalid_argument_error).
+    histogram_family<dynamic_labels>& histogram(string_ref name, string_ref help, const label_names& names,
+                                                span<const double> buckets = default_buckets) {
+        static constexpr string_ref reserved[] = {"le"};
+        auto layout = detail::shared<const histogram_layout>::make(buckets);
+        return add<metric_family<detail::histogram_series, dynamic_labels>>(
+            name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}, names.view(),
+            span<const string_ref>(reserved));
     }
 
     /// Registers (or finds) a gauge whose values are computed at render time; add series with
@@ -218,6 +248,29 @@ public:
     callback_family<metric_type::counter, Labels>& callback_counter(string_ref help) {
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
+    }
+
+    /// Registers (or finds) a callback gauge with a run-time name (checked, invalid_argument_error).
+    template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
+    callback_family<metric_type::gauge, Labels>& callback_gauge(string_ref name, string_ref help) {
+        return add<callback_family<metric_type::gauge, Labels>>(name, help);
+    }
+    /// Registers (or finds) a callback gauge with run-time label names (see counter()).
+    callback_family<metric_type::gauge, dynamic_labels>& callback_gauge(string_ref name, string_ref help,
+                                                                      const label_names& names) {
+        return add<callback_family<metric_type::gauge, dynamic_labels>>(name, help, names.view());
+    }
+    /// Registers (or finds) a callback counter with a run-time name.
+    template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
+    callback_family<metric_type::counter, Labels>& callback_counter(string_ref name, string_ref help) {
+        return add<callback_family<metric_type::counter, Labels>>(name, help);
+    }
+    /// Registers (or finds) a callback counter with run-time label names (see counter()).
+    callback_family<metric_type::counter, dynamic_labels>& callback_counter(string_ref name, string_ref help,
+                                                                          const label_names& names) {
+        return add<callback_family<metric_type::counter, dynamic_labels>>(name, help, names.view());
     }
 
     // The kinds below live in headers of their own, which keeps <vitals/vitals.hpp> light; the
@@ -236,6 +289,24 @@ public:
         return unwrap<Labels>(add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
     }
 
+    /// Registers (or finds) a native histogram family with a run-time name (checked).
+    template <label_set Labels = labels<>, class Series = detail::native_histogram_series>
+        requires(!detail::is_dynamic_labels<Labels>)
+    decltype(auto) native_histogram(string_ref name, string_ref help, typename Series::options_type options = {}) {
+        static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(name, help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
+    }
+    /// Registers (or finds) a native histogram family with run-time label names (see counter());
+    /// `le` cannot be one of them.
+    template <class Series = detail::native_histogram_series>
+    metric_family<Series, dynamic_labels>& native_histogram(string_ref name, string_ref help, const label_names& names,
+                                                            typename Series::options_type options = {}) {
+        static constexpr string_ref reserved[] = {"le"};
+        return add<metric_family<Series, dynamic_labels>>(
+            name, help, Series::make_params(static_cast<typename Series::options_type&&>(options)), names.view(),
+            span<const string_ref>(reserved));
+    }
+
     /// Registers (or finds) a summary family: the given quantiles (each in [0, 1], distinct) over a
     /// sliding window, plus sum and count. `quantile` cannot be a label (compile error). Without
     /// labels it returns a vitals::summary handle. Needs <vitals/core/summary.hpp>.
@@ -249,6 +320,26 @@ public:
             add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(quantiles, options)));
     }
 
+    /// Registers (or finds) a summary family with a run-time name (checked).
+    template <label_set Labels = labels<>, class Series = detail::summary_series>
+        requires(!detail::is_dynamic_labels<Labels>)
+    decltype(auto) summary(string_ref name, string_ref help, span<const double> quantiles = default_quantiles,
+                           typename Series::options_type options = {}) {
+        static_assert(!Labels::contains("quantile"),
+                      "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(name, help, Series::make_params(quantiles, options)));
+    }
+    /// Registers (or finds) a summary family with run-time label names (see counter());
+    /// `quantile` cannot be one of them.
+    template <class Series = detail::summary_series>
+    metric_family<Series, dynamic_labels>& summary(string_ref name, string_ref help, const label_names& names,
+                                                   span<const double> quantiles = default_quantiles,
+                                                   typename Series::options_type options = {}) {
+        static constexpr string_ref reserved[] = {"quantile"};
+        return add<metric_family<Series, dynamic_labels>>(name, help, Series::make_params(quantiles, options),
+                                                          names.view(), span<const string_ref>(reserved));
+    }
+
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
     /// family without it). Add series with `family.set(label values...)`. Needs
     /// <vitals/core/info.hpp>.
@@ -257,6 +348,20 @@ public:
         static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(Name.view().ends_with("_info") && Name.view().size() > 5, "vitals: an info metric's name must end in '_info'");
         return add<info_family<Labels>>(Name.view(), help);
+    }
+
+    /// Registers (or finds) an info family with a run-time name (checked; it must end in `_info`).
+    template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
+    info_family<Labels>& info(string_ref name, string_ref help) {
+        check_info_name(name);
+        return add<info_family<Labels>>(name, help);
+    }
+    /// Registers (or finds) an info family with run-time label names (see counter()).
+    template <class Family = info_family<dynamic_labels>>
+    Family& info(string_ref name, string_ref help, const label_names& names) {
+        check_info_name(name);
+        return add<Family>(name, help, names.view());
     }
 
     /// Registers (or finds) a stateset family with the given states; the family's name is also
@@ -269,6 +374,22 @@ public:
                       "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
         return add<stateset_family<Labels>>(Name.view(), help, states);
     }
+    /// Registers (or finds) a stateset family with a run-time name, which must also be a valid
+    /// label name (it is the state label), distinct from the labels (invalid_argument_error).
+    template <label_set Labels = labels<>>
+        requires(!detail::is_dynamic_labels<Labels>)
+    stateset_family<Labels>& stateset(string_ref name, string_ref help, const label_names& states) {
+        if (!is_valid_label_name(name) || detail::labels_contain<Labels>(name))
+            throw invalid_argument_error("vitals: a stateset's name is its state label: '", name,
+                                         "' must be a valid label name and not one of its labels");
+        return add<stateset_family<Labels>>(name, help, states.view());
+    }
+    /// Registers (or finds) a stateset family with a run-time name and run-time label names.
+    template <class Family = stateset_family<dynamic_labels>>
+    Family& stateset(string_ref name, string_ref help, const label_names& states, const label_names& names) {
+        return add<Family>(name, help, states.view(), names.view());
+    }
+
     /// The same, with the states in any range of strings (a std::vector<std::string>, say).
     template <fixed_string Name, label_set Labels = labels<>, class Range>
         requires requires(const Range& r) {
@@ -393,13 +514,22 @@ private:
         return add_family(detail::unique<Family>(new Family(name, help, static_cast<Args&&>(args)...)));
     }
 
+    static void check_info_name(string_ref name) {
+        if (!(name.ends_with("_info") && name.size() > 5))
+            throw invalid_argument_error("vitals: info metric '", name, "': the name must end in '_info'");
+    }
+
     // Label-less families are used through their single series: hand out its handle directly.
     template <label_set Labels, class Family>
     static decltype(auto) unwrap(Family& f) {
-        if constexpr (Labels::size == 0)
-            return f.with();
-        else
+        if constexpr (detail::is_dynamic_labels<Labels>) {
             return (f);
+        } else {
+            if constexpr (Labels::size == 0)
+                return f.with();
+            else
+                return (f);
+        }
     }
 
     friend class registry_set;
@@ -454,6 +584,10 @@ private:
     class fork_link final : public detail::fork_participant {
     public:
         explicit fork_link(registry& r) : r_(r), hooks_(&detail::fork_hooks::instance()) { hooks_->add(this); }
+        // Also when the registry's constructor throws (bad const labels): the registry's
+        // destructor does not run then, and a participant left behind would be called by the
+        // next fork() after its memory is gone.
+        ~fork_link() { leave(); }
         fork_link(const fork_link&) = delete;
         fork_link& operator=(const fork_link&) = delete;
         void leave() noexcept {

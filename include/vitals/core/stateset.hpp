@@ -73,16 +73,33 @@ private:
 /// Series are created on first use and live as long as the family, so the references that
 /// `labels()` returns stay valid.
 template <label_set Labels>
-class stateset_family final : public family_base {
-    static constexpr std::size_t label_count = Labels::size;
+class stateset_family final : private detail::label_name_store<Labels>, public family_base {
+    using store = detail::label_name_store<Labels>;
 
 public:
     /// Use registry::stateset() rather than constructing one yourself. States must be 1 to 64
     /// distinct, non-empty, valid UTF-8 strings without `\`, `"` or line feeds (they are written
     /// as label values verbatim); otherwise invalid_argument_error.
     stateset_family(string_ref name, string_ref help, span<const string_ref> states)
-        : family_base(name, help, metric_type::stateset, {Labels::names, label_count}),
+        requires(!store::dynamic)
+        : family_base(name, help, metric_type::stateset, store::label_name_span()), states_(states.begin(), states.end()) {
+        check_states();
+    }
+    /// A dynamic_labels family: `names` are checked (invalid_argument_error); the family's name is
+    /// its state label, so it cannot be one of them.
+    stateset_family(string_ref name, string_ref help, span<const string_ref> states, span<const string_ref> names)
+        requires(store::dynamic)
+        : store(name, names, span<const string_ref>{&name, 1}),
+          family_base(name, help, metric_type::stateset, store::label_name_span()),
           states_(states.begin(), states.end()) {
+        if (!is_valid_label_name(name))
+            throw invalid_argument_error("vitals: a stateset's name is its state label: '", name,
+                                         "' must be a valid label name");
+        check_states();
+    }
+
+private:
+    void check_states() {
         if (states_.empty() || states_.size() > 64)
             throw invalid_argument_error("vitals: a stateset needs 1 to 64 states");
         for (std::size_t i = 0; i < states_.size(); ++i) {
@@ -93,20 +110,21 @@ public:
                 if (states_[j] == s) throw invalid_argument_error("vitals: duplicate state '", s, "'");
         }
         for (const auto& s : states_) state_views_.push_back(s);
-        for (std::size_t i = 0; i < label_count; ++i) state_label_names_[i] = Labels::names[i];
-        state_label_names_[label_count] = this->name();
+        for (string_ref n : store::label_name_span()) state_label_names_.push_back(n);
+        state_label_names_.push_back(this->name());
     }
+
+public:
 
     /// The series with these label values, created (all states off) on first use.
     template <class... V>
     stateset_series& labels(const V&... values) {
-        static_assert(sizeof...(V) == label_count,
-                      "vitals: wrong number of label values: pass exactly one value per label of the family");
-        detail::normalized_values<label_count> key(values...);
+        store::template check_values<sizeof...(V)>(name());
+        detail::normalized_values<sizeof...(V)> key(values...);
         detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return *s;
-        series_.push_back(std::make_unique<stateset_series>(span<const string_ref>{Labels::names, label_count},
+        series_.push_back(std::make_unique<stateset_series>(store::label_name_span(),
                                                             key.key(), state_label_names_, states_));
         return *series_.back();
     }
@@ -128,7 +146,7 @@ public:
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
         const auto* o = dynamic_cast<const stateset_family*>(&other);
-        return o && o->help() == help() && o->states_ == states_;
+        return o && o->help() == help() && o->states_ == states_ && detail::same_names(label_names(), o->label_names());
     }
 
     [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
@@ -148,7 +166,7 @@ public:
 private:
     std::vector<std::string> states_;
     std::vector<string_ref> state_views_;
-    std::array<string_ref, label_count + 1> state_label_names_;
+    std::vector<string_ref> state_label_names_;  // the family's labels, then its own name
     mutable detail::mutex mu_;
     std::vector<std::unique_ptr<stateset_series>> series_;
 };
