@@ -1,16 +1,42 @@
 // The code shown in docs/metrics.md, compiled and run in CI (tests/docs_samples_check.py checks
 // that the page shows exactly this code).
+#include <vitals/core/collector.hpp>
 #include <vitals/core/registry_set.hpp>
 #include <vitals/core/timer.hpp>
 #include <vitals/vitals.hpp>
 
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 // A metric whose value lives elsewhere; read when the registry is rendered.
 struct work_queue {
     std::size_t size() const { return 17; }
+};
+
+// A connection pool's own statistics, exposed by a collector that reads them at scrape time.
+struct connection_pool {
+    int idle() const { return 3; }
+    int busy() const { return 5; }
+    long long waits() const { return 120; }
+};
+
+class pool_collector final : public vitals::collector {
+public:
+    explicit pool_collector(const connection_pool& pool) : pool_(pool) {}
+    void describe(vitals::collector_description& d) const override {
+        d.gauge("db_pool_connections", "Connections, by state.", {"state"});
+        d.counter("db_pool_waits_total", "Times a caller waited for a connection.");
+    }
+    void collect(vitals::collector_output& out) const override {
+        out.gauge("db_pool_connections", {"idle"}, pool_.idle());
+        out.gauge("db_pool_connections", {"busy"}, pool_.busy());
+        out.counter("db_pool_waits_total", {}, static_cast<double>(pool_.waits()));
+    }
+
+private:
+    const connection_pool& pool_;
 };
 
 int main() {
@@ -89,6 +115,12 @@ int main() {
     jobs.with(row).inc();  // or the values in a list too
     auto& waiting = ops.gauge("exporter_queue_depth", "Items waiting.", {"queue"});
     waiting.labels("mail").set(3);
+
+    // A custom collector: its families are checked now; its samples are read at every scrape.
+    connection_pool pool;
+    const vitals::collector_registration pool_metrics =
+        vitals::register_collector(ops, std::make_shared<pool_collector>(pool));
+    if (pool_metrics.names().size() != 2) return 1;
 
     // Registries are independent: rendering one never shows another's metrics.
     vitals::registry governance;

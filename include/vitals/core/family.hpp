@@ -528,7 +528,7 @@ public:
             r.begin() != r.end();
         }
     handle with(const Range& values) {
-        const vitals::label_names views(values);
+        const vitals::string_list views(values);
         return with(views.view());
     }
     template <class Range>
@@ -537,7 +537,7 @@ public:
             r.begin() != r.end();
         }
     scoped labels(const Range& values) {
-        const vitals::label_names views(values);
+        const vitals::string_list views(values);
         return labels(views.view());
     }
 

@@ -22,28 +22,33 @@
 
 namespace vitals {
 
-/// A list of label names given at run time: `{"method", "path"}`, a span of views, or any range of
-/// strings (a std::vector<std::string> from a configuration file). It only views the names; the
-/// registration it is passed to copies them.
-class label_names {
+/// A list of strings given at run time: `{"method", "path"}`, a span of views, or any range of
+/// strings (a std::vector<std::string> from a configuration file). It only views them; whatever
+/// it is passed to copies what it keeps.
+class string_list {
 public:
-    label_names(std::initializer_list<string_ref> names) { views_.append(names.begin(), names.size()); }
-    label_names(span<const string_ref> names) { views_.append(names.data(), names.size()); }
+    string_list(std::initializer_list<string_ref> items) { views_.append(items.begin(), items.size()); }
+    string_list(span<const string_ref> items) { views_.append(items.data(), items.size()); }
     template <class Range>
         requires(!std::is_convertible_v<const Range&, span<const string_ref>>) && requires(const Range& r) {
             string_ref(*r.begin());
             r.begin() != r.end();
         }
-    label_names(const Range& names) {
-        for (const auto& n : names) views_.push_back(string_ref(n));
+    string_list(const Range& items) {
+        for (const auto& n : items) views_.push_back(string_ref(n));
     }
 
-    /// The names, in the order given.
+    /// The strings, in the order given.
     [[nodiscard]] span<const string_ref> view() const noexcept { return {views_.data(), views_.size()}; }
 
 private:
     detail::pod_vector<string_ref> views_;
 };
+
+/// Label names given at run time (see dynamic_labels).
+using label_names = string_list;
+/// Label values given as a run-time list (collectors, dynamic_labels families).
+using label_values = string_list;
 
 namespace detail {
 
