@@ -9,12 +9,12 @@
 #include <string>
 #include <string_view>
 
-#include "vitals/detail/base64.hpp"
-#include "vitals/detail/md5.hpp"
-#include "vitals/detail/sha256.hpp"
+#include "vitals/health/detail/base64.hpp"
+#include "vitals/health/detail/md5.hpp"
+#include "vitals/health/detail/sha256.hpp"
 #include "vitals/health/checks.hpp"
 
-namespace d = vitals::detail;
+namespace d = vitals::health::detail;
 
 namespace {
 

@@ -1,12 +1,12 @@
 // Tests for vitals/detail/json.hpp: escaping, UTF-8 repair and the writer.
-#include "vitals/detail/json.hpp"
+#include "vitals/health/detail/json.hpp"
 
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <string>
 
-namespace json = vitals::detail::json;
+namespace json = vitals::health::detail::json;
 
 TEST(HealthJson, EscapesQuotesBackslashAndControls) {
   EXPECT_EQ(json::quote("plain"), R"("plain")");

@@ -2,11 +2,14 @@
 """Layers only point down: every vitals header includes only headers of its own layer or below.
 
     base/        vocabulary and errors (string_ref, span, text_buffer, error), version.hpp
-    detail/      internals: atomics, per-CPU cells, hashing, text, sockets, JSON
+    detail/      shared internals: atomics, per-CPU cells, hashing, text
     core/        metrics, families, registries
     exposition/  formats
     http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
     vitals.hpp   the umbrella
+
+A layer's own internals live in <layer>/detail/ (health/detail/: JSON, sockets, the digests of
+PostgreSQL's login): only headers of that layer may include them.
 
     layering.py INCLUDE_DIR
 """
@@ -50,6 +53,8 @@ def main(include_dir):
             checked += 1
             if trank > rank:
                 errors.append(f"{rel} ({name}) includes {trel} ({tname}), a higher layer")
+            elif len(trel.parts) > 2 and trel.parts[1] == "detail" and trel.parts[0] != name:
+                errors.append(f"{rel} ({name}) includes {trel}, an internal of {tname}/")
     for e in errors:
         print("layering:", e)
     print(f"layering: {checked} includes checked, {len(errors)} pointing up")

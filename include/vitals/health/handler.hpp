@@ -43,7 +43,7 @@
 #include <utility>
 #include <vector>
 
-#include "vitals/detail/json.hpp"
+#include "vitals/health/detail/json.hpp"
 #include "vitals/health/liveness.hpp"
 #include "vitals/health/probe.hpp"
 
@@ -122,7 +122,7 @@ inline std::string url_decode(std::string_view s) {
 // Text output is line-oriented: a message with a newline could forge a
 // "[+]" line, so control characters are flattened to spaces.
 inline std::string one_line(std::string_view s) {
-  std::string out = vitals::detail::json::repair_utf8(s);
+  std::string out = vitals::health::detail::json::repair_utf8(s);
   for (auto& c : out)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
   return out;
@@ -146,7 +146,7 @@ inline std::string public_message(const check_report& r, bool expose) {
   return "failed";
 }
 
-inline void write_check_json(vitals::detail::json::writer& w, const check_report& r, bool expose) {
+inline void write_check_json(vitals::health::detail::json::writer& w, const check_report& r, bool expose) {
   w.begin_object();
   w.key("name");
   w.value(r.name);
@@ -232,7 +232,7 @@ inline query_params parse_query(std::string_view query) {
 /// A readiness report as the seed's JSON:
 /// `{"status":"ready"|"not-ready","degraded":bool,"checks":{"<name>":{...},...}}`.
 inline std::string readiness_json(const readiness_report& report, const handler_options& options = {}) {
-  vitals::detail::json::writer w;
+  vitals::health::detail::json::writer w;
   w.begin_object();
   w.key("status");
   w.value(report.ready ? "ready" : "not-ready");
@@ -252,7 +252,7 @@ inline std::string readiness_json(const readiness_report& report, const handler_
 /// One check's entry as JSON: `{"name":…,"healthy":bool,"status":…,"critical":bool,
 /// "latency_ms":…,"age_ms":…,"message":…}` (message only when not healthy, or when exposed).
 inline std::string check_json(const check_report& check, const handler_options& options = {}) {
-  vitals::detail::json::writer w;
+  vitals::health::detail::json::writer w;
   detail::write_check_json(w, check, options.expose_details);
   return std::move(w).str();
 }
@@ -283,7 +283,7 @@ inline std::string check_text(const check_report& check, const handler_options& 
 /// Liveness as JSON: `{"status":"healthy"|"unhealthy","uptime_seconds":12.5}`.
 inline std::string liveness_json(const liveness& l, const handler_options& options = {}) {
   const bool ok = l.healthy();
-  vitals::detail::json::writer w;
+  vitals::health::detail::json::writer w;
   w.begin_object();
   w.key("status");
   w.value(ok ? "healthy" : "unhealthy");

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace vitals::detail {
+namespace vitals::health::detail {
 
 /// Incremental MD5: update() any number of times, then finish() once.
 class md5 {
@@ -128,4 +128,4 @@ inline std::string md5_hex(std::string_view data) {
   return out;
 }
 
-}  // namespace vitals::detail
+}  // namespace vitals::health::detail

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace vitals::detail {
+namespace vitals::health::detail {
 
 /// Incremental SHA-256: update() any number of times, then finish() once.
 class sha256 {
@@ -214,4 +214,4 @@ inline std::string pbkdf2_hmac_sha256(std::string_view password, std::string_vie
   return pbkdf2_hmac_sha256(password, salt, iterations, length, [] { return true; });
 }
 
-}  // namespace vitals::detail
+}  // namespace vitals::health::detail

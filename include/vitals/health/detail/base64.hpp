@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace vitals::detail {
+namespace vitals::health::detail {
 
 /// `data` in base64 with '=' padding.
 inline std::string base64_encode(std::string_view data) {
@@ -79,4 +79,4 @@ inline std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace vitals::detail
+}  // namespace vitals::health::detail

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace vitals::detail::json {
+namespace vitals::health::detail::json {
 
 /// Length of the well-formed UTF-8 sequence that starts at `s[i]`, or 0 when
 /// it is ill-formed. `consumed` receives how many bytes to skip: the whole
@@ -235,4 +235,4 @@ class writer {
   bool after_key_ = false;
 };
 
-}  // namespace vitals::detail::json
+}  // namespace vitals::health::detail::json

@@ -27,7 +27,7 @@
 #include <system_error>
 #include <utility>
 
-namespace vitals::detail {
+namespace vitals::health::detail {
 
 /// A host and port as given by the user; `host` has no IPv6 brackets.
 struct host_port {
@@ -332,4 +332,4 @@ class tcp_socket {
   std::string error_;
 };
 
-}  // namespace vitals::detail
+}  // namespace vitals::health::detail
