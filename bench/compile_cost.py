@@ -79,6 +79,22 @@ int main() { return 0; }
 """,
 }
 
+# Checked for warnings only (--check-warnings): shapes of user files that once made GCC warn.
+WARNING_SOURCES = {
+    "registration_only": STD + """#include <vitals/core/registry.hpp>
+int main() {
+    vitals::registry r;
+    auto& requests = r.counter<"http_requests_total", vitals::labels<"method", "status">>("Requests.");
+    requests.labels("GET", "200").inc();
+    auto latency = r.histogram<"http_request_duration_seconds">("Latency.", {0.005, 0.01, 0.1, 1});
+    latency.observe(0.02);
+    auto in_flight = r.gauge<"http_in_flight">("In flight.");
+    in_flight.set(3);
+    return 0;
+}
+""",
+}
+
 
 def cpu_seconds(cmd):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -92,7 +108,30 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cxx", default=os.environ.get("CXX", "c++"))
     ap.add_argument("--include", default=str(pathlib.Path(__file__).resolve().parent.parent / "include"))
+    ap.add_argument("--check-warnings", action="store_true",
+                    help="instead of timing, compile the vitals files once at -O2 with -Wall -Wextra "
+                         "-Wpedantic -Werror and fail on any diagnostic (a meson test runs this)")
     args = ap.parse_args()
+
+    if args.check_warnings:
+        # A warning that only optimisation finds (GCC's -Wstringop-overflow after inlining) shows
+        # up in users' files, not in the library's own -fsyntax-only header checks.
+        failed = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            checked = {kind: text for (kind, lib), text in SOURCES.items() if lib == "vitals"}
+            checked.update(WARNING_SOURCES)
+            for kind, text in checked.items():
+                f = pathlib.Path(tmp) / f"{kind}.cpp"
+                f.write_text(text)
+                for opt in ("-O1", "-O2", "-O3"):
+                    r = subprocess.run([args.cxx, "-std=c++20", opt, "-Wall", "-Wextra", "-Wpedantic", "-Werror",
+                                        "-I", args.include, "-c", str(f), "-o", str(f) + ".o"],
+                                       capture_output=True, text=True)
+                    if r.returncode != 0 or r.stderr.strip():
+                        failed += 1
+                        print(f"compile_cost: {kind} at {opt} ({args.cxx}):\n{r.stderr}")
+        print(f"compile_cost: user files compiled warning-free: {'no' if failed else 'yes'}")
+        return 1 if failed else 0
 
     times = {key: [] for key in SOURCES}
     with tempfile.TemporaryDirectory() as tmp:
