@@ -507,8 +507,16 @@ class postgres_server {
       std::string state;
       long ppid = 0;
       if (!(rest >> state >> ppid) || ppid != postmaster) continue;
-      std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
-      std::string title((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      // A process that exits between the two reads makes read() of its
+      // cmdline fail with ESRCH, which istreambuf_iterator would throw; such
+      // a process serves nobody any more.
+      std::string title;
+      try {
+        std::ifstream cmd(entry.path() / "cmdline", std::ios::binary);
+        title.assign(std::istreambuf_iterator<char>(cmd), std::istreambuf_iterator<char>());
+      } catch (const std::ios_base::failure&) {
+        continue;
+      }
       if (title.find('(') != std::string::npos || title.find("[local]") != std::string::npos ||
           title.starts_with((bin_ / "postgres").string()))
         ++count;
