@@ -5,6 +5,7 @@
 #include <string>
 
 #include <vitals/http/instrumentation.hpp>
+#include <vitals/http/route_template.hpp>
 #include <vitals/vitals.hpp>
 
 // Stand-ins for a framework's request and response types.
@@ -54,8 +55,42 @@ void setup() {
     std::cout << vitals::render_text(reg).size() << " bytes from the setup sample's registry\n";
 }
 
+// Settings: buckets for every route, finer ones for a fast route, service endpoints not counted.
+void settings() {
+    vitals::registry reg;
+    vitals::http::instrumentation inst(reg, {.buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
+                                             .count_service_endpoints = false});
+    auto& cache = inst.route("GET", "/v1/cache/{key}", {.buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.005}});
+    vitals::http::request_timer(cache).set_status(200);
+    std::cout << inst.endpoint("/v1/cache/{key}").buckets().size() << " buckets on the cache route, "
+              << inst.endpoint("/v1/events").buckets().size() << " on the others\n";
+}
+
+// OpenTelemetry's names, with the buckets OpenTelemetry advises.
+void opentelemetry() {
+    vitals::registry reg;
+    const auto& otel = vitals::http::otel_duration_buckets;
+    vitals::http::instrumentation inst(reg, {.buckets = {otel.data(), otel.data() + otel.size()},
+                                             .names = vitals::http::metric_names::opentelemetry});
+    vitals::http::request_timer(inst.route("GET", "/v1/events/{id}")).set_status(404);
+    // http_server_request_duration_seconds_count{http_request_method="GET",http_route="/v1/events/{id}",
+    //                                            http_response_status_code="404"} 1
+    std::cout << vitals::render_text(reg);
+}
+
+// Matching a path by hand, parameters included (what the Beast router does for each request).
+void params() {
+    const vitals::http::route_template tmpl("/v1/items/{item}/parts/{part}");
+    vitals::http::route_params p;
+    if (tmpl.match("/v1/items/abc/parts/7", p))
+        std::cout << p.name(0) << '=' << p["item"] << ' ' << p.name(1) << '=' << p["part"] << '\n';
+}
+
 int main() {
     setup();
+    settings();
+    opentelemetry();
+    params();
     Request req{"/v1/events/1"};
     Response res;
     handle(req, res);

@@ -28,19 +28,32 @@ http::response<http::string_body> make_response(const http::request<http::string
 }
 
 // Sends one request and returns the raw answer; the socket timeout bounds the wait.
-std::string ask(unsigned short port) {
+std::string ask(unsigned short port, const std::string& request) {
     asio::io_context io;
     asio::ip::tcp::socket s(io);
     s.connect({asio::ip::make_address("127.0.0.1"), port});
     timeval limit{5, 0};
     ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    const std::string request = "GET /v1/events/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     asio::write(s, asio::buffer(request));
     std::string answer;
     boost::beast::error_code ec;
     char chunk[4096];
     for (std::size_t n; (n = s.read_some(asio::buffer(chunk), ec)) > 0 && !ec;) answer.append(chunk, n);
     return answer;
+}
+
+// A session that reads with a body limit answers what it refuses through the router.
+void read_limited(asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
+                  const vitals::http::beast_router<>& router) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(1024);
+    boost::beast::error_code ec;
+    http::read(socket, buffer, parser, ec);
+    if (ec == http::error::body_limit) {
+        auto res = router.reject(parser.get(), http::status::payload_too_large);  // counted under its route
+        res.keep_alive(false);
+        http::write(socket, res);
+    }
 }
 
 }  // namespace
@@ -52,7 +65,9 @@ int main() {
     asio::io_context io;
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     std::string answer;
-    std::thread client([&answer, port = acceptor.local_endpoint().port()] { answer = ask(port); });
+    std::thread client([&answer, port = acceptor.local_endpoint().port()] {
+        answer = ask(port, "GET /v1/events/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    });
     asio::ip::tcp::socket socket = acceptor.accept();
     boost::beast::flat_buffer buffer;
     http::request<http::string_body> req;
@@ -68,6 +83,22 @@ int main() {
     client.join();
     if (answer.find(R"({"id":7})") == std::string::npos) {
         std::cerr << "unexpected answer: " << answer << '\n';
+        return 1;
+    }
+
+    // A body over the session's limit: refused before routing, still counted under its route.
+    std::string refused;
+    std::thread big([&refused, port = acceptor.local_endpoint().port()] {
+        refused = ask(port, "PUT /v1/events/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n" +
+                                std::string(4096, 'x'));
+    });
+    asio::ip::tcp::socket second = acceptor.accept();
+    boost::beast::flat_buffer second_buffer;
+    read_limited(second, second_buffer, router);
+    second.shutdown(asio::ip::tcp::socket::shutdown_send);
+    big.join();
+    if (refused.rfind("HTTP/1.1 413", 0) != 0) {
+        std::cerr << "unexpected answer: " << refused << '\n';
         return 1;
     }
     std::cout << vitals::render_text(reg);

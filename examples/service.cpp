@@ -1,6 +1,6 @@
 // examples/service — an instrumented demo service on cpp-httplib.
 //
-//   service [--port N] [--host ADDRESS] [--no-instrumentation] [--event-store DIR]
+//   service [--port N] [--host ADDRESS] [--admin-port N] [--no-instrumentation] [--event-store DIR]
 //           [--check-interval-ms N] [--check-timeout-ms N] [--expose-health-details]
 //
 // Prints "listening on <port>" once it accepts connections (--port 0 picks a free port) and stops
@@ -21,6 +21,15 @@
 // local event-store directory ("event_store"; EVENT_STORE_DIR or --event-store, default
 // ./event-store, created at start) is always checked, so the demo is ready out of the box.
 // Failure details are withheld unless --expose-health-details is given: they name hosts and errors.
+//
+// Admin port: --admin-port N (0 picks one; prints "admin listening on <port>" first) serves
+// /metrics, /health and /ready (and /ready/NAME) through vitals::exposer on the same --host, so
+// that probes and scrapes keep being answered while the traffic port is saturated or attacked
+// (cpp-httplib gives every connection a worker thread: slow clients can take them all).
+//
+// The traffic port is configured as production should configure cpp-httplib (docs/http.md says
+// why): a listen backlog of 1024, 256 workers, 5 s read and write timeouts, keep-alive for 2 s and
+// 100 requests at most, and request bodies of 1 MiB at most (larger ones answer 413).
 #include <httplib.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -49,6 +58,7 @@
 #include <vitals/health/metrics.hpp>
 #include <vitals/health/probe.hpp>
 #include <vitals/http/adapters/httplib.hpp>
+#include <vitals/http/exposer.hpp>
 #include <vitals/vitals.hpp>
 
 namespace {
@@ -56,6 +66,7 @@ namespace {
 struct options {
     int port = 8080;
     std::string host = "0.0.0.0";
+    int admin_port = -1;  // none unless --admin-port
     bool instrumented = true;
     std::string event_store_dir;
     long check_interval_ms = 5000;  // each dependency is checked this often, whatever the probe traffic
@@ -81,6 +92,8 @@ options parse_args(int argc, char** argv) {
             o.port = static_cast<int>(parse_number(argv[++i], 65535, "--port"));
         } else if (a == "--host" && i + 1 < argc) {
             o.host = argv[++i];
+        } else if (a == "--admin-port" && i + 1 < argc) {
+            o.admin_port = static_cast<int>(parse_number(argv[++i], 65535, "--admin-port"));
         } else if (a == "--no-instrumentation") {
             o.instrumented = false;
         } else if (a == "--event-store" && i + 1 < argc) {
@@ -160,6 +173,21 @@ void widen_listen_backlog(int port) {
     }
 }
 
+// The id of /v1/events/{id}: canonical decimal only ("0", or digits without a leading zero, no
+// sign, no spaces, within 64 bits), so that one event has one URL and "+1", "0001", "1%00x" or
+// "-18446744073709551615" are simply not found. strtoull would accept most of those.
+std::optional<std::uint64_t> canonical_id(const std::string& s) {
+    if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return std::nullopt;  // past 2^64 - 1
+        v = v * 10 + d;
+    }
+    return v;
+}
+
 // A tiny in-memory event store.
 class event_store {
 public:
@@ -231,9 +259,20 @@ int main(int argc, char** argv) try {
     httplib::Server server;
     // cpp-httplib gives each keep-alive connection a worker for as long as it stays open; with the
     // default 8 workers, 8 idle keep-alive clients would leave probes and scrapes queued.
-    server.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    // 256 workers: every connection holds one for as long as it is open, so this is how many
+    // clients (slow or idle) it takes to stop the traffic port answering. Idle workers cost a
+    // stack each (virtual memory; a few pages of it resident).
+    server.new_task_queue = [] { return new httplib::ThreadPool(256); };
     server.set_tcp_nodelay(true);
-    server.set_keep_alive_max_count(10000);
+    // Each of these bounds how long one client can hold a worker. The read timeout is per read,
+    // not per request (cpp-httplib has no whole-request timeout): a client sending a byte every
+    // few seconds still holds its worker, which is why probes belong on the admin port.
+    server.set_read_timeout(std::chrono::seconds(5));
+    server.set_write_timeout(std::chrono::seconds(5));
+    server.set_keep_alive_timeout(2);  // an idle keep-alive client holds a worker: not for long
+    server.set_keep_alive_max_count(100);
+    // Bodies are read into memory whole: bound them (larger ones answer 413 unread).
+    server.set_payload_max_length(1 << 20);
     // cpp-httplib would otherwise send the exception's message to the client in a header.
     server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         res.status = 500;
@@ -277,11 +316,10 @@ int main(int argc, char** argv) try {
         });
     }
     get("/v1/events/{id}", [&events](const httplib::Request& req, httplib::Response& res) {
-        const std::string id = req.matches[1];
-        char* end = nullptr;
-        const unsigned long long n = std::strtoull(id.c_str(), &end, 10);
-        if (!id.empty() && *end == '\0' && events.contains(n)) {
-            res.set_content("{\"id\":" + id + "}", "application/json");
+        const std::optional<std::uint64_t> id = canonical_id(req.matches[1]);
+        if (id && events.contains(*id)) {
+            // The number as parsed, never the raw path segment.
+            res.set_content("{\"id\":" + std::to_string(*id) + "}", "application/json");
         } else {
             res.status = 404;
             res.set_content(R"({"error":"not found"})", "application/json");
@@ -304,6 +342,22 @@ int main(int argc, char** argv) try {
     get("/v1/crash", [](const httplib::Request&, httplib::Response&) {
         throw std::runtime_error("crashed on purpose");
     });
+
+    // The admin listener: metrics and probes on a port of their own, event-driven, so that
+    // clients holding the traffic port's workers cannot fail the probes.
+    std::optional<vitals::exposer> admin;
+    if (opt.admin_port >= 0) {
+        vitals::exposer_options admin_opts;
+        admin_opts.host = opt.host;
+        admin_opts.port = static_cast<std::uint16_t>(opt.admin_port);
+        admin_opts.health = health_out;
+        admin.emplace(admin_opts);
+        admin->serve_metrics(operational);
+        admin->serve_health(live, ready);
+        admin->start();
+        std::printf("admin listening on %u\n", static_cast<unsigned>(admin->port()));
+        std::fflush(stdout);
+    }
 
     const int port = opt.port == 0 ? server.bind_to_any_port(opt.host)
                                    : (server.bind_to_port(opt.host, opt.port) ? opt.port : -1);
@@ -329,6 +383,7 @@ int main(int argc, char** argv) try {
     // listen_after_bind also returns when the socket fails: wake the signal thread then.
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
+    if (admin) admin->stop();  // answers being written finish, within the exposer's stop grace
     // Bounded even with a hung check: the probe waits at most its shutdown grace (200 ms) and
     // leaves a run still going behind; exit ends it.
     ready.stop();

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -27,8 +29,21 @@ void wait_running(const httplib::Server& s) {
 
 class httplib_fixture : public ::testing::Test {
 protected:
-    void SetUp() override {
-        httplib_adapter api(server, inst);
+    void SetUp() override { start({}); }
+    void TearDown() override { stop(); }
+
+    // (Re)starts the server with a fresh registry and instrumentation made with `options`;
+    // `configure` sets the server up before the routes are added.
+    void start(instrumentation_options options, const std::function<void(httplib::Server&)>& configure = {}) {
+        stop();
+        server.reset();
+        state.reset();
+        state = std::make_unique<vitals_test::metrics_state>(std::move(options));
+        reg = &state->reg;
+        inst = &state->inst;
+        server = std::make_unique<httplib::Server>();
+        if (configure) configure(*server);
+        httplib_adapter api(*server, *inst);
         api.Get("/v1/events/{id}",
                 [](const httplib::Request& req, httplib::Response& res) {
                     if (req.matches[1] == "1") {
@@ -44,17 +59,19 @@ protected:
                   })
             .Get("/v1/fail", [](const httplib::Request&, httplib::Response& res) { res.status = 500; })
             .Get("/v1/crash", [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("crash"); })
-            .metrics("/metrics", reg)
+            .Get("/v1/fast", [](const httplib::Request&, httplib::Response& res) { res.set_content("f", "text/plain"); },
+                 {.buckets = vitals_test::fast_buckets})
+            .metrics("/metrics", *reg)
             .health(health.live, health.ready);
-        server.set_keep_alive_max_count(100000);
-        server.set_tcp_nodelay(true);  // responses are written in pieces: avoid Nagle's delays
-        port = server.bind_to_any_port("127.0.0.1");
+        server->set_keep_alive_max_count(100000);
+        server->set_tcp_nodelay(true);  // responses are written in pieces: avoid Nagle's delays
+        port = server->bind_to_any_port("127.0.0.1");
         ASSERT_GT(port, 0);
-        thread = std::thread([this] { server.listen_after_bind(); });
-        wait_running(server);
+        thread = std::thread([this] { server->listen_after_bind(); });
+        wait_running(*server);
     }
-    void TearDown() override {
-        server.stop();
+    void stop() {
+        if (server) server->stop();
         if (thread.joinable()) thread.join();
     }
 
@@ -64,10 +81,11 @@ protected:
         return vitals_test::checked_scrape(c);
     }
 
-    vitals::registry reg;
-    instrumentation inst{reg};
     vitals_test::health_routes health;
-    httplib::Server server;
+    std::unique_ptr<vitals_test::metrics_state> state;
+    vitals::registry* reg = nullptr;
+    instrumentation* inst = nullptr;
+    std::unique_ptr<httplib::Server> server;
     std::thread thread;
     int port = 0;
 };
@@ -99,7 +117,8 @@ TEST_F(httplib_fixture, counts_statuses_and_templates_exactly) {
               10);
     // Raw paths never become label values.
     EXPECT_EQ(s.find("/v1/events/100"), std::string::npos);
-    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);  // the scrape itself
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 0);  // the scrape itself is not a route
+    EXPECT_EQ(s.find("endpoint=\"/metrics\""), std::string::npos);
 }
 
 TEST_F(httplib_fixture, exception_is_answered_500_and_recorded) {
@@ -143,14 +162,14 @@ TEST_F(httplib_fixture, concurrent_requests_are_all_counted) {
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 200);
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "404")), 200);
     EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 400);
-    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 0);
 }
 
 TEST_F(httplib_fixture, user_logger_still_called) {
     TearDown();
     httplib::Server other;
     std::atomic<int> logged{0};  // cpp-httplib may log from any of its workers
-    httplib_adapter a(other, inst, [&logged](const httplib::Request&, const httplib::Response&) { ++logged; });
+    httplib_adapter a(other, *inst, [&logged](const httplib::Request&, const httplib::Response&) { ++logged; });
     a.Get("/x", [](const httplib::Request&, httplib::Response& res) { res.set_content("x", "text/plain"); });
     const int p = other.bind_to_any_port("127.0.0.1");
     std::thread t([&] { other.listen_after_bind(); });
@@ -163,7 +182,7 @@ TEST_F(httplib_fixture, user_logger_still_called) {
     other.stop();
     t.join();
     EXPECT_EQ(logged, 2);
-    EXPECT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("GET", "unmatched", "404")), 1);
+    EXPECT_EQ(sample(vitals::render_text(*reg), "http_requests_total", labels("GET", "unmatched", "404")), 1);
     EXPECT_EQ(httplib_adapter::pattern("/a.b/{id}"), "/a\\.b/([^/]+)");
 }
 
@@ -174,7 +193,7 @@ TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_ha
     TearDown();
     httplib::Server other;
     std::atomic<int> errors{0};  // each connection has its own worker thread
-    httplib_adapter a(other, inst, nullptr, [&errors](const httplib::Request&, httplib::Response& res) {
+    httplib_adapter a(other, *inst, nullptr, [&errors](const httplib::Request&, httplib::Response& res) {
         ++errors;
         res.set_content("custom " + std::to_string(res.status), "text/plain");
         return httplib::Server::HandlerResponse::Handled;
@@ -190,19 +209,19 @@ TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_ha
             const auto r = c.get("/missing/" + std::to_string(i));
             ASSERT_EQ(r.status, 404);
             ASSERT_EQ(r.body, "custom 404");
-            ASSERT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("GET", "unmatched", "404")), i);
+            ASSERT_EQ(sample(vitals::render_text(*reg), "http_requests_total", labels("GET", "unmatched", "404")), i);
         }
         const auto gone = c.get("/gone");
         EXPECT_EQ(gone.status, 410);
         EXPECT_EQ(gone.body, "custom 410");
         const auto odd = c.request("BREW", "/pot");  // a method cpp-httplib refuses with 400
         EXPECT_EQ(odd.status, 400);
-        EXPECT_EQ(sample(vitals::render_text(reg), "http_requests_total", labels("other", "unmatched", "400")), 1);
+        EXPECT_EQ(sample(vitals::render_text(*reg), "http_requests_total", labels("other", "unmatched", "400")), 1);
     }
     other.stop();
     t.join();
     EXPECT_EQ(errors, 302);
-    const auto s = vitals_test::checked_render(reg);
+    const auto s = vitals_test::checked_render(*reg);
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 300);
     EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}),
               301);  // the 300 404s and the 400
@@ -212,5 +231,66 @@ TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_ha
 }  // namespace
 
 TEST_F(httplib_fixture, health_routes_in_one_line) {
-    vitals_test::expect_health_routes(port, health, [this] { return scrape(); });
+    vitals_test::expect_health_routes(port, health, [this] { return scrape(); }, false);
+    *health.redis_up = true;  // as the first round found it
+    (void)health.ready.run_now();
+    start({.count_service_endpoints = true});
+    vitals_test::expect_health_routes(port, health, [this] { return scrape(); }, true);
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/metrics", "200")), 1);  // the scrape before
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);                               // and this one
+}
+
+TEST_F(httplib_fixture, route_buckets_and_instrumentation_buckets) {
+    http_client c(port);
+    EXPECT_EQ(c.get("/v1/fast").status, 200);
+    EXPECT_EQ(c.get("/v1/events/1").status, 200);
+    const auto s = scrape();
+    vitals_test::expect_route_buckets(s);
+    auto om = c.get("/metrics", "application/openmetrics-text; version=1.0.0");
+    EXPECT_EQ(om.status, 200);
+    const auto [parsed, said] = vitals_test::openmetrics_parser_check(om.body);
+    EXPECT_TRUE(parsed) << said << om.body;
+    EXPECT_NE(om.body.find("le=\"0.00025\""), std::string::npos) << om.body;
+
+    start({.buckets = {0.001, 0.002}});
+    http_client c2(port);
+    EXPECT_EQ(c2.get("/v1/events/1").status, 200);
+    const auto s2 = scrape();
+    EXPECT_EQ(vitals_test::le_values(s2, "/v1/events/{id}"), (std::vector<std::string>{"0.001", "0.002", "+Inf"}));
+    EXPECT_EQ(vitals_test::le_values(s2, "/v1/fast").size(), 5u);  // its own still win
+}
+
+TEST_F(httplib_fixture, opentelemetry_names) {
+    start({.names = metric_names::opentelemetry});
+    http_client c(port);
+    EXPECT_EQ(c.get("/v1/events/1").status, 200);
+    EXPECT_EQ(c.get("/v1/events/1").status, 200);
+    EXPECT_EQ(c.get("/v1/events/2").status, 404);
+    EXPECT_EQ(c.get("/nope").status, 404);
+    vitals_test::expect_otel_names(scrape());
+}
+
+// cpp-httplib answers some requests before any handler runs (a body over the payload limit, a
+// method it does not know, a GET to a path only POST is registered for): those whose path is a
+// registered template count under it; only paths that match nothing are `unmatched`.
+TEST_F(httplib_fixture, refused_before_routing_keeps_the_route) {
+    start({}, [](httplib::Server& s) { s.set_payload_max_length(16); });
+    http_client c(port);
+    EXPECT_EQ(c.post("/v1/events", std::string(100, 'x')).status, 413);
+    EXPECT_EQ(c.post("/v1/events", "small").status, 201);
+    EXPECT_EQ(c.raw("BREW /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 400);
+    EXPECT_EQ(c.get("/v1/events").status, 404);
+    EXPECT_EQ(c.raw("BREW /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 400);
+    EXPECT_EQ(c.get("/nowhere").status, 404);
+    const auto s = scrape();
+    EXPECT_EQ(sample(s, "http_requests_total", labels("POST", "/v1/events", "413")), 1) << s;
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/events\"", "status=\"413\"", "error_type=\"client_error\""}),
+              1);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("POST", "/v1/events", "201")), 1);
+    EXPECT_EQ(sample(s, "http_requests_total", labels("other", "/v1/events", "400")), 1) << s;
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events", "404")), 1) << s;
+    EXPECT_EQ(sample(s, "http_requests_total", labels("other", "unmatched", "400")), 1) << s;
+    EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 1) << s;
 }

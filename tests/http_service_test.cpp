@@ -29,7 +29,11 @@ std::string binary() {
 
 class service_process {
 public:
-    explicit service_process(std::vector<std::pair<std::string, std::string>> env = {}) {
+    struct with_args {};  // a third parameter, so that a braced list of pairs still means `env`
+    explicit service_process(std::vector<std::pair<std::string, std::string>> env = {})
+        : service_process(std::move(env), {}, with_args{}) {}
+    service_process(std::vector<std::pair<std::string, std::string>> env, std::vector<std::string> extra_args,
+                    with_args) {
         int out[2];
         if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
         pid_ = ::fork();
@@ -38,24 +42,32 @@ public:
             ::close(out[0]);
             ::close(out[1]);
             for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-            const std::string bin = binary();
-            ::execl(bin.c_str(), bin.c_str(), "--port", "0", "--host", "127.0.0.1", static_cast<char*>(nullptr));
+            std::vector<std::string> args = {binary(), "--port", "0", "--host", "127.0.0.1"};
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
             ::_exit(127);
         }
         ::close(out[1]);
         out_ = out[0];
-        // Read the "listening on <port>" line, 10 s at most.
-        std::string line;
+        // Read the "listening on <port>" line (after "admin listening on <port>" when asked for),
+        // 10 s at most.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-            pollfd p{out_, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) continue;
-            char c;
-            if (::read(out_, &c, 1) != 1) break;
-            line += c;
+        for (int lines = 0; lines < 2 && port == 0; ++lines) {
+            std::string line;
+            while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+                pollfd p{out_, POLLIN, 0};
+                if (::poll(&p, 1, 100) <= 0) continue;
+                char c;
+                if (::read(out_, &c, 1) != 1) break;
+                line += c;
+            }
+            if (lines == 0) first_line = line;
+            if (line.rfind("admin listening on ", 0) == 0) admin_port = std::atoi(line.c_str() + 19);
+            if (line.rfind("listening on ", 0) == 0) port = std::atoi(line.c_str() + 13);
         }
-        first_line = line;
-        if (line.rfind("listening on ", 0) == 0) port = std::atoi(line.c_str() + 13);
     }
     ~service_process() {
         if (pid_ > 0 && !reaped_) {
@@ -80,6 +92,7 @@ public:
     }
 
     int port = 0;
+    int admin_port = 0;
     std::string first_line;
 
 private:
@@ -180,6 +193,86 @@ TEST(http_service, defaults_and_sigint) {
     ASSERT_NE(status, -1);
     EXPECT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The admin port (--admin-port 0) serves metrics and probes through vitals::exposer, while the
+// /v1 routes stay on the traffic port.
+TEST(http_service, admin_port_serves_metrics_and_probes) {
+    ASSERT_FALSE(binary().empty()) << "SERVICE_BINARY is not set";
+    service_process svc({{"SERVICE_NAME", "api-admin"}}, {"--admin-port", "0"}, service_process::with_args{});
+    ASSERT_GT(svc.admin_port, 0) << "no 'admin listening on' line, got: '" << svc.first_line << "'";
+    ASSERT_GT(svc.port, 0);
+    ASSERT_NE(svc.admin_port, svc.port);
+    {
+        http_client traffic(svc.port);
+        EXPECT_EQ(traffic.get("/v1/events/1").status, 200);
+        EXPECT_EQ(traffic.get("/v1/health").status, 200);
+        EXPECT_EQ(traffic.get("/metrics").status, 404);  // the admin routes are not on the traffic port
+        http_client admin(svc.admin_port);
+        EXPECT_EQ(admin.get("/v1/metrics").status, 404);
+        const auto live = admin.get("/health");
+        EXPECT_EQ(live.status, 200);
+        EXPECT_NE(live.body.find("\"status\":\"healthy\""), std::string::npos) << live.body;
+        auto ready = admin.get("/ready");
+        for (int i = 0; i < 250 && ready.status != 200; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            ready = admin.get("/ready");
+        }
+        EXPECT_EQ(ready.status, 200) << ready.body;
+        EXPECT_EQ(admin.get("/ready/event_store").status, 200);
+        EXPECT_EQ(admin.get("/ready/nope").status, 404);
+        const auto m = admin.get("/metrics");
+        ASSERT_EQ(m.status, 200);
+        auto [ok, out] = vitals_test::promtool_check(m.body);
+        EXPECT_TRUE(ok) << out;
+        // The same registry as /v1/metrics: the traffic port's request counted above is there.
+        EXPECT_EQ(sample(m.body, "http_requests_total",
+                         {"endpoint=\"/v1/events/{id}\"", "status=\"200\"", "service=\"api-admin\""}),
+                  1);
+        EXPECT_GE(sample(m.body, "vitals_exposer_connections", {}), 1);
+        const auto om = admin.get("/metrics", "application/openmetrics-text;version=1.0.0");
+        EXPECT_EQ(om.headers.at("content-type").rfind("application/openmetrics-text", 0), 0u);
+        EXPECT_NE(om.body.find("# EOF\n"), std::string::npos);
+    }
+    const int status = svc.stop(SIGTERM);
+    ASSERT_NE(status, -1) << "service did not stop within 10 s of SIGTERM";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+// Only canonical decimal ids name an event, and the answer never echoes the raw path; bodies are
+// bounded.
+TEST(http_service, event_ids_are_canonical_and_bodies_bounded) {
+    ASSERT_FALSE(binary().empty()) << "SERVICE_BINARY is not set";
+    service_process svc;
+    ASSERT_GT(svc.port, 0) << svc.first_line;
+    {
+        http_client c(svc.port);
+        const auto one = c.get("/v1/events/1");
+        EXPECT_EQ(one.status, 200);
+        EXPECT_EQ(one.body, "{\"id\":1}");
+        for (const std::string id : {"+1", "%2B1", "0001", "01", "1%00garbage", "1%20", "%201", "1x", "-1",
+                                     "-18446744073709551615", "18446744073709551616", "99999999999999999999999",
+                                     "1%0d%0aX:%20y", "%01", "0x1", "1e0", "%31"}) {
+            const auto r = c.get("/v1/events/" + id);
+            if (id == "%31") {  // percent-encoded '1' decodes to the canonical "1": the same event
+                EXPECT_EQ(r.status, 200) << id;
+                EXPECT_EQ(r.body, "{\"id\":1}") << id;
+                continue;
+            }
+            EXPECT_EQ(r.status, 404) << id << ": " << r.body;
+            EXPECT_EQ(r.body, "{\"error\":\"not found\"}") << id;
+        }
+        EXPECT_EQ(c.get("/v1/events/0").status, 404);  // canonical, but no such event
+        const auto big = c.post("/v1/events", std::string((1 << 20) + 1, 'x'));
+        EXPECT_EQ(big.status, 413);
+        http_client c2(svc.port);
+        EXPECT_EQ(c2.post("/v1/events", std::string(1 << 20, 'x')).status, 201);
+        const auto s = c2.get("/v1/metrics").body;
+        auto [ok, out] = vitals_test::promtool_check(s);
+        EXPECT_TRUE(ok) << out;
+        EXPECT_EQ(s.find("garbage"), std::string::npos);
+    }
+    EXPECT_EQ(WEXITSTATUS(svc.stop(SIGTERM)), 0);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include <vitals/exposition/text.hpp>
 #include <vitals/health/liveness.hpp>
 #include <vitals/health/probe.hpp>
+#include <vitals/http/instrumentation.hpp>
 
 namespace vitals_test {
 
@@ -53,6 +54,19 @@ public:
         return request("GET", target, {}, accept.empty() ? std::string() : "Accept: " + accept + "\r\n");
     }
     http_response post(const std::string& target, const std::string& body) { return request("POST", target, body); }
+
+    /// Sends `bytes` exactly as given (a request a framework should refuse) on a fresh connection
+    /// and reads one response; `head` when it answers a HEAD request. End the request with
+    /// `Connection: close` so that the server need not wait for more.
+    http_response raw(const std::string& bytes, bool head = false) {
+        close_socket();
+        connect_socket();
+        if (!send_all(bytes)) throw std::runtime_error("http_client: cannot send raw request");
+        http_response res;
+        if (!read_response(res, head)) throw std::runtime_error("http_client: no response to raw request");
+        close_socket();
+        return res;
+    }
 
     http_response request(const std::string& method, const std::string& target, const std::string& body = {},
                           const std::string& extra_headers = {}) {
@@ -246,6 +260,36 @@ inline std::pair<bool, std::string> promtool_check(const std::string& scrape) {
     return {WIFEXITED(rc) && WEXITSTATUS(rc) == 0, out};
 }
 
+/// Parses `exposition` (OpenMetrics) with the strict parser of the Python client (Debian's
+/// python3-prometheus-client), as tests/support/openmetrics.hpp does; {passed, what it said}. A
+/// missing parser fails with a message naming the package.
+inline std::pair<bool, std::string> openmetrics_parser_check(const std::string& exposition) {
+    char path[] = "/tmp/vitals-om-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) return {false, "cannot create a temporary file"};
+    const bool written = ::write(fd, exposition.data(), exposition.size()) == static_cast<ssize_t>(exposition.size());
+    ::close(fd);
+    if (!written) return {false, "cannot write the exposition"};
+    const std::string cmd = std::string("/usr/bin/python3 -c '") +
+                            "import sys\n"
+                            "from prometheus_client.openmetrics.parser import text_string_to_metric_families\n"
+                            "for f in text_string_to_metric_families(sys.stdin.read()):\n"
+                            "    list(f.samples)\n' < " + path + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    int rc = -1;
+    if (p) {
+        char b[4096];
+        std::size_t n;
+        while ((n = std::fread(b, 1, sizeof b, p)) > 0) out.append(b, n);
+        rc = ::pclose(p);
+    }
+    ::unlink(path);
+    if (out.find("ModuleNotFoundError") != std::string::npos)
+        return {false, "the OpenMetrics parser is missing (install python3-prometheus-client): " + out};
+    return {p && WIFEXITED(rc) && WEXITSTATUS(rc) == 0, out};
+}
+
 /// Scrapes `path` with `c`: expects 200, the text format's content type and a body promtool
 /// accepts (each a test failure otherwise); returns the body.
 inline std::string checked_scrape(http_client& c, const std::string& path = "/metrics", const std::string& accept = {}) {
@@ -286,8 +330,10 @@ struct health_routes {
 
 /// The routes an adapter's health() registers, on `port`: /v1/health, /v1/ready and
 /// /v1/ready/{check} answer from the probe's results in every format, and are instrumented under
-/// their templates (`scrape` returns the adapter's metrics).
-inline void expect_health_routes(int port, health_routes& h, const std::function<std::string()>& scrape) {
+/// their templates when `counted` (count_service_endpoints), absent from the metrics otherwise
+/// (`scrape` returns the adapter's metrics).
+inline void expect_health_routes(int port, health_routes& h, const std::function<std::string()>& scrape,
+                                 bool counted = true) {
     http_client c(port);
     auto live = c.get("/v1/health");
     EXPECT_EQ(live.status, 200);
@@ -314,9 +360,90 @@ inline void expect_health_routes(int port, health_routes& h, const std::function
     EXPECT_EQ(c.get("/v1/health").status, 200);  // liveness never looks at dependencies
 
     const std::string metrics = scrape();
+    if (!counted) {
+        EXPECT_EQ(metrics.find("endpoint=\"/v1/health\""), std::string::npos) << metrics;
+        EXPECT_EQ(metrics.find("endpoint=\"/v1/ready"), std::string::npos) << metrics;
+        EXPECT_EQ(metrics.find("endpoint=\"/metrics\""), std::string::npos) << metrics;
+        EXPECT_EQ(metrics.find("endpoint=\"unmatched\""), std::string::npos) << metrics;  // not miscounted either
+        return;
+    }
     EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/health\"", "status=\"200\""}), 3) << metrics;
     EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"503\""}), 1) << metrics;
     EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"404\""}), 1) << metrics;
+}
+
+/// A registry and an instrumentation of it, made and destroyed together: what an adapter test
+/// restarts with other options. (A registry is never deleted through a pointer to itself: it has
+/// virtual functions and no virtual destructor.)
+struct metrics_state {
+    explicit metrics_state(vitals::http::instrumentation_options options) : inst(reg, std::move(options)) {}
+    vitals::registry reg;
+    vitals::http::instrumentation inst;
+};
+
+/// The bucket bounds the adapter tests give the fast route `/v1/fast` (route_options).
+inline const std::vector<double> fast_buckets = {0.0001, 0.00025, 0.0005, 0.001};
+
+/// A scrape's `le` values of `http_request_duration_seconds` for one method and endpoint, in order.
+inline std::vector<std::string> le_values(std::string_view scrape, std::string_view endpoint,
+                                          std::string_view method = "GET") {
+    std::vector<std::string> out;
+    const std::string prefix = "http_request_duration_seconds_bucket{";
+    const std::string ep = "endpoint=\"" + std::string(endpoint) + "\"";
+    std::size_t pos = 0;
+    while ((pos = scrape.find(prefix, pos)) != std::string_view::npos) {
+        const std::size_t end = scrape.find('\n', pos);
+        const std::string_view line = scrape.substr(pos, end - pos);
+        pos = end;
+        if (line.find(ep) == std::string_view::npos ||
+            line.find("method=\"" + std::string(method) + "\"") == std::string_view::npos)
+            continue;
+        const auto le = line.find("le=\"");
+        if (le == std::string_view::npos) continue;
+        const auto close = line.find('"', le + 4);
+        out.emplace_back(line.substr(le + 4, close - le - 4));
+    }
+    return out;
+}
+
+/// What every adapter's test checks of per-route buckets, after one GET of `/v1/fast` and one of
+/// `/v1/events/1`: each template's series have their own buckets, the default route keeps the
+/// seed's 10 ms…10 s, and both are one family (`promtool` has checked the scrape already).
+inline void expect_route_buckets(const std::string& scrape) {
+    EXPECT_EQ(le_values(scrape, "/v1/fast"), (std::vector<std::string>{"0.0001", "0.00025", "0.0005", "0.001", "+Inf"}))
+        << scrape;
+    EXPECT_EQ(le_values(scrape, "/v1/events/{id}"),
+              (std::vector<std::string>{"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}))
+        << scrape;
+    EXPECT_EQ(sample(scrape, "http_request_duration_seconds_count", {"endpoint=\"/v1/fast\""}), 1) << scrape;
+    EXPECT_EQ(sample(scrape, "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 1) << scrape;
+    std::size_t types = 0;
+    for (std::size_t p = 0; (p = scrape.find("# TYPE http_request_duration_seconds ", p)) != std::string::npos; ++p) ++types;
+    EXPECT_EQ(types, 1u) << scrape;
+}
+
+/// What every adapter's test checks of OpenTelemetry's names, after 2 GETs of `/v1/events/1`, one
+/// of `/v1/events/2` (404) and one of a path no route matches.
+inline void expect_otel_names(const std::string& scrape) {
+    const auto otel = [](std::string_view method, std::string_view route, std::string_view status) {
+        return std::vector<std::string>{"http_request_method=\"" + std::string(method) + "\"",
+                                        "http_route=\"" + std::string(route) + "\"",
+                                        "http_response_status_code=\"" + std::string(status) + "\""};
+    };
+    EXPECT_EQ(sample(scrape, "http_server_request_duration_seconds_count", otel("GET", "/v1/events/{id}", "200")), 2)
+        << scrape;
+    EXPECT_EQ(sample(scrape, "http_server_request_duration_seconds_count", otel("GET", "/v1/events/{id}", "404")), 1)
+        << scrape;
+    EXPECT_EQ(sample(scrape, "http_server_request_duration_seconds_count", otel("GET", "", "404")), 1) << scrape;
+    EXPECT_EQ(sample(scrape, "http_server_request_duration_seconds_bucket",
+                     {"http_route=\"/v1/events/{id}\"", "http_response_status_code=\"200\"", "le=\"10\""}),
+              2)
+        << scrape;
+    EXPECT_EQ(sample(scrape, "http_server_active_requests"), 0) << scrape;
+    // vitals' own names record nothing meanwhile.
+    EXPECT_TRUE(std::isnan(sample(scrape, "http_requests_total"))) << scrape;
+    EXPECT_TRUE(std::isnan(sample(scrape, "http_request_duration_seconds_count"))) << scrape;
+    EXPECT_EQ(scrape.find("endpoint=\""), std::string::npos) << scrape;
 }
 
 }  // namespace vitals_test

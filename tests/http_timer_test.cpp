@@ -1,6 +1,8 @@
 // request_timer, instrument() and the label rules, without any framework.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 #include <vitals/vitals.hpp>
 
 #include "http_support.hpp"
+#include "support/protobuf_decode.hpp"
 
 using namespace vitals::http;
 using vitals_test::sample;
@@ -317,3 +320,172 @@ TEST_F(fixture, moved_timer_records_once) {
     EXPECT_EQ(total("GET", "/async", "404"), 1);
     EXPECT_EQ(sample(scrape(), "http_request_duration_seconds_count", {"endpoint=\"/async\""}), 2);
 }
+
+// --- instrumentation_options and route_options -------------------------------------------------
+
+namespace {
+
+std::vector<std::string> route_les(const std::string& scrape, std::string_view method, std::string_view endpoint) {
+    return vitals_test::le_values(scrape, endpoint, method);
+}
+
+void observe(route_metrics& r, int status = 200) {
+    request_timer t(r);
+    t.set_status(status);
+}
+
+// One family, two layouts, in all three formats: each series keeps its own buckets, and every
+// consumer accepts the mix.
+TEST(http_options, route_buckets_render_as_one_family_in_every_format) {
+    vitals::registry reg({{"service", "api"}});
+    instrumentation inst(reg);
+    auto& fast = inst.route("GET", "/fast", {.buckets = {0.0001, 0.001}});
+    auto& slow = inst.route("GET", "/slow");
+    observe(fast);
+    observe(slow);
+    observe(inst.unmatched().for_method("GET"), 404);
+
+    const auto text = vitals_test::checked_render(reg);
+    EXPECT_EQ(route_les(text, "GET", "/fast"), (std::vector<std::string>{"0.0001", "0.001", "+Inf"}));
+    EXPECT_EQ(route_les(text, "GET", "/slow").size(), 11u);
+    EXPECT_EQ(route_les(text, "GET", "unmatched").size(), 11u);  // unmatched keeps the default
+    // Layers get the registry's const labels like any family.
+    EXPECT_EQ(sample(text, "http_request_duration_seconds_bucket", {"endpoint=\"/fast\"", "service=\"api\"", "le=\"+Inf\""}), 1)
+        << text;
+
+    const auto om = vitals::render_openmetrics(reg);
+    const auto [ok, said] = vitals_test::openmetrics_parser_check(om);
+    EXPECT_TRUE(ok) << said << om;
+
+    const auto families = vitals_test::pb::decode_families(vitals::render_protobuf(reg));
+    std::size_t named = 0;
+    for (const auto& f : families) named += f.name == "http_request_duration_seconds";
+    EXPECT_EQ(named, 1u);
+    const auto& d = vitals_test::pb::find(families, "http_request_duration_seconds");
+    ASSERT_EQ(d.metrics.size(), 3u);
+    for (const auto& m : d.metrics) {
+        const std::size_t buckets = vitals_test::pb::all(m.body, 3).size();  // Histogram.bucket
+        EXPECT_EQ(buckets, m.label("endpoint") == "/fast" ? 2u : 10u) << m.label("endpoint");
+    }
+}
+
+// One template's series share a layout: other buckets for it later are refused, the same ones
+// or none are fine, and every method of the template gets them.
+TEST(http_options, a_template_has_one_layout) {
+    vitals::registry reg;
+    instrumentation inst(reg);
+    auto& a = inst.route("GET", "/a", {.buckets = {1, 2}});
+    EXPECT_THROW(inst.route("POST", "/a", {.buckets = {3}}), vitals::invalid_argument_error);
+    EXPECT_EQ(&inst.route("GET", "/a", {.buckets = {1, 2}}), &a);
+    observe(inst.route("HEAD", "/a"));
+    EXPECT_EQ(route_les(vitals_test::checked_render(reg), "HEAD", "/a"), (std::vector<std::string>{"1", "2", "+Inf"}));
+    EXPECT_THROW(inst.route("GET", "/b", {.buckets = {2, 1}}), vitals::invalid_argument_error);  // not increasing
+}
+
+TEST(http_options, instrumentation_buckets_apply_to_every_route) {
+    vitals::registry reg;
+    instrumentation inst(reg, {.buckets = {0.5, 1}});
+    observe(inst.route("GET", "/x"));
+    observe(inst.unmatched().for_method("GET"), 404);
+    const auto text = vitals_test::checked_render(reg);
+    EXPECT_EQ(route_les(text, "GET", "/x"), (std::vector<std::string>{"0.5", "1", "+Inf"}));
+    EXPECT_EQ(route_les(text, "GET", "unmatched"), (std::vector<std::string>{"0.5", "1", "+Inf"}));
+}
+
+// Operational metrics made by the caller keep their buckets for every route; asking for others
+// is an error, not a silent fallback.
+TEST(http_options, caller_operational_metrics_fix_the_buckets) {
+    vitals::registry reg;
+    vitals::operational_metrics ops(reg);
+    EXPECT_THROW(instrumentation(reg, ops, {.buckets = {0.5}}), vitals::invalid_argument_error);
+    instrumentation same(reg, ops, {.buckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}});
+    instrumentation inst(reg, ops);
+    EXPECT_THROW(inst.route("GET", "/x", {.buckets = {0.1}}), vitals::invalid_argument_error);
+    observe(inst.route("GET", "/x"));
+    EXPECT_EQ(sample(vitals_test::checked_render(reg), "http_request_duration_seconds_count", {"endpoint=\"/x\""}), 1);
+}
+
+// A registry where the plain latency family already exists (an operational_metrics of the
+// program's own): an instrumentation made without it shares that family, as before.
+TEST(http_options, plain_family_registered_first_is_shared) {
+    vitals::registry reg;
+    vitals::operational_metrics ops(reg);
+    instrumentation inst(reg);
+    observe(inst.route("GET", "/x"));
+    ops.request_duration.labels("GET", "/y").observe(0.1);
+    const auto text = vitals_test::checked_render(reg);
+    EXPECT_EQ(sample(text, "http_request_duration_seconds_count", {"endpoint=\"/x\""}), 1);
+    EXPECT_EQ(sample(text, "http_request_duration_seconds_count", {"endpoint=\"/y\""}), 1);
+    EXPECT_THROW(inst.route("GET", "/z", {.buckets = {0.1}}), vitals::invalid_argument_error);
+    EXPECT_THROW(instrumentation(reg, {.buckets = {0.1}}), vitals::registration_error);
+}
+
+TEST(http_options, two_instrumentations_share_one_registry) {
+    vitals::registry reg;
+    instrumentation a(reg);
+    instrumentation b(reg);
+    observe(a.route("GET", "/a", {.buckets = {0.001}}));
+    observe(b.route("GET", "/b"));
+    const auto text = vitals_test::checked_render(reg);
+    EXPECT_EQ(route_les(text, "GET", "/a"), (std::vector<std::string>{"0.001", "+Inf"}));
+    EXPECT_EQ(sample(text, "http_request_duration_seconds_count", {"endpoint=\"/b\""}), 1);
+}
+
+// OpenTelemetry's names: their method and route conventions, one histogram whose _count counts
+// requests per status, and nothing under vitals' names.
+TEST(http_options, opentelemetry_names_and_values) {
+    vitals::registry reg;
+    instrumentation inst(reg, {.names = metric_names::opentelemetry});
+    observe(inst.unmatched().for_method("BREW"), 404);
+    observe(inst.route("GET", "/v1/events/{id}"), 200);
+    {
+        request_timer t(inst.route("POST", "/v1/events"));
+        t.mark_timeout();
+    }
+    EXPECT_THROW(
+        {
+            request_timer t(inst.route("GET", "/v1/events/{id}"));
+            throw std::runtime_error("x");
+        },
+        std::runtime_error);
+    const auto text = vitals_test::checked_render(reg);
+    const auto count = [&](std::string_view m, std::string_view route, std::string_view st) {
+        return sample(text, "http_server_request_duration_seconds_count",
+                      {"http_request_method=\"" + std::string(m) + "\"", "http_route=\"" + std::string(route) + "\"",
+                       "http_response_status_code=\"" + std::string(st) + "\""});
+    };
+    EXPECT_EQ(count("_OTHER", "", "404"), 1) << text;
+    EXPECT_EQ(count("GET", "/v1/events/{id}", "200"), 1) << text;
+    EXPECT_EQ(count("GET", "/v1/events/{id}", "500"), 1) << text;
+    EXPECT_EQ(count("POST", "/v1/events", "504"), 1) << text;
+    EXPECT_EQ(inst.in_flight().value(), 0);
+    EXPECT_NE(text.find("# TYPE http_server_active_requests gauge"), std::string::npos);
+    EXPECT_TRUE(std::isnan(sample(text, "http_requests_total")));
+    EXPECT_TRUE(std::isnan(sample(text, "http_requests_in_flight")));
+}
+
+// Layers made while other threads render and record: every render stays valid and complete.
+TEST(http_options, layers_made_during_renders) {
+    vitals::registry reg;
+    instrumentation inst(reg);
+    auto& base = inst.route("GET", "/base");
+    std::atomic<bool> done{false};
+    std::thread render([&] {
+        while (!done) {
+            const auto text = vitals::render_text(reg);
+            ASSERT_EQ(sample(text, "http_request_duration_seconds_count", {"endpoint=\"/base\""}) >= 0, true);
+        }
+    });
+    std::thread record([&] {
+        while (!done) observe(base);
+    });
+    for (int i = 1; i <= 50; ++i) observe(inst.route("GET", "/r" + std::to_string(i), {.buckets = {0.001 * i}}));
+    done = true;
+    render.join();
+    record.join();
+    const auto text = vitals_test::checked_render(reg);
+    EXPECT_EQ(route_les(text, "GET", "/r50"), (std::vector<std::string>{"0.05", "+Inf"}));
+    EXPECT_EQ(sample(text, "http_request_duration_seconds_count", {"endpoint=\"/r7\""}), 1);
+}
+
+}  // namespace

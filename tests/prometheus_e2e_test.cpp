@@ -4,6 +4,7 @@
 // without (it asks for OpenMetrics). Loopback only; every wait is bounded; Prometheus is killed at
 // the end of each run.
 #include <vitals/http/metrics_endpoint.hpp>
+#include <vitals/http/exposer.hpp>
 #include <vitals/core/info.hpp>
 #include <vitals/core/native_histogram.hpp>
 #include <vitals/core/stateset.hpp>
@@ -538,4 +539,60 @@ TEST(PrometheusE2E, HostileValuesOverOpenMetricsKeepTheTargetUp) {
     }
     EXPECT_EQ(p.query("count(e2e_hostile_jobs_total)", eq(1)), 1);
     EXPECT_GE(jobs.dropped_samples(), 3u);
+}
+
+// The same workload served by vitals::exposer (http/exposer.hpp) instead of the minimal server
+// above: Prometheus scrapes it with gzip (it always sends Accept-Encoding: gzip) and without,
+// over OpenMetrics and over protobuf, and stores the exact values.
+void exposer_run(bool gzip, bool native) {
+    workload w;
+    vitals::exposer_options o;
+    o.gzip = gzip;
+    o.gzip_min_bytes = 0;  // the workload's exposition is small; compress it anyway
+    vitals::exposer e(o);
+    e.serve_metrics(w.r);
+    e.start();
+    prometheus_process p(e.port(), native);
+    ASSERT_TRUE(p.started());
+    const auto targets = p.poll("/api/v1/targets",
+                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
+                                20s);
+    ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
+    EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
+    auto eq = [](double want) { return [want](double v) { return v == want; }; };
+    EXPECT_EQ(p.query("e2e_jobs_total{kind=\"a\",service=\"e2e\"}", eq(12345)), 12345);
+    EXPECT_EQ(p.query("e2e_jobs_total{kind=\"b\"}", eq(8)), 8);
+    EXPECT_EQ(p.query("e2e_bytes_total", eq(1099511627776.0)), 1099511627776.0);
+    EXPECT_EQ(p.query("e2e_temperature_celsius", eq(21.5)), 21.5);
+    EXPECT_EQ(p.query("e2e_classic_seconds_count{route=\"/a\"}", eq(101)), 101);
+    EXPECT_EQ(p.query("e2e_rpc_seconds_count", eq(1000)), 1000);
+    EXPECT_EQ(p.query("e2e_build_info{version=\"1.2.3\"}", eq(1)), 1);
+    const auto served = p.query("vitals_exposer_requests_total{code=\"200\"}", [](double v) { return v >= 1; });
+    ASSERT_TRUE(served);
+    EXPECT_GE(*served, 1);
+    // What went on the wire: compressed answers are well under the plain exposition's size.
+    // Prometheus asks for protobuf with native histograms on, OpenMetrics otherwise.
+    const auto format = native ? vitals::exposition_format::protobuf_delimited : vitals::exposition_format::openmetrics_1_0_0;
+    std::string uncompressed;
+    vitals::render(w.r, format, uncompressed);
+    vitals::render(e.self_metrics(), format, uncompressed);
+    const double plain = static_cast<double>(uncompressed.size());
+    const auto sent = p.query("vitals_exposer_scrape_size_bytes_sum / vitals_exposer_scrape_size_bytes_count");
+    ASSERT_TRUE(sent);
+    if (gzip) {
+        EXPECT_LT(*sent, plain / 2) << "Prometheus' scrapes were not compressed";
+    } else {
+        EXPECT_GT(*sent, plain / 2);
+    }
+    e.stop();
+}
+
+TEST(PrometheusE2E, ExposerWithGzipOverOpenMetrics) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    exposer_run(true, false);
+}
+
+TEST(PrometheusE2E, ExposerWithoutGzipOverProtobuf) {
+    if (!prometheus_available()) GTEST_SKIP() << "no " << prometheus_binary << " (Debian package 'prometheus')";
+    exposer_run(false, true);
 }

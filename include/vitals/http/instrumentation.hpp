@@ -11,6 +11,10 @@
 // - `endpoint`: the route template, or `unmatched` for requests that matched no route;
 // - `status`: the decimal code for 100–599, `invalid` for anything else;
 // - `error_type` (failures only): see error_type below.
+//
+// instrumentation_options chooses the latency buckets (per instrumentation; route_options per
+// route template), whether the metrics and probe endpoints count as routes, and the metric names:
+// vitals' own (above) or OpenTelemetry's HTTP semantic conventions.
 #pragma once
 
 #include <array>
@@ -19,12 +23,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include <vector>
 
 #include "../core/gauge.hpp"
 #include "../core/operational.hpp"
 #include "../core/registry.hpp"
+#include "layered_histogram.hpp"
 
 namespace vitals::http {
 
@@ -107,7 +115,70 @@ inline constexpr auto status_texts = [] {
     return error_type::none;
 }
 
+/// Which names the HTTP metrics get.
+enum class metric_names : std::uint8_t {
+    /// vitals' (the seed service's): `http_request_duration_seconds{method,endpoint}`,
+    /// `http_requests_total{method,endpoint,status}`,
+    /// `http_requests_failed_total{method,endpoint,status,error_type}`, `http_requests_in_flight`.
+    vitals,
+    /// OpenTelemetry's HTTP server semantic conventions as Prometheus exporters name them:
+    /// `http_server_request_duration_seconds{http_request_method,http_route,http_response_status_code}`
+    /// (its `_count` counts requests) and `http_server_active_requests`. Unknown methods are
+    /// `_OTHER` and requests that matched no route have an empty `http_route`, as there.
+    opentelemetry,
+};
+
+/// The bucket boundaries OpenTelemetry advises for `http.server.request.duration` (5 ms to 10 s).
+inline constexpr fixed_buckets otel_duration_buckets{{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}};
+
+/// Settings of one route template, given when it is registered.
+struct route_options {
+    /// Latency bucket upper bounds for this template's series (+Inf implied); empty: the
+    /// instrumentation's. A 0.5 ms route wants finer ones than the 10 ms default's first bucket,
+    /// which would make it read p50 = 5 ms by interpolation.
+    std::vector<double> buckets = {};
+};
+
+/// Settings of an instrumentation.
+struct instrumentation_options {
+    /// Latency bucket upper bounds of every route that sets none (+Inf implied); empty:
+    /// http_duration_buckets (10 ms to 10 s).
+    std::vector<double> buckets = {};
+    /// Whether the metrics endpoint and the health probes an adapter serves (its metrics() and
+    /// health()) are recorded like other routes. Off by default: scrapes and probes arrive every
+    /// few seconds whatever the traffic, and would dominate request rates.
+    bool count_service_endpoints = false;
+    /// The metric and label names.
+    metric_names names = metric_names::vitals;
+};
+
 class instrumentation;
+
+namespace detail {
+using otel_duration_family =
+    layered_histogram_family<labels<"http_request_method", "http_route", "http_response_status_code">>;
+using vitals_duration_family = layered_histogram_family<labels<"method", "endpoint">>;
+
+// The `http_request_method` value of OpenTelemetry's conventions.
+[[nodiscard]] constexpr std::string_view otel_method_name(method_id id) noexcept {
+    return id == method_id::other ? std::string_view("_OTHER") : method_name(id);
+}
+
+[[nodiscard]] inline bool same_bounds(span<const double> a, span<const double> b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!(a[i] == b[i])) return false;
+    return true;
+}
+
+// Where a route's series come from: one histogram family layer (chosen by the route's buckets)
+// and, under vitals' names, the counter families of the operational metrics.
+struct route_sinks {
+    operational_metrics* ops = nullptr;
+    histogram_family<labels<"method", "endpoint">>* duration = nullptr;  // vitals' names
+    otel_duration_family::layer_type* otel = nullptr;                     // OpenTelemetry's names
+};
+}  // namespace detail
 
 /// The metrics of one route: one method on one route template. Made by instrumentation, which
 /// keeps it alive (and at the same address) for its own lifetime.
@@ -122,24 +193,34 @@ public:
             for (auto& c : p->slots) delete c.load(std::memory_order_relaxed);
             delete p;
         }
+        if (histogram_table* p = by_status_.load(std::memory_order_relaxed)) {
+            for (auto& h : p->slots) delete h.load(std::memory_order_relaxed);
+            delete p;
+        }
     }
 
     /// The `method` label value.
     [[nodiscard]] std::string_view method() const noexcept { return method_name(method_); }
-    /// The `endpoint` label value (the route template, or `unmatched`).
+    /// The route template, or `unmatched`.
     [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
 
     /// Records one finished request. `marked` overrides the error type the status implies (an
     /// exception, a timeout); a request fails when its status is 4xx/5xx or something was marked.
     /// Costs no lock or allocation once this status (and error type) has been seen on this route.
-    void record(int status, error_type marked, double seconds) {
-        duration_.observe(seconds);
+    /// Under OpenTelemetry's names only the status is recorded (their duration histogram has no
+    /// error type), so an exception counts as a 500.
+    // Flattened so that the observation and increments are inlined whatever else calls them (the
+    // inliner keeps a function with several callers out of line); the first-use paths stay out.
+    [[gnu::flatten]] void record(int status, error_type marked, double seconds) {
+        if (sinks_.otel) [[unlikely]]
+            return record_otel(status, seconds);
+        duration_->observe(seconds);
         counter_for(0, status).inc();
         const error_type e = marked != error_type::none ? marked : error_type_for_status(status);
         if (e != error_type::none) counter_for(static_cast<std::size_t>(e), status).inc();
     }
 
-    /// Counts a request as started (the `http_requests_in_flight` gauge).
+    /// Counts a request as started (the in-flight gauge).
     void begin() const { in_flight_.inc(); }
     /// Counts a started request as finished.
     void end() const { in_flight_.dec(); }
@@ -150,10 +231,15 @@ private:
     struct table {
         std::array<std::atomic<counter*>, detail::status_slots> slots{};
     };
+    struct histogram_table {
+        std::array<std::atomic<histogram*>, detail::status_slots> slots{};
+    };
 
-    route_metrics(operational_metrics& ops, const gauge& in_flight, method_id m, std::string endpoint)
-        : ops_(ops), in_flight_(in_flight), method_(m), endpoint_(std::move(endpoint)),
-          duration_(ops.request_duration.with(method_name(m), endpoint_)) {}
+    route_metrics(const detail::route_sinks& sinks, const gauge& in_flight, method_id m, std::string endpoint,
+                  std::string_view label)
+        : sinks_(sinks), in_flight_(in_flight), method_(m), endpoint_(std::move(endpoint)), label_(label) {
+        if (!sinks_.otel) duration_.emplace(sinks_.duration->with(method_name(m), label_));
+    }
 
     // Table 0 holds http_requests_total, table e the failures of error type e.
     const counter& counter_for(std::size_t t, int status) {
@@ -177,19 +263,48 @@ private:
         if (c) return *c;
         const std::string_view st = status_label(status);
         auto made = std::make_unique<counter>(
-            t == 0 ? ops_.requests_total.with(method(), endpoint_, st)
-                   : ops_.requests_failed_total.with(method(), endpoint_, st,
-                                                     error_type_name(static_cast<error_type>(t))));
+            t == 0 ? sinks_.ops->requests_total.with(method(), label_, st)
+                   : sinks_.ops->requests_failed_total.with(method(), label_, st,
+                                                            error_type_name(static_cast<error_type>(t))));
         if (slot.compare_exchange_strong(c, made.get(), std::memory_order_acq_rel)) return *made.release();
         return *c;
     }
 
-    operational_metrics& ops_;
+    // Out of line, so that vitals' names (the default) keep record() as small as it was.
+    [[gnu::noinline]] void record_otel(int status, double seconds) { histogram_for(status).observe(seconds); }
+
+    // OpenTelemetry's names: one duration series per status, made on the status's first request.
+    const histogram& histogram_for(int status) {
+        const std::size_t i = detail::status_index(status);
+        if (const histogram_table* p = by_status_.load(std::memory_order_acquire)) [[likely]]
+            if (const histogram* h = p->slots[i].load(std::memory_order_acquire)) [[likely]]
+                return *h;
+        return create_histogram(status);
+    }
+
+    [[gnu::noinline]] const histogram& create_histogram(int status) {
+        histogram_table* p = by_status_.load(std::memory_order_acquire);
+        if (!p) {
+            auto fresh = std::make_unique<histogram_table>();
+            if (by_status_.compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel)) p = fresh.release();
+        }
+        auto& slot = p->slots[detail::status_index(status)];
+        histogram* h = slot.load(std::memory_order_acquire);
+        if (h) return *h;
+        auto made = std::make_unique<histogram>(
+            sinks_.otel->with(detail::otel_method_name(method_), label_, status_label(status)));
+        if (slot.compare_exchange_strong(h, made.get(), std::memory_order_acq_rel)) return *made.release();
+        return *h;
+    }
+
+    detail::route_sinks sinks_;
     const gauge& in_flight_;
     method_id method_;
     std::string endpoint_;
-    histogram duration_;
+    std::string label_;  // the endpoint's label value (empty for unmatched under OpenTelemetry's names)
+    std::optional<histogram> duration_;  // vitals' names
     std::array<std::atomic<table*>, error_type_count> tables_{};
+    std::atomic<histogram_table*> by_status_{};  // OpenTelemetry's names
 };
 
 /// The routes of one route template, one per method, each made on its first request. Lets an
@@ -203,8 +318,14 @@ public:
         for (auto& r : routes_) delete r.load(std::memory_order_relaxed);
     }
 
-    /// The `endpoint` label value.
+    /// The route template, or `unmatched`.
     [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
+
+    /// The latency bucket upper bounds of this template's series.
+    [[nodiscard]] span<const double> buckets() const noexcept {
+        if (sinks_.otel) return sinks_.otel->params().layout->bounds();
+        return sinks_.duration->params().layout->bounds();
+    }
 
     /// The route for request method `method` (unknown methods share `other`).
     route_metrics& for_method(std::string_view method) { return for_method(parse_method(method)); }
@@ -219,72 +340,149 @@ public:
 
 private:
     friend class instrumentation;
-    endpoint_metrics(operational_metrics& ops, const gauge& in_flight, std::string endpoint)
-        : ops_(ops), in_flight_(in_flight), endpoint_(std::move(endpoint)) {}
+    endpoint_metrics(const detail::route_sinks& sinks, const gauge& in_flight, std::string endpoint, std::string label)
+        : sinks_(sinks), in_flight_(in_flight), endpoint_(std::move(endpoint)), label_(std::move(label)) {}
 
     [[gnu::noinline]] route_metrics& create(std::atomic<route_metrics*>& slot, method_id m) {
-        std::unique_ptr<route_metrics> made(new route_metrics(ops_, in_flight_, m, endpoint_));
+        std::unique_ptr<route_metrics> made(new route_metrics(sinks_, in_flight_, m, endpoint_, label_));
         route_metrics* expected = nullptr;
         if (slot.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) return *made.release();
         return *expected;
     }
 
-    operational_metrics& ops_;
+    detail::route_sinks sinks_;
     const gauge& in_flight_;
     std::string endpoint_;
+    std::string label_;
     std::array<std::atomic<route_metrics*>, method_count> routes_{};
 };
 
-/// HTTP instrumentation for one registry: the operational request families plus
-/// `http_requests_in_flight` (gauge), and the routes made so far.
+/// HTTP instrumentation for one registry: the request families, the in-flight gauge, and the
+/// routes made so far.
 ///
 /// Call route() or endpoint() when handlers are registered (that takes a lock and allocates);
 /// request_timer and instrument() then use the returned objects without either.
 class instrumentation {
 public:
-    /// Registers the operational metrics and the in-flight gauge in `r`, owning the former.
-    explicit instrumentation(registry& r)
-        : owned_(std::make_unique<operational_metrics>(r)), ops_(*owned_), in_flight_(make_in_flight(r)),
-          unmatched_(ops_, in_flight_, std::string(unmatched_endpoint)) {}
+    /// Registers the operational metrics (owning them), the in-flight gauge and, under
+    /// OpenTelemetry's names, their duration histogram in `r`. Throws invalid_argument_error for
+    /// bad buckets, registration_error when `r` already has these names defined otherwise.
+    explicit instrumentation(registry& r, instrumentation_options options = {})
+        : options_(std::move(options)), owned_(make_operational(r)), ops_(*owned_), in_flight_(make_in_flight(r)),
+          unmatched_(sinks_for(bounds()), in_flight_, std::string(unmatched_endpoint), unmatched_label()) {}
 
     /// Uses operational metrics the caller already has (registered in `r`), so that one
-    /// `operational_metrics` serves service_started() and the HTTP families alike.
-    instrumentation(registry& r, operational_metrics& ops)
-        : ops_(ops), in_flight_(make_in_flight(r)), unmatched_(ops_, in_flight_, std::string(unmatched_endpoint)) {}
+    /// `operational_metrics` serves service_started() and the HTTP families alike. Under vitals'
+    /// names every route then has the buckets of `ops.request_duration`: buckets in `options` or
+    /// in a route's options that differ from those throw invalid_argument_error.
+    instrumentation(registry& r, operational_metrics& ops, instrumentation_options options = {})
+        : options_(std::move(options)), ops_(ops), in_flight_(make_in_flight(r)),
+          unmatched_((register_otel(r), sinks_for(bounds())), in_flight_, std::string(unmatched_endpoint),
+                     unmatched_label()) {}
 
     instrumentation(const instrumentation&) = delete;
     instrumentation& operator=(const instrumentation&) = delete;
 
     /// The operational metrics (service_started(), uptime, the request families).
     [[nodiscard]] operational_metrics& operational() noexcept { return ops_; }
-    /// `http_requests_in_flight`: requests begun and not yet finished.
+    /// The in-flight gauge (`http_requests_in_flight`, or `http_server_active_requests` under
+    /// OpenTelemetry's names): requests begun and not yet finished.
     [[nodiscard]] const gauge& in_flight() const noexcept { return in_flight_; }
+    /// The settings this instrumentation was made with.
+    [[nodiscard]] const instrumentation_options& options() const noexcept { return options_; }
 
-    /// The routes of `route_template` (made on first use; the reference stays valid).
-    endpoint_metrics& endpoint(std::string_view route_template) {
+    /// The routes of `route_template` (made on first use; the reference stays valid). `route`
+    /// sets its buckets the first time; asking again with other non-empty buckets throws
+    /// invalid_argument_error, since one template's series have one layout.
+    endpoint_metrics& endpoint(std::string_view route_template, const route_options& route = {}) {
         if (route_template == unmatched_endpoint) return unmatched_;
         std::lock_guard lock(mu_);
         auto it = endpoints_.find(route_template);
-        if (it == endpoints_.end()) {
-            std::unique_ptr<endpoint_metrics> e(new endpoint_metrics(ops_, in_flight_, std::string(route_template)));
-            it = endpoints_.emplace(std::string(route_template), std::move(e)).first;
+        if (it != endpoints_.end()) {
+            if (!route.buckets.empty() &&
+                !detail::same_bounds(it->second->buckets(), {route.buckets.data(), route.buckets.size()}))
+                throw invalid_argument_error("vitals: route template '", route_template,
+                                             "' is already registered with other buckets");
+            return *it->second;
         }
-        return *it->second;
+        const auto sinks = route.buckets.empty() ? sinks_for(bounds()) : sinks_for({route.buckets.data(), route.buckets.size()});
+        std::unique_ptr<endpoint_metrics> e(new endpoint_metrics(sinks, in_flight_, std::string(route_template),
+                                                                 std::string(route_template)));
+        return *endpoints_.emplace(std::string(route_template), std::move(e)).first->second;
     }
 
     /// The route of `method` on `route_template`; its latency series exists from now on.
-    route_metrics& route(std::string_view method, std::string_view route_template) {
-        return endpoint(route_template).for_method(method);
+    route_metrics& route(std::string_view method, std::string_view route_template, const route_options& route = {}) {
+        return endpoint(route_template, route).for_method(method);
     }
 
     /// The shared routes of requests that matched no route (endpoint `unmatched`); lock-free.
     [[nodiscard]] endpoint_metrics& unmatched() noexcept { return unmatched_; }
 
 private:
-    static gauge make_in_flight(registry& r) {
+    // The instrumentation's buckets: the option, or the seed's default.
+    [[nodiscard]] span<const double> bounds() const noexcept {
+        if (!options_.buckets.empty()) return {options_.buckets.data(), options_.buckets.size()};
+        return http_duration_buckets;
+    }
+
+    [[nodiscard]] bool otel() const noexcept { return options_.names == metric_names::opentelemetry; }
+
+    [[nodiscard]] std::string unmatched_label() const {
+        return otel() ? std::string() : std::string(unmatched_endpoint);
+    }
+
+    std::unique_ptr<operational_metrics> make_operational(registry& r) {
+        if (register_otel(r)) return std::make_unique<operational_metrics>(r);
+        // Under vitals' names the latency family is a layered one, so that routes may have
+        // buckets of their own; operational_metrics records into its first layer.
+        auto fresh = std::make_unique<detail::vitals_duration_family>("http_request_duration_seconds",
+                                                                     "HTTP request latency in seconds.", bounds(),
+                                                                     r.labels().pairs());
+        try {
+            durations_ = &r.add_family(std::move(fresh));
+        } catch (const registration_error&) {
+            // Someone registered the plain family first (an operational_metrics of their own):
+            // share it, as before, with its buckets for every route.
+            if (!options_.buckets.empty()) throw;
+            return std::make_unique<operational_metrics>(r);
+        }
+        return std::make_unique<operational_metrics>(r, durations_->first());
+    }
+
+    // Registers OpenTelemetry's duration histogram when those names are chosen; true then.
+    bool register_otel(registry& r) {
+        if (!otel()) return false;
+        otel_ = &r.add_family(std::make_unique<detail::otel_duration_family>(
+            "http_server_request_duration_seconds", "Duration of HTTP server requests.", bounds(), r.labels().pairs()));
+        return true;
+    }
+
+    detail::route_sinks sinks_for(span<const double> b) {
+        detail::route_sinks s;
+        s.ops = &ops_;
+        if (otel_) {
+            s.otel = &otel_->layer(b);
+        } else if (durations_) {
+            s.duration = &durations_->layer(b);
+        } else if (detail::same_bounds(b, ops_.request_duration.params().layout->bounds())) {
+            s.duration = &ops_.request_duration;
+        } else {
+            throw invalid_argument_error(
+                "vitals: buckets other than those of the operational metrics' http_request_duration_seconds need an "
+                "instrumentation that registers its own (instrumentation(registry, options))");
+        }
+        return s;
+    }
+
+    gauge make_in_flight(registry& r) const {
+        if (otel()) return r.gauge<"http_server_active_requests">("Number of active HTTP server requests.");
         return r.gauge<"http_requests_in_flight">("HTTP requests being handled right now.");
     }
 
+    instrumentation_options options_;
+    detail::vitals_duration_family* durations_ = nullptr;  // null: ops_.request_duration alone
+    detail::otel_duration_family* otel_ = nullptr;        // OpenTelemetry's names only
     std::unique_ptr<operational_metrics> owned_;
     operational_metrics& ops_;
     gauge in_flight_;

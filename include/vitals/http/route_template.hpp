@@ -15,6 +15,34 @@
 
 namespace vitals::http {
 
+/// The parameters of a route template matched against a path: `{id}` in `/v1/events/{id}` against
+/// `/v1/events/42` gives `params["id"] == "42"`. Values are views of the path, as it was sent
+/// (still percent-encoded); they live as long as the path does.
+class route_params {
+public:
+    /// At most this many parameters per template (route_template refuses more).
+    static constexpr std::size_t max_size = 16;
+
+    /// The value of parameter `name`; empty when the template has none of that name.
+    [[nodiscard]] std::string_view operator[](std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (names_[i] == name) return values_[i];
+        return {};
+    }
+    /// Number of parameters.
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    /// The name of the `i`-th parameter, in template order.
+    [[nodiscard]] std::string_view name(std::size_t i) const noexcept { return names_[i]; }
+    /// The value of the `i`-th parameter, in template order.
+    [[nodiscard]] std::string_view value(std::size_t i) const noexcept { return values_[i]; }
+
+private:
+    friend class route_template;
+    std::string_view names_[max_size];
+    std::string_view values_[max_size];
+    std::size_t size_ = 0;
+};
+
 /// A parsed route template: literal segments and `{name}` parameters, each a whole segment.
 /// Matching allocates nothing, so a router can test every request against it.
 class route_template {
@@ -35,6 +63,8 @@ public:
                 throw invalid_argument_error("vitals: route template '" + text_ +
                                              "': a parameter must be a whole segment such as {id}");
             segments_.push_back({pos, end - pos, param});
+            if (param && ++params_ > route_params::max_size)
+                throw invalid_argument_error("vitals: route template '" + text_ + "' has more than 16 parameters");
             pos = end + 1;
         }
     }
@@ -44,7 +74,16 @@ public:
 
     /// True when `path` (without query string) has the template's shape: literal segments equal,
     /// each parameter a non-empty segment without '/'.
+    /// Paths match exactly, segment by segment, so a trailing slash matters: `/v1/events/` does
+    /// not match `/v1/events` (its last segment is empty), only a template ending in '/' does.
     [[nodiscard]] bool matches(std::string_view path) const noexcept {
+        route_params ignored;
+        return match(path, ignored);
+    }
+
+    /// As matches(), and fills `out` with the parameters' values (views of `path`).
+    [[nodiscard]] bool match(std::string_view path, route_params& out) const noexcept {
+        out.size_ = 0;
         if (path.empty() || path[0] != '/') return false;
         std::size_t pos = 1;
         for (std::size_t i = 0; i < segments_.size(); ++i) {
@@ -54,6 +93,10 @@ public:
             const std::string_view seg = path.substr(pos, end - pos);
             const auto& s = segments_[i];
             if (s.param ? seg.empty() : seg != std::string_view(text_).substr(s.offset, s.length)) return false;
+            if (s.param) {
+                out.names_[out.size_] = std::string_view(text_).substr(s.offset + 1, s.length - 2);
+                out.values_[out.size_++] = seg;
+            }
             pos = end + 1;
         }
         return pos == path.size() + 1;
@@ -103,6 +146,7 @@ private:
     };
     std::string text_;
     std::vector<segment> segments_;
+    std::size_t params_ = 0;
 };
 
 /// The path part of a request target: everything before '?' or '#'.

@@ -5,8 +5,11 @@
 // civetweb glob, and is checked again exactly (globs also match longer paths). Requests that reach
 // no handler are recorded as endpoint `unmatched`: from civetweb's http_error callback, which runs
 // before an error page is written (so a client holding its 404 can already scrape it), or else from
-// end_request, which sees every request but only after its response was sent. civetweb is C: an exception must not reach it, so
-// a handler that throws is recorded (error_type "exception") and answered 500 here.
+// end_request, which sees every request but only after its response was sent. A request civetweb
+// answers without calling a handler (a method it refuses) whose path matches a registered template
+// is recorded under that template: only paths that match nothing are `unmatched`. civetweb is C:
+// an exception must not reach it, so a handler that throws is recorded (error_type "exception")
+// and answered 500 here.
 //
 // Include only in programs that use civetweb (link libcivetweb).
 #pragma once
@@ -17,6 +20,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,18 +67,15 @@ public:
     }
 
     /// Routes requests of any method whose path has the shape of `tmpl` ("/v1/events/{id}") to
-    /// `h`; the method label comes from each request.
-    civetweb_server& handle(std::string_view tmpl, handler h) {
-        route_template t(tmpl);
-        const std::string glob = t.to_glob();
-        auto& e = entries_.emplace_back(entry{std::move(t), &inst_.endpoint(tmpl), std::move(h)});
-        mg_set_request_handler(ctx_, glob.c_str(), &dispatch, &e);
-        return *this;
+    /// `h`; the method label comes from each request, `options` sets the template's buckets.
+    civetweb_server& handle(std::string_view tmpl, handler h, const route_options& options = {}) {
+        return add(tmpl, std::move(h), &inst_.endpoint(tmpl, options));
     }
 
     /// Serves `r` (which must outlive the server) at `path`.
+    /// Recorded as a route only when the instrumentation's count_service_endpoints is set.
     civetweb_server& metrics(std::string_view path, const metric_source& r) {
-        return handle(path, [&r](mg_connection* conn) {
+        return service(path, [&r](mg_connection* conn) {
             const char* accept = mg_get_header(conn, "Accept");
             const auto m = render_metrics(r, accept ? accept : "");
             mg_send_http_ok(conn, std::string(m.content_type).c_str(), static_cast<long long>(m.body.size()));
@@ -85,17 +86,18 @@ public:
 
     /// Serves liveness at `live_path` and readiness at `ready_path` (all checks) and
     /// `ready_path`/{check} (one), answered from the probe's latest results without waiting on a
-    /// dependency. `live` and `ready` must outlive the server.
+    /// dependency. Recorded as routes only when the instrumentation's count_service_endpoints is
+    /// set. `live` and `ready` must outlive the server.
     civetweb_server& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
                             vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
                             std::string_view ready_path = "/v1/ready") {
-        handle(live_path, [&live, options](mg_connection* conn) {
+        service(live_path, [&live, options](mg_connection* conn) {
             return send(conn, vitals::health::handle_live(live, query_of(conn), options));
         });
-        handle(ready_path, [&ready, options](mg_connection* conn) {
+        service(ready_path, [&ready, options](mg_connection* conn) {
             return send(conn, vitals::health::handle_ready(ready, "", query_of(conn), options));
         });
-        handle(std::string(ready_path) + "/{check}", [&ready, options, prefix = std::string(ready_path)](mg_connection* conn) {
+        service(std::string(ready_path) + "/{check}", [&ready, options, prefix = std::string(ready_path)](mg_connection* conn) {
             const mg_request_info* info = mg_get_request_info(conn);
             const std::string_view path = info && info->local_uri_raw ? info->local_uri_raw : "";
             const std::string_view suffix = path.size() > prefix.size() ? path.substr(prefix.size()) : std::string_view{};
@@ -117,9 +119,25 @@ public:
 private:
     struct entry {
         route_template tmpl;
-        endpoint_metrics* endpoint;
+        endpoint_metrics* endpoint;  // null: a service endpoint that is not counted
         handler h;
     };
+
+    civetweb_server& add(std::string_view tmpl, handler h, endpoint_metrics* e) {
+        route_template t(tmpl);
+        const std::string glob = t.to_glob();
+        entry* added;
+        {
+            std::lock_guard lock(entries_mu_);  // callbacks read the list while handlers are added
+            added = &entries_.emplace_back(entry{std::move(t), e, std::move(h)});
+        }
+        mg_set_request_handler(ctx_, glob.c_str(), &dispatch, added);
+        return *this;
+    }
+
+    civetweb_server& service(std::string_view path, handler h) {
+        return add(path, std::move(h), inst_.options().count_service_endpoints ? &inst_.endpoint(path) : nullptr);
+    }
 
     static std::string_view query_of(mg_connection* conn) {
         const mg_request_info* info = mg_get_request_info(conn);
@@ -170,12 +188,24 @@ private:
         auto* self = static_cast<civetweb_server*>(ri ? ri->user_data : nullptr);
         if (!self) return;
         try {
+            endpoint_metrics* e = &self->inst_.unmatched();
+            // A request refused while it was parsed (a method civetweb does not serve) has its
+            // target in request_uri and no local_uri yet.
+            const char* uri = ri->local_uri ? ri->local_uri : ri->request_uri;
+            if (uri) {
+                const std::string_view path = path_of(uri);
+                std::lock_guard lock(self->entries_mu_);
+                for (const entry& en : self->entries_)
+                    if (en.tmpl.matches(path)) {
+                        e = en.endpoint;
+                        break;
+                    }
+            }
+            if (!e) return;  // a service endpoint that is not counted
             const double seconds = s.start.time_since_epoch().count()
                                        ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count()
                                        : 0.0;
-            self->inst_.unmatched()
-                .for_method(ri->request_method ? ri->request_method : "")
-                .record(status, error_type::none, seconds);
+            e->for_method(ri->request_method ? ri->request_method : "").record(status, error_type::none, seconds);
         } catch (...) {  // never let an exception into C
         }
     }
@@ -185,6 +215,14 @@ private:
         const mg_request_info* ri = mg_get_request_info(conn);
         if (!ri || !ri->local_uri || !e->tmpl.matches(ri->local_uri)) return 0;  // not ours: civetweb goes on
         state().matched = true;
+        if (!e->endpoint) {  // not counted; still never let an exception into C
+            try {
+                return e->h(conn);
+            } catch (...) {
+                mg_send_http_error(conn, 500, "%s", "internal error");
+                return 500;
+            }
+        }
         try {
             request_timer timer(e->endpoint->for_method(ri->request_method ? ri->request_method : ""));
             const int status = e->h(conn);
@@ -197,6 +235,7 @@ private:
     }
 
     instrumentation& inst_;
+    std::mutex entries_mu_;
     std::list<entry> entries_;  // stable addresses: civetweb holds pointers to them
     mg_context* ctx_ = nullptr;
 };
