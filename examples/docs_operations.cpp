@@ -1,4 +1,5 @@
 // The code shown in docs/operations.md, compiled and run in CI.
+#include <vitals/http/operational.hpp>
 #include <vitals/process/build_info.hpp>
 #include <vitals/process/process_collector.hpp>
 #include <vitals/vitals.hpp>

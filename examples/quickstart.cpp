@@ -2,6 +2,7 @@
 // environment (SERVICE_NAME, ENVIRONMENT), record a few values, print the exposition.
 //
 //   SERVICE_NAME=archon72-api ENVIRONMENT=staging ./build/examples/quickstart
+#include <vitals/http/operational.hpp>
 #include <vitals/vitals.hpp>
 
 #include <iostream>

@@ -1,4 +1,5 @@
-// Tests for vitals/core/operational.hpp: the seed service's metrics, ready-made.
+// Tests for vitals/http/operational.hpp: the seed service's metrics, ready-made.
+#include <vitals/http/operational.hpp>
 #include <vitals/vitals.hpp>
 
 #include <gtest/gtest.h>

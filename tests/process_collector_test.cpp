@@ -1,4 +1,5 @@
 // The process collector: plausible values read from /proc/self, and renders promtool accepts.
+#include <vitals/http/operational.hpp>
 #include <vitals/process/process_collector.hpp>
 #include <vitals/vitals.hpp>
 

@@ -1,10 +1,10 @@
 // vitals — the core in one include: counters, gauges, histograms, callback metrics, label sets,
-// registries, the operational bundle and the text exposition, with the small string, list and
+// registries and the text exposition, with the small string, list and
 // error types their API uses (string_ref, span, text_buffer, const_labels, vitals::error). Kept
 // cheap to compile: no <string>, <string_view>, <vector>, <span> or <stdexcept> (see
 // docs/performance.md); summaries, native histograms, info and stateset metrics
-// (core/<kind>.hpp), the other formats (exposition/), HTTP, health and process metrics have
-// headers of their own.
+// (core/<kind>.hpp), the other formats (exposition/), HTTP (the operational bundle included:
+// http/operational.hpp), health and process metrics have headers of their own.
 #pragma once
 
 #include "core/callback.hpp"
@@ -15,7 +15,6 @@
 #include "core/gauge.hpp"
 #include "core/histogram.hpp"
 #include "core/names.hpp"
-#include "core/operational.hpp"
 #include "core/registry.hpp"
 #include "base/span.hpp"
 #include "base/string_ref.hpp"

@@ -2,6 +2,7 @@
 // this folder. It prints its exposition, and run.sh checks the lines it expects.
 //
 //   consumer <how it was built>
+#include <vitals/http/operational.hpp>
 #include <vitals/process/build_info.hpp>
 #include <vitals/process/process_collector.hpp>
 #include <vitals/vitals.hpp>

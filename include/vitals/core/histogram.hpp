@@ -56,6 +56,10 @@ struct fixed_buckets {
 /// The default buckets of the Prometheus clients (seconds: 5 ms to 10 s).
 inline constexpr fixed_buckets default_buckets{{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}};
 
+/// The seed service's latency buckets, 10 ms to 10 s: the default of the operational bundle and
+/// of HTTP instrumentation (http/operational.hpp), here so that any latency histogram can use them.
+inline constexpr fixed_buckets http_duration_buckets{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+
 /// Bucket upper bounds computed at run time (by linear_buckets or exponential_buckets); pass it
 /// where buckets are taken, or copy it out: it has data(), size(), begin() and end(), so
 /// `std::vector<double>(b.begin(), b.end())` works.

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "../core/gauge.hpp"
-#include "../core/operational.hpp"
 #include "../core/registry.hpp"
 #include "layered_histogram.hpp"
+#include "operational.hpp"
 
 namespace vitals::http {
 

@@ -1,7 +1,7 @@
 // vitals — the operational metrics of a service, ready-made: uptime and starts per logical
 // service, and HTTP request latency, totals and failures. One declaration registers them all.
+// Part of the HTTP layer (it names HTTP's families), so the core umbrella leaves it out.
 #pragma once
-
 
 #include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
@@ -9,8 +9,8 @@
 #include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
-#include "histogram.hpp"
-#include "registry.hpp"
+#include "../core/histogram.hpp"
+#include "../core/registry.hpp"
 #include "../base/string_ref.hpp"
 #include "../base/text_buffer.hpp"
 
@@ -25,9 +25,6 @@ struct dependent {
 template <class T, class D>
 using dependent_t = typename dependent<T, D>::type;
 }  // namespace detail
-
-/// The seed service's latency buckets: 10 ms to 10 s.
-inline constexpr fixed_buckets http_duration_buckets{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
 
 /// Registers, in `r`:
 /// - `uptime_seconds{service}` (gauge, computed at render from the service's last start),
