@@ -4,7 +4,7 @@
 # works on a fresh Debian 12 machine.
 set -euo pipefail
 packages=(
-  meson ninja-build pkg-config cmake g++ clang libclang-rt-14-dev
+  meson ninja-build pkg-config cmake g++ clang libclang-rt-14-dev clang-format-16
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
   prometheus prometheus-pushgateway python3-prometheus-client
   redis-server postgresql
