@@ -23,12 +23,12 @@
 #include <string_view>
 #include <utility>
 
-#include "vitals/base/error.hpp"
-#include "vitals/health/detail/base64.hpp"
-#include "vitals/health/detail/md5.hpp"
-#include "vitals/health/detail/sha256.hpp"
-#include "vitals/health/detail/socket.hpp"
-#include "vitals/health/checker.hpp"
+#include "../base/error.hpp"
+#include "detail/base64.hpp"
+#include "detail/md5.hpp"
+#include "detail/sha256.hpp"
+#include "detail/socket.hpp"
+#include "checker.hpp"
 
 namespace vitals::health {
 

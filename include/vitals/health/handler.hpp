@@ -43,9 +43,9 @@
 #include <utility>
 #include <vector>
 
-#include "vitals/health/detail/json.hpp"
-#include "vitals/health/liveness.hpp"
-#include "vitals/health/probe.hpp"
+#include "detail/json.hpp"
+#include "liveness.hpp"
+#include "probe.hpp"
 
 namespace vitals::health {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "vitals/health/checker.hpp"
+#include "checker.hpp"
 
 namespace vitals::health {
 

@@ -11,9 +11,9 @@
 #include <chrono>
 #include <string_view>
 
-#include "vitals/core/registry.hpp"
-#include "vitals/detail/clock.hpp"
-#include "vitals/health/probe.hpp"
+#include "../core/registry.hpp"
+#include "../detail/clock.hpp"
+#include "probe.hpp"
 
 namespace vitals::health {
 

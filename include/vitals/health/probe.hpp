@@ -33,8 +33,8 @@
 #include <utility>
 #include <vector>
 
-#include "vitals/base/error.hpp"
-#include "vitals/health/checker.hpp"
+#include "../base/error.hpp"
+#include "checker.hpp"
 
 namespace vitals::health {
 
