@@ -36,8 +36,8 @@ std::atomic<std::int64_t> allocations{0};
 
 void* counted_alloc(std::size_t n, std::size_t align) {
     if (n == 0) n = 1;
-    void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align)
-                                                : std::malloc(n);
+    void* p =
+        align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align) : std::malloc(n);
     if (!p) throw std::bad_alloc();
     live_bytes.fetch_add(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
     allocations.fetch_add(1, std::memory_order_relaxed);
@@ -87,8 +87,8 @@ std::int64_t live() { return live_bytes.load(); }
 std::string series_path(int i) { return "/api/v1/resource/" + std::to_string(i); }
 
 struct vitals_result {
-    double counter_series_bytes = 0;   // objects, table and per-CPU cells (allocated with the series)
-    double counter_cells_bytes = 0;    // what the first updates add per series (nothing expected)
+    double counter_series_bytes = 0;  // objects, table and per-CPU cells (allocated with the series)
+    double counter_cells_bytes = 0;   // what the first updates add per series (nothing expected)
     double histogram_series_bytes = 0;
     double histogram_cells_bytes = 0;
     std::int64_t thread_first_touch = 0;   // a new thread's first update (nothing expected)
@@ -136,16 +136,25 @@ vitals_result probe_vitals() {
     for (int i = 0; i < counter_series; ++i) paths.push_back(series_path(i));
 
     // Series: objects, lookup table and their per-CPU cells, created on another thread.
-    r.counter_series_bytes = static_cast<double>(delta_on_new_thread([&] {
-                                 for (int i = 0; i < counter_series; ++i) counters.with(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]);
-                             }, true)) / counter_series;
+    r.counter_series_bytes = static_cast<double>(delta_on_new_thread(
+                                 [&] {
+                                     for (int i = 0; i < counter_series; ++i)
+                                         counters.with(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]);
+                                 },
+                                 true)) /
+                             counter_series;
     std::int64_t before = live();
-    for (int i = 0; i < counter_series; ++i) counters.labels(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]).inc();
+    for (int i = 0; i < counter_series; ++i)
+        counters.labels(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]).inc();
     r.counter_cells_bytes = static_cast<double>(live() - before) / counter_series;
 
-    r.histogram_series_bytes = static_cast<double>(delta_on_new_thread([&] {
-                                   for (int i = 0; i < histogram_series; ++i) histograms.with(paths[static_cast<std::size_t>(i)]);
-                               }, true)) / histogram_series;
+    r.histogram_series_bytes = static_cast<double>(delta_on_new_thread(
+                                   [&] {
+                                       for (int i = 0; i < histogram_series; ++i)
+                                           histograms.with(paths[static_cast<std::size_t>(i)]);
+                                   },
+                                   true)) /
+                               histogram_series;
     before = live();
     for (int i = 0; i < histogram_series; ++i) histograms.labels(paths[static_cast<std::size_t>(i)]).observe(0.3);
     r.histogram_cells_bytes = static_cast<double>(live() - before) / histogram_series;
@@ -155,18 +164,21 @@ vitals_result probe_vitals() {
     auto last = counters.with("GET", paths[static_cast<std::size_t>(counter_series - 1)]);
     r.thread_first_touch = delta_on_new_thread([&] { first.inc(); });
     std::int64_t second = 0;
-    delta_on_new_thread([&] {
-        first.inc();
-        const std::int64_t b = live();
-        last.inc();
-        second = live() - b;
-    }, true);
+    delta_on_new_thread(
+        [&] {
+            first.inc();
+            const std::int64_t b = live();
+            last.inc();
+            second = live() - b;
+        },
+        true);
     r.thread_second_chunk = second;
 
     // A warm render into a reused string allocates nothing.
     vitals::registry counters_only, histograms_only;
     auto& c2 = counters_only.counter<"probe_requests_total", vitals::labels<"method", "path">>("Requests.");
-    for (int i = 0; i < counter_series; ++i) c2.labels(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]).inc(i);
+    for (int i = 0; i < counter_series; ++i)
+        c2.labels(i % 2 ? "GET" : "POST", paths[static_cast<std::size_t>(i)]).inc(i);
     auto& h2 = histograms_only.histogram<"probe_latency_seconds", vitals::labels<"path">>("Latency.", bucket_bounds);
     for (int i = 0; i < histogram_series; ++i) h2.labels(paths[static_cast<std::size_t>(i)]).observe(i * 0.01);
     std::string out;
@@ -206,7 +218,8 @@ prom_result probe_prom() {
     r.counter_series_bytes = static_cast<double>(live() - before) / counter_series;
 
     before = live();
-    for (int i = 0; i < histogram_series; ++i) histograms.Add({{"path", paths[static_cast<std::size_t>(i)]}}, b).Observe(0.3);
+    for (int i = 0; i < histogram_series; ++i)
+        histograms.Add({{"path", paths[static_cast<std::size_t>(i)]}}, b).Observe(0.3);
     r.histogram_series_bytes = static_cast<double>(live() - before) / histogram_series;
     return r;
 }
@@ -217,8 +230,8 @@ prom_result probe_prom() {
 int main() {
     const vitals_result v = probe_vitals();
     std::printf("{\n");
-    std::printf("  \"counter_series\": %d,\n  \"histogram_series\": %d,\n  \"histogram_buckets\": %zu,\n", counter_series,
-                histogram_series, bucket_bounds.size());
+    std::printf("  \"counter_series\": %d,\n  \"histogram_series\": %d,\n  \"histogram_buckets\": %zu,\n",
+                counter_series, histogram_series, bucket_bounds.size());
     std::printf("  \"vitals_counter_series_bytes\": %.1f,\n", v.counter_series_bytes);
     std::printf("  \"vitals_counter_cells_bytes_per_thread\": %.1f,\n", v.counter_cells_bytes);
     std::printf("  \"vitals_histogram_series_bytes\": %.1f,\n", v.histogram_series_bytes);

@@ -50,14 +50,13 @@ std::atomic<std::int64_t> heap_peak{0};
 void* heap_alloc(std::size_t n, std::size_t align) {
     if (n == 0) n = 1;
     // aligned_alloc wants a size that is a multiple of the alignment.
-    void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align)
-                                                : std::malloc(n);
+    void* p =
+        align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align) : std::malloc(n);
     if (!p) throw std::bad_alloc();
     const auto size = static_cast<std::int64_t>(malloc_usable_size(p));
     const auto now = heap_live.fetch_add(size, std::memory_order_relaxed) + size;
     auto peak = heap_peak.load(std::memory_order_relaxed);
-    while (now > peak && !heap_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
+    while (now > peak && !heap_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {}
     return p;
 }
 void heap_free(void* p) noexcept {
@@ -108,7 +107,8 @@ struct shape {
     int series;
     bool histogram;
 };
-constexpr shape shapes[] = {{"counters_10k", 10000, false}, {"counters_100k", 100000, false}, {"histograms_1k", 1000, true}};
+constexpr shape shapes[] = {
+    {"counters_10k", 10000, false}, {"counters_100k", 100000, false}, {"histograms_1k", 1000, true}};
 constexpr int thread_counts[] = {1, 8, 64, 512};
 
 constexpr int churn_threads = 10000;
@@ -179,8 +179,8 @@ public:
     }
     void create(const label_table& l) override {
         if (histogram_) {
-            auto& fam = reg_.histogram<"probe_latency_seconds", vitals::labels<"method", "path", "code">>("Latency.",
-                                                                                                         bucket_bounds);
+            auto& fam = reg_.histogram<"probe_latency_seconds", vitals::labels<"method", "path", "code">>(
+                "Latency.", bucket_bounds);
             fam.set_series_limit(2 * n_);
             for (std::size_t i = 0; i < n_; ++i) histograms_.push_back(fam.with(l.method[i], l.path[i], l.code[i]));
         } else {
@@ -218,7 +218,8 @@ public:
         if (histogram_) {
             auto& fam = prometheus::BuildHistogram().Name("probe_latency_seconds").Help("Latency.").Register(reg_);
             for (std::size_t i = 0; i < n_; ++i)
-                histograms_.push_back(&fam.Add({{"method", l.method[i]}, {"path", l.path[i]}, {"code", l.code[i]}}, bounds_));
+                histograms_.push_back(
+                    &fam.Add({{"method", l.method[i]}, {"path", l.path[i]}, {"code", l.code[i]}}, bounds_));
         } else {
             auto& fam = prometheus::BuildCounter().Name("probe_requests_total").Help("Requests.").Register(reg_);
             for (std::size_t i = 0; i < n_; ++i)
@@ -329,13 +330,14 @@ int run_memory(const shape& s, int threads, const std::string& lib) {
     for (auto& w : workers) w.join();
 
     const auto per = [&](std::int64_t bytes) { return static_cast<double>(bytes) / static_cast<double>(n); };
-    std::printf("{\"shape\": \"%s\", \"threads\": %d, \"library\": \"%s\", \"series\": %zu, "
-                "\"heap_bytes_created\": %lld, \"rss_bytes_created\": %lld, "
-                "\"heap_bytes\": %lld, \"rss_bytes\": %lld, "
-                "\"heap_bytes_per_series\": %.1f, \"rss_bytes_per_series\": %.1f, \"update_seconds\": %.3f}\n",
-                s.name, threads, lib.c_str(), n, static_cast<long long>(heap1 - heap0),
-                static_cast<long long>(rss1 - rss0), static_cast<long long>(heap2 - heap0),
-                static_cast<long long>(rss2 - rss0), per(heap2 - heap0), per(rss2 - rss0), update_s);
+    std::printf(
+        "{\"shape\": \"%s\", \"threads\": %d, \"library\": \"%s\", \"series\": %zu, "
+        "\"heap_bytes_created\": %lld, \"rss_bytes_created\": %lld, "
+        "\"heap_bytes\": %lld, \"rss_bytes\": %lld, "
+        "\"heap_bytes_per_series\": %.1f, \"rss_bytes_per_series\": %.1f, \"update_seconds\": %.3f}\n",
+        s.name, threads, lib.c_str(), n, static_cast<long long>(heap1 - heap0), static_cast<long long>(rss1 - rss0),
+        static_cast<long long>(heap2 - heap0), static_cast<long long>(rss2 - rss0), per(heap2 - heap0),
+        per(rss2 - rss0), update_s);
     return 0;
 }
 
@@ -372,15 +374,15 @@ int run_churn(const std::string& lib) {
     }
     const double elapsed = seconds_since(t0);
     const std::int64_t heap1 = heap_now(), rss1 = rss_now();
-    std::printf("{\"library\": \"%s\", \"threads\": %d, \"concurrency\": %d, \"series\": %d, \"seconds\": %.3f, "
-                "\"threads_per_second\": %.0f, \"heap_before\": %lld, \"heap_alive_delta\": %lld, "
-                "\"heap_after_delta\": %lld, \"heap_peak_delta\": %lld, \"rss_before\": %lld, "
-                "\"rss_alive_delta\": %lld, \"rss_after_delta\": %lld}\n",
-                lib.c_str(), waves * churn_concurrency, churn_concurrency, churn_series, elapsed,
-                waves * churn_concurrency / elapsed, static_cast<long long>(heap0),
-                static_cast<long long>(heap_alive - heap0), static_cast<long long>(heap1 - heap0),
-                static_cast<long long>(heap_peak.load() - heap0), static_cast<long long>(rss0),
-                static_cast<long long>(rss_alive - rss0), static_cast<long long>(rss1 - rss0));
+    std::printf(
+        "{\"library\": \"%s\", \"threads\": %d, \"concurrency\": %d, \"series\": %d, \"seconds\": %.3f, "
+        "\"threads_per_second\": %.0f, \"heap_before\": %lld, \"heap_alive_delta\": %lld, "
+        "\"heap_after_delta\": %lld, \"heap_peak_delta\": %lld, \"rss_before\": %lld, "
+        "\"rss_alive_delta\": %lld, \"rss_after_delta\": %lld}\n",
+        lib.c_str(), waves * churn_concurrency, churn_concurrency, churn_series, elapsed,
+        waves * churn_concurrency / elapsed, static_cast<long long>(heap0), static_cast<long long>(heap_alive - heap0),
+        static_cast<long long>(heap1 - heap0), static_cast<long long>(heap_peak.load() - heap0),
+        static_cast<long long>(rss0), static_cast<long long>(rss_alive - rss0), static_cast<long long>(rss1 - rss0));
     return 0;
 }
 
@@ -443,8 +445,9 @@ int main(int argc, char** argv) {
             if (a[1] == s.name && threads > 0) return run_memory(s, threads, a[3]);
     }
     if (a.size() == 2 && a[0] == "churn") return run_churn(a[1]);
-    std::fprintf(stderr,
-                 "usage: scaling_probe [memory [SHAPE THREADS LIB] | churn [LIB]]\n"
-                 "  SHAPE counters_10k | counters_100k | histograms_1k; LIB vitals | prometheus_cpp (| none for churn)\n");
+    std::fprintf(
+        stderr,
+        "usage: scaling_probe [memory [SHAPE THREADS LIB] | churn [LIB]]\n"
+        "  SHAPE counters_10k | counters_100k | histograms_1k; LIB vitals | prometheus_cpp (| none for churn)\n");
     return 2;
 }

@@ -53,7 +53,7 @@ const std::vector<double>& observations() {
         for (auto& o : out) {
             x = x * 6364136223846793005ULL + 1442695040888963407ULL;
             const double u = static_cast<double>(x >> 11) / 9007199254740992.0;  // [0, 1)
-            o = 0.001 * std::pow(10000.0, u);                                     // 1 ms .. 10 s, log-uniform
+            o = 0.001 * std::pow(10000.0, u);                                    // 1 ms .. 10 s, log-uniform
         }
         return out;
     }();
@@ -215,7 +215,8 @@ void labeled_inc_named_vitals(benchmark::State& state) {
     std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
     for (auto _ : state) {
         const std::size_t k = i++ & 63;
-        fam.labels(vitals::label<"code">(c.code[k]), vitals::label<"method">(c.method[k]), vitals::label<"path">(c.path[k]))
+        fam.labels(vitals::label<"code">(c.code[k]), vitals::label<"method">(c.method[k]),
+                   vitals::label<"path">(c.path[k]))
             .inc();
         benchmark::ClobberMemory();
     }
@@ -396,7 +397,6 @@ void cold(const char* name, bench_fn fn) { benchmark::RegisterBenchmark(name, fn
     return true;
 }();
 
-
 // ---------------------------------------------------------------------------------------------
 // Reliability (issue 7): a scrape never blocks a writer. The writer's cost is measured while
 // another thread renders a 10k-series registry in a loop; and the scrape time at 100k series.
@@ -477,8 +477,11 @@ void summary_observe_vitals(benchmark::State& state) {
 void summary_observe_prom(benchmark::State& state) {
     static prometheus::Registry reg;
     static prometheus::Summary& s =
-        prometheus::BuildSummary().Name("bench_summary_seconds").Help("A summary.").Register(reg).Add(
-            {}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
+        prometheus::BuildSummary()
+            .Name("bench_summary_seconds")
+            .Help("A summary.")
+            .Register(reg)
+            .Add({}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}});
     const auto& obs = observations();
     std::size_t i = static_cast<std::size_t>(state.thread_index()) * 512;
     for (auto _ : state) {
@@ -577,7 +580,8 @@ struct vitals_alive_counters final : alive_fixture {
     std::unique_ptr<idle_threads> threads;
     explicit vitals_alive_counters(int updaters) {
         auto& fam = reg.counter<"bench_requests_total", vitals::labels<"method", "path">>("Requests.");
-        for (int i = 0; i < render_counter_series; ++i) series.push_back(fam.with(i % 2 ? "GET" : "POST", series_path(i)));
+        for (int i = 0; i < render_counter_series; ++i)
+            series.push_back(fam.with(i % 2 ? "GET" : "POST", series_path(i)));
         threads = std::make_unique<idle_threads>(updaters, [this](unsigned) {
             for (std::size_t i = 0; i < series.size(); ++i) series[i].inc(i * 7 + 1);
         });

@@ -20,10 +20,8 @@ int main() {
     vitals::health::probe ready(std::move(probe_opts));
     ready.add(vitals::health::writable_dir_check("spool", std::filesystem::temp_directory_path()));
     ready.add("cache", [] { return true; }, {.critical = false});
-    ready.add(
-        "queue",
-        [](vitals::health::deadline_t) { return vitals::health::degraded("2 of 3 brokers reachable"); },
-        {.timeout = std::chrono::milliseconds(500), .interval = std::chrono::seconds(10)});
+    ready.add("queue", [](vitals::health::deadline_t) { return vitals::health::degraded("2 of 3 brokers reachable"); },
+              {.timeout = std::chrono::milliseconds(500), .interval = std::chrono::seconds(10)});
 
     // Tools and tests can run every check now and wait for the results.
     vitals::health::readiness_report first = ready.run_now();

@@ -30,10 +30,10 @@ void handler(const Req& req, Res& res) { res.code = serve(req); }
 #include <vitals/http/request_timer.hpp>
 
 void handle(Request& req, Response& res) {
-    vitals::http::request_timer timer(events_route);   // starts the clock, in-flight +1
-    res.code = serve(req);                              // your handler's work
-    timer.set_status(res.code);                         // default 200
-}                                                       // records duration, total, failure
+    vitals::http::request_timer timer(events_route);  // starts the clock, in-flight +1
+    res.code = serve(req);                            // your handler's work
+    timer.set_status(res.code);                       // default 200
+}  // records duration, total, failure
 
 #include <vitals/http/instrument.hpp>
 
@@ -42,15 +42,15 @@ auto h2 = vitals::http::instrument(route, handler, [](const Req&, Res& res) { re
 
 #include <vitals/http/metrics_endpoint.hpp>
 
-auto m = vitals::http::render_metrics(reg, accept_header);   // {std::string body; std::string_view content_type}
+auto m = vitals::http::render_metrics(reg, accept_header);  // {std::string body; std::string_view content_type}
 
 // The first sample: a registry and instrumentation of its own, as a program's setup would do.
 void setup() {
     vitals::registry reg(vitals::const_labels_from_env("api", "development"));
-    vitals::http::instrumentation inst(reg);          // or inst(reg, existing_operational_metrics)
+    vitals::http::instrumentation inst(reg);  // or inst(reg, existing_operational_metrics)
     inst.operational().service_started("api");
 
-    auto& route = inst.route("GET", "/v1/events/{id}"); // at registration: takes a lock, allocates
+    auto& route = inst.route("GET", "/v1/events/{id}");  // at registration: takes a lock, allocates
     vitals::http::request_timer timer(route);
     std::cout << vitals::render_text(reg).size() << " bytes from the setup sample's registry\n";
 }
@@ -58,8 +58,8 @@ void setup() {
 // Settings: buckets for every route, finer ones for a fast route, service endpoints not counted.
 void settings() {
     vitals::registry reg;
-    vitals::http::instrumentation inst(reg, {.buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
-                                             .count_service_endpoints = false});
+    vitals::http::instrumentation inst(
+        reg, {.buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}, .count_service_endpoints = false});
     auto& cache = inst.route("GET", "/v1/cache/{key}", {.buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.005}});
     vitals::http::request_timer(cache).set_status(200);
     std::cout << inst.endpoint("/v1/cache/{key}").buckets().size() << " buckets on the cache route, "
@@ -70,8 +70,8 @@ void settings() {
 void opentelemetry() {
     vitals::registry reg;
     const auto& otel = vitals::http::otel_duration_buckets;
-    vitals::http::instrumentation inst(reg, {.buckets = {otel.data(), otel.data() + otel.size()},
-                                             .names = vitals::http::metric_names::opentelemetry});
+    vitals::http::instrumentation inst(
+        reg, {.buckets = {otel.data(), otel.data() + otel.size()}, .names = vitals::http::metric_names::opentelemetry});
     vitals::http::request_timer(inst.route("GET", "/v1/events/{id}")).set_status(404);
     // http_server_request_duration_seconds_count{http_request_method="GET",http_route="/v1/events/{id}",
     //                                            http_response_status_code="404"} 1

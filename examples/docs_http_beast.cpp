@@ -74,9 +74,9 @@ int main() {
 
     vitals::http::beast_router<> router(inst);
     router.add(http::verb::get, "/v1/events/{id}", [](const auto& req) { return make_response(req); })
-          .metrics("/metrics", reg);
-    http::read(socket, buffer, req);   // in your session loop
-    auto res = router.handle(req);   // 404 (unmatched) / 500 (handler threw) built in
+        .metrics("/metrics", reg);
+    http::read(socket, buffer, req);  // in your session loop
+    auto res = router.handle(req);    // 404 (unmatched) / 500 (handler threw) built in
     http::write(socket, res);
 
     socket.shutdown(asio::ip::tcp::socket::shutdown_send);

@@ -50,9 +50,8 @@ private:
             // req_ stays put until the answer is written: the router's handlers may read it late.
             self->router_.async_handle(self->req_, [self](router_type::response&& res) {
                 // A handler may answer on any io thread: back to this connection's strand first.
-                asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
-                    self->write(std::move(res));
-                });
+                asio::post(self->stream_.get_executor(),
+                           [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
             });
         });
     }
@@ -109,17 +108,18 @@ int main() {
     asio::io_context io;
 
     vitals::http::beast_router<> router(inst);
-    router.add(http::verb::get, "/v1/events/{id}",
-               [&io](const router_type::request& req, const vitals::http::route_params& params,
-                     router_type::responder done) {
-                   // Stands in for a backend call: the io thread serves other connections meanwhile.
-                   auto wait = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(5));
-                   wait->async_wait([wait, &req, id = std::string(params["id"]),
-                                     done = std::move(done)](beast::error_code) mutable {
-                       done(event_response(req, id));   // records the request, then sends the answer
-                   });
-               })
-          .metrics("/metrics", reg);
+    router
+        .add(http::verb::get, "/v1/events/{id}",
+             [&io](const router_type::request& req, const vitals::http::route_params& params,
+                   router_type::responder done) {
+                 // Stands in for a backend call: the io thread serves other connections meanwhile.
+                 auto wait = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(5));
+                 wait->async_wait(
+                     [wait, &req, id = std::string(params["id"]), done = std::move(done)](beast::error_code) mutable {
+                         done(event_response(req, id));  // records the request, then sends the answer
+                     });
+             })
+        .metrics("/metrics", reg);
 
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     accept_loop(acceptor, router);
@@ -144,7 +144,8 @@ int main() {
     ok &= scrape.status == 200 && scrape.body.find("endpoint=\"/v1/events/{id}\",status=\"405\"") != std::string::npos;
     if (!ok) {
         std::cerr << "unexpected answers: " << event.status << ' ' << event.body << " / " << head.status << " / "
-                  << other.status << ' ' << other.allow << " / " << slash.status << "\n" << scrape.body;
+                  << other.status << ' ' << other.allow << " / " << slash.status << "\n"
+                  << scrape.body;
         return 1;
     }
     std::cout << scrape.body;

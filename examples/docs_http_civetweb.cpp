@@ -14,12 +14,14 @@ int main() {
     vitals::http::instrumentation inst(reg);
     try {
         vitals::http::civetweb_server server(inst, {"listening_ports", "127.0.0.1:8080"});
-        server.handle("/v1/events/{id}", [](mg_connection* c) {
-                  mg_send_http_ok(c, "text/plain", 2);
-                  mg_write(c, "ok", 2);
-                  return 200;
-              })
-              .metrics("/metrics", reg);
+        server
+            .handle("/v1/events/{id}",
+                    [](mg_connection* c) {
+                        mg_send_http_ok(c, "text/plain", 2);
+                        mg_write(c, "ok", 2);
+                        return 200;
+                    })
+            .metrics("/metrics", reg);
         std::cout << "civetweb served on port " << server.port() << " and stops now\n";
     } catch (const std::runtime_error& e) {
         std::cout << "not started (" << e.what() << ")\n";

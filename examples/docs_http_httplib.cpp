@@ -11,9 +11,7 @@
 
 namespace {
 
-void create_event(const httplib::Request& req, httplib::Response& res) {
-    res.status = req.body.empty() ? 400 : 201;
-}
+void create_event(const httplib::Request& req, httplib::Response& res) { res.status = req.body.empty() ? 400 : 201; }
 
 }  // namespace
 
@@ -22,13 +20,14 @@ int main() {
     vitals::http::instrumentation inst(reg);
 
     httplib::Server server;
-    vitals::http::httplib_adapter api(server, inst);    // takes over pre-routing, error handler, logger
-    api.Get("/v1/events/{id}", [](const httplib::Request& req, httplib::Response& res) {
-            auto id = req.matches[1];                      // {id} is capture group 1
-            res.set_content("{\"id\":" + id.str() + "}", "application/json");
-        })
-       .Post("/v1/events", create_event)
-       .metrics("/v1/metrics", reg);
+    vitals::http::httplib_adapter api(server, inst);  // takes over pre-routing, error handler, logger
+    api.Get("/v1/events/{id}",
+            [](const httplib::Request& req, httplib::Response& res) {
+                auto id = req.matches[1];  // {id} is capture group 1
+                res.set_content("{\"id\":" + id.str() + "}", "application/json");
+            })
+        .Post("/v1/events", create_event)
+        .metrics("/v1/metrics", reg);
 
     const int port = server.bind_to_any_port("127.0.0.1");
     if (port <= 0) {

@@ -69,8 +69,9 @@ int main() {
     ok.inc();
 
     // Named label values: checked against the family's labels at compile time, in any order.
-    requests.labels(vitals::label<"status">("201"), vitals::label<"method">("POST"),
-                    vitals::label<"endpoint">("/v1/events"))
+    requests
+        .labels(vitals::label<"status">("201"), vitals::label<"method">("POST"),
+                vitals::label<"endpoint">("/v1/events"))
         .inc();
     if (ok.value() != 2) return 1;  // the same series as the positional spelling
 
@@ -133,7 +134,7 @@ int main() {
     std::string ops_scrape;
     vitals::render_text(ops_endpoint, ops_scrape);  // or render_openmetrics: one # EOF
 
-    std::string body;               // reuse it across scrapes
+    std::string body;                // reuse it across scrapes
     vitals::render_text(ops, body);  // appends text format 0.0.4
     std::cout << body;
     return fresh.value() == 0 && !accepted && rows == 42 ? 0 : 1;

@@ -8,8 +8,8 @@
 
 int main() {
     vitals::registry r;
-    auto& requests = r.counter<"http_requests_total", vitals::labels<"method", "endpoint", "status">>(
-        "HTTP requests handled.");
+    auto& requests =
+        r.counter<"http_requests_total", vitals::labels<"method", "endpoint", "status">>("HTTP requests handled.");
 
     // Fastest: a handle kept for the hot loop. Each increment is one add to the current CPU's
     // word (an rseq sequence: no locked instruction).

@@ -72,17 +72,16 @@ private:
         const std::string_view target(req_.target().data(), req_.target().size());
         if (target.starts_with("/v1/ready/refresh")) {
             // Run every check now; the io thread goes back to other connections meanwhile.
-            vitals::health::async_run(ready_, stream_.get_executor(),
-                                      [self = shared_from_this()](vitals::health::readiness_report report) {
-                                          const auto r = vitals::health::ready_response(report, "");
-                                          http::response<http::string_body> res{
-                                              static_cast<http::status>(r.status), self->req_.version()};
-                                          res.set(http::field::content_type, r.content_type);
-                                          res.body() = r.body;
-                                          res.keep_alive(self->req_.keep_alive());
-                                          res.prepare_payload();
-                                          self->write(std::move(res));
-                                      });
+            vitals::health::async_run(
+                ready_, stream_.get_executor(), [self = shared_from_this()](vitals::health::readiness_report report) {
+                    const auto r = vitals::health::ready_response(report, "");
+                    http::response<http::string_body> res{static_cast<http::status>(r.status), self->req_.version()};
+                    res.set(http::field::content_type, r.content_type);
+                    res.body() = r.body;
+                    res.keep_alive(self->req_.keep_alive());
+                    res.prepare_payload();
+                    self->write(std::move(res));
+                });
             return;
         }
         write(router_.handle(req_));  // every route answers without waiting on a dependency
@@ -157,8 +156,7 @@ private:
             }
             char buf[256];
             pollfd q{c, POLLIN, 0};
-            if (::poll(&q, 1, 1000) > 0 && ::read(c, buf, sizeof buf) > 0)
-                (void)!::write(c, "+PONG\r\n", 7);
+            if (::poll(&q, 1, 1000) > 0 && ::read(c, buf, sizeof buf) > 0) (void)!::write(c, "+PONG\r\n", 7);
             ::close(c);
         }
     }
@@ -191,8 +189,8 @@ int connect_to(std::uint16_t port) {
 
 // One GET on `fd`; returns the status code (0 on error). Reads exactly one response.
 int get(int fd, const std::string& target, bool keep_alive) {
-    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                            (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+    const std::string req =
+        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return 0;
     std::string in;
     char buf[8192];
@@ -286,21 +284,25 @@ int main() try {
     vitals::health::export_metrics(ops, probe_opts);
     vitals::health::probe ready(std::move(probe_opts));
     // The Redis address is switched by the self-test; a real service would pass redis_options.
-    ready.add("redis", [&redis_port](vitals::health::deadline_t deadline) {
-        vitals::health::redis_options o;
-        o.port = redis_port.load();
-        return vitals::health::redis_check("redis", o).check(deadline);
-    }, {.timeout = 1s, .interval = 200ms});
+    ready.add("redis",
+              [&redis_port](vitals::health::deadline_t deadline) {
+                  vitals::health::redis_options o;
+                  o.port = redis_port.load();
+                  return vitals::health::redis_check("redis", o).check(deadline);
+              },
+              {.timeout = 1s, .interval = 200ms});
 
     router_type router(inst);
-    router.add(http::verb::get, "/v1/events/{id}", [](const router_type::request& req) {
-              router_type::response res{http::status::ok, req.version()};
-              res.set(http::field::content_type, "application/json");
-              res.body() = R"({"id":1})";
-              res.keep_alive(req.keep_alive());
-              res.prepare_payload();
-              return res;
-          })
+    router
+        .add(http::verb::get, "/v1/events/{id}",
+             [](const router_type::request& req) {
+                 router_type::response res{http::status::ok, req.version()};
+                 res.set(http::field::content_type, "application/json");
+                 res.body() = R"({"id":1})";
+                 res.keep_alive(req.keep_alive());
+                 res.prepare_payload();
+                 return res;
+             })
         .metrics("/v1/metrics", ops)
         .health(live, ready);  // /v1/health, /v1/ready, /v1/ready/{check}
 
@@ -329,11 +331,12 @@ int main() try {
     for (auto& t : io_threads) t.join();
     ready.stop();
 
-    std::printf("business route p50/p99: %.3f/%.3f ms with Redis answering, %.3f/%.3f ms with Redis hung "
-                "(p99 ratio %.2f); /v1/ready %d then %d; refresh %d; errors %d/%d\n",
-                fault_free.p50_ms, fault_free.p99_ms, fault.p50_ms, fault.p99_ms,
-                fault_free.p99_ms > 0 ? fault.p99_ms / fault_free.p99_ms : 0.0, fault_free.ready_status,
-                fault.ready_status, refreshed, fault_free.errors, fault.errors);
+    std::printf(
+        "business route p50/p99: %.3f/%.3f ms with Redis answering, %.3f/%.3f ms with Redis hung "
+        "(p99 ratio %.2f); /v1/ready %d then %d; refresh %d; errors %d/%d\n",
+        fault_free.p50_ms, fault_free.p99_ms, fault.p50_ms, fault.p99_ms,
+        fault_free.p99_ms > 0 ? fault.p99_ms / fault_free.p99_ms : 0.0, fault_free.ready_status, fault.ready_status,
+        refreshed, fault_free.errors, fault.errors);
     const bool ok = fault_free.ready_status == 200 && fault.ready_status == 503 && refreshed == 503 &&
                     fault_free.errors == 0 && fault.errors == 0 && fault_free.p99_ms > 0 &&
                     fault.p99_ms <= 2 * fault_free.p99_ms + 1.0;

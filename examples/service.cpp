@@ -235,8 +235,8 @@ int main(int argc, char** argv) try {
     // asks for protobuf and stores the sparse buckets); the classic buckets serve the text formats.
     vitals::native_histogram_options payload_buckets;
     payload_buckets.classic_buckets = {64, 256, 1024, 4096, 16384, 65536};
-    auto payload = operational.native_histogram<"event_payload_bytes">("Sizes of accepted event payloads.",
-                                                                      payload_buckets);
+    auto payload =
+        operational.native_histogram<"event_payload_bytes">("Sizes of accepted event payloads.", payload_buckets);
 
     vitals::registry constitutional(labels);
     auto breaches = constitutional.counter<"constitutional_breach_count">("Constitutional breaches detected.");
@@ -339,9 +339,8 @@ int main(int argc, char** argv) try {
         res.status = 500;
         res.set_content(R"({"error":"failed on purpose"})", "application/json");
     });
-    get("/v1/crash", [](const httplib::Request&, httplib::Response&) {
-        throw std::runtime_error("crashed on purpose");
-    });
+    get("/v1/crash",
+        [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("crashed on purpose"); });
 
     // The admin listener: metrics and probes on a port of their own, event-driven, so that
     // clients holding the traffic port's workers cannot fail the probes.
@@ -359,8 +358,8 @@ int main(int argc, char** argv) try {
         std::fflush(stdout);
     }
 
-    const int port = opt.port == 0 ? server.bind_to_any_port(opt.host)
-                                   : (server.bind_to_port(opt.host, opt.port) ? opt.port : -1);
+    const int port =
+        opt.port == 0 ? server.bind_to_any_port(opt.host) : (server.bind_to_port(opt.host, opt.port) ? opt.port : -1);
     if (port <= 0) {
         std::fprintf(stderr, "service: cannot listen on port %d\n", opt.port);
         return 1;

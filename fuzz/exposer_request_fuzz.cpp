@@ -21,8 +21,15 @@ bool inside(std::string_view part, std::string_view whole) {
 void check(const d::parse_result& r, std::string_view in, const d::request_limits& limits) {
     if (r.status == d::parse_status::error) {
         switch (r.error_status) {
-            case 400: case 413: case 414: case 417: case 431: case 505: return;
-            default: std::abort();
+            case 400:
+            case 413:
+            case 414:
+            case 417:
+            case 431:
+            case 505:
+                return;
+            default:
+                std::abort();
         }
     }
     if (r.status != d::parse_status::complete) return;
@@ -63,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (first.status == d::parse_status::incomplete) {
             const d::parse_result resumed = d::parse_request_head(in, limits, split);
             if (resumed.status != whole.status || resumed.error_status != whole.error_status ||
-                resumed.head.head_size != whole.head.head_size || resumed.head.headers.size() != whole.head.headers.size())
+                resumed.head.head_size != whole.head.head_size ||
+                resumed.head.headers.size() != whole.head.headers.size())
                 std::abort();
         }
     }

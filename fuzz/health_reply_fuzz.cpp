@@ -75,10 +75,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     };
     run(h::redis_check("redis", {.host = "127.0.0.1", .port = p.port(), .username = {}, .password = {}}));
     run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "vitals_probe", .database = {}}));
-    run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "app", .database = "app",
-                                 .password = "secret", .allow_cleartext = false}));
-    run(h::postgres_check("db", {.host = "127.0.0.1", .port = p.port(), .user = "app", .database = {},
-                                 .password = "secret", .allow_cleartext = true}));
+    run(h::postgres_check("db", {.host = "127.0.0.1",
+                                 .port = p.port(),
+                                 .user = "app",
+                                 .database = "app",
+                                 .password = "secret",
+                                 .allow_cleartext = false}));
+    run(h::postgres_check("db", {.host = "127.0.0.1",
+                                 .port = p.port(),
+                                 .user = "app",
+                                 .database = {},
+                                 .password = "secret",
+                                 .allow_cleartext = true}));
     run(h::http_check("web", "http://127.0.0.1:" + std::to_string(p.port()) + "/healthz"));
     return 0;
 }

@@ -53,10 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (http::method_name(http::parse_method(method)).empty()) std::abort();
 
     // Health answers for whatever query the client sent.
-    const std::string_view query = target.find('?') == std::string_view::npos ? std::string_view{}
-                                                                               : target.substr(target.find('?'));
-    const auto ready_answer = vitals::health::handle_ready(ready, path.starts_with("/v1/ready") ? path.substr(9) : "",
-                                                           query);
+    const std::string_view query =
+        target.find('?') == std::string_view::npos ? std::string_view{} : target.substr(target.find('?'));
+    const auto ready_answer =
+        vitals::health::handle_ready(ready, path.starts_with("/v1/ready") ? path.substr(9) : "", query);
     if (ready_answer.status != 200 && ready_answer.status != 503 && ready_answer.status != 404) std::abort();
     if (ready_answer.body.find("10.0.0.1") != std::string::npos) std::abort();  // details withheld
 

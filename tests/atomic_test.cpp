@@ -29,8 +29,7 @@ TEST(atomic, load_store_exchange_and_compare_exchange) {
     EXPECT_TRUE(a.compare_exchange_strong(expected, 2, d::memory_order_acq_rel));
     EXPECT_EQ(a.load(), 2u);
     expected = 2;
-    while (!a.compare_exchange_weak(expected, 3, d::memory_order_release, d::memory_order_relaxed)) {
-    }
+    while (!a.compare_exchange_weak(expected, 3, d::memory_order_release, d::memory_order_relaxed)) {}
     EXPECT_EQ(a.load(), 3u);
     EXPECT_EQ(a.fetch_add(10), 3u);
     EXPECT_EQ(a.fetch_sub(1), 13u);

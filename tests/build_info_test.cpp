@@ -16,8 +16,8 @@ namespace {
 #define VITALS_TEST_STR(x) VITALS_TEST_STR2(x)
 
 TEST(BuildInfo, VersionMacrosAgreeWithTheBuild) {
-    const std::string parts = VITALS_TEST_STR(VITALS_VERSION_MAJOR) "." VITALS_TEST_STR(VITALS_VERSION_MINOR) "." VITALS_TEST_STR(
-        VITALS_VERSION_PATCH);
+    const std::string parts = VITALS_TEST_STR(VITALS_VERSION_MAJOR) "." VITALS_TEST_STR(
+        VITALS_VERSION_MINOR) "." VITALS_TEST_STR(VITALS_VERSION_PATCH);
     EXPECT_EQ(parts, VITALS_VERSION_STRING);
     EXPECT_EQ(std::string(vitals::version_string), VITALS_VERSION_STRING);
 #ifdef VITALS_MESON_VERSION

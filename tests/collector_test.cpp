@@ -77,10 +77,10 @@ public:
         out.counter("lies_total", {"negative"}, -1);
         out.counter("lies_total", {"nan"}, __builtin_nan(""));
         out.counter("lies_total", {"inf"}, __builtin_inf());
-        out.counter("lies_total", {"ok"}, 2);           // the same label set again
-        out.counter("lies_total", {"a", "b"}, 1);       // two values for one label
-        out.gauge("lies_total", {"x"}, 1);              // the wrong kind for the family
-        out.counter("not_declared_total", {"x"}, 1);    // no such family: ignored
+        out.counter("lies_total", {"ok"}, 2);         // the same label set again
+        out.counter("lies_total", {"a", "b"}, 1);     // two values for one label
+        out.gauge("lies_total", {"x"}, 1);            // the wrong kind for the family
+        out.counter("not_declared_total", {"x"}, 1);  // no such family: ignored
         const std::uint64_t good[] = {1, 2, 3}, down[] = {3, 2, 3}, short_list[] = {1, 2};
         out.histogram("lies_seconds", {"ok"}, good, 1.5);
         out.histogram("lies_seconds", {"down"}, down, 1.5);
@@ -127,13 +127,11 @@ TEST(Collector, EveryKindRendersInEveryFormat) {
     EXPECT_EQ(r.family_count(), 7u);
 
     const std::string text = render_text(r);
-    for (const char* line : {"cache_requests_total{cache=\"users\",result=\"hit\"} 40\n",
-                             "cache_entries{cache=\"users\"} 17\n",
-                             "cache_load_seconds_bucket{cache=\"users\",le=\"0.1\"} 1\n",
-                             "cache_load_seconds_count{cache=\"users\"} 2\n",
-                             "cache_lookup_seconds{cache=\"users\",quantile=\"0.99\"} 0.004\n",
-                             "cache_build_info{version=\"4.1.0\"} 1\n",
-                             "cache_state{cache=\"users\",cache_state=\"serving\"} 1\n", "app_requests_total 1\n"})
+    for (const char* line :
+         {"cache_requests_total{cache=\"users\",result=\"hit\"} 40\n", "cache_entries{cache=\"users\"} 17\n",
+          "cache_load_seconds_bucket{cache=\"users\",le=\"0.1\"} 1\n", "cache_load_seconds_count{cache=\"users\"} 2\n",
+          "cache_lookup_seconds{cache=\"users\",quantile=\"0.99\"} 0.004\n", "cache_build_info{version=\"4.1.0\"} 1\n",
+          "cache_state{cache=\"users\",cache_state=\"serving\"} 1\n", "app_requests_total 1\n"})
         EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
     const std::string om = render_openmetrics(r);
     EXPECT_NE(om.find("# TYPE cache_requests counter\n"), std::string::npos) << om;
@@ -198,17 +196,22 @@ TEST(Collector, DeclarationsAreCheckedAllOrNothing) {
               "vitals: collector stateset 'mode': 'mode' is its state label and cannot be one of its labels");
     EXPECT_EQ(error_of(r, [](auto& d) { d.info("build", "B.", {}); }),
               "vitals: collector family 'build': an info family's name must end in '_info'");
-    EXPECT_EQ(error_of(r, [](auto& d) { d.gauge("bad name", "B."); }).substr(0, 34), "vitals: invalid metric name 'bad n");
-    EXPECT_EQ(error_of(r, [](auto& d) { d.histogram("h_seconds", "H.", {}, std::vector<double>{2, 1}); }),
-              "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
-    // The first two would be fine, the third clashes: none of them stays.
+    EXPECT_EQ(error_of(r, [](auto& d) { d.gauge("bad name", "B."); }).substr(0, 34),
+              "vitals: invalid metric name 'bad n");
     EXPECT_EQ(error_of(r,
                        [](auto& d) {
-                           d.gauge("first", "F.");
-                           d.counter("second_total", "S.");
-                           d.counter("taken", "Clash.");
+                           d.histogram("h_seconds", "H.", {}, std::vector<double>{2, 1});
                        }),
-              "vitals: metric 'taken' is already registered differently: kind gauge (registered) vs collector counter (new)");
+              "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
+    // The first two would be fine, the third clashes: none of them stays.
+    EXPECT_EQ(
+        error_of(r,
+                 [](auto& d) {
+                     d.gauge("first", "F.");
+                     d.counter("second_total", "S.");
+                     d.counter("taken", "Clash.");
+                 }),
+        "vitals: metric 'taken' is already registered differently: kind gauge (registered) vs collector counter (new)");
     EXPECT_EQ(r.family_count(), 1u);
     taken.set(1);
     EXPECT_THROW((void)register_collector(r, nullptr), invalid_argument_error);

@@ -62,7 +62,7 @@ TEST(Conformance, HistogramsWithNegativeOrNaNSums) {
     auto& h = r.histogram<"delta_seconds", labels<"case">>("Deltas.", std::vector<double>{0.1, 1});
     h.labels("both_infinities").observe(inf);
     h.labels("both_infinities").observe(-inf);  // sum NaN
-    h.labels("negative").observe(-3);             // sum negative
+    h.labels("negative").observe(-3);           // sum negative
     h.labels("fine").observe(0.5);
     auto neg = r.histogram<"offset_seconds">("Offsets.", std::vector<double>{-1, 0, 1});
     neg.observe(0.5);  // negative buckets: OpenMetrics allows no _sum at all

@@ -161,14 +161,17 @@ TEST(Counter, CorrectRoundingSweep) {
         u128 n = (u128{next()} << 64 | next()) >> (next() % 128);
         double f = std::ldexp(static_cast<double>(next() >> 11), -53 + static_cast<int>(next() % 160) - 80);
         switch (t % 4) {
-            case 0: f = static_cast<double>(next() % 4) * 0.5; break;
+            case 0:
+                f = static_cast<double>(next() % 4) * 0.5;
+                break;
             case 1: {  // exactly half an ulp above a representable value, plus or minus a little
                 const int shift = 1 + static_cast<int>(next() % 70);
                 n = (u128{next() | (std::uint64_t{1} << 52)} << shift) + (u128{1} << (shift - 1));
                 f = next() % 2 ? 0.0 : std::ldexp(1.0, -1 - static_cast<int>(next() % 60));
                 break;
             }
-            default: break;
+            default:
+                break;
         }
         const counter_value v{static_cast<std::uint64_t>(n >> 64), static_cast<std::uint64_t>(n), f};
         if (v.as_double() != reference_sum(n, f) && ++mismatches <= 5)

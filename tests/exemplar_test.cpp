@@ -54,7 +54,7 @@ TEST(Exemplar, LabelLimitIs128CodePoints) {
     EXPECT_THROW(exemplar_labels({{"trace_id", id + "b"}}), invalid_argument_error);
     const std::string wide(60, 'x');
     std::string accents;
-    for (int i = 0; i < 64; ++i) accents += "\xC3\xA9";  // 64 code points, 128 bytes
+    for (int i = 0; i < 64; ++i) accents += "\xC3\xA9";                // 64 code points, 128 bytes
     EXPECT_NO_THROW(exemplar_labels({{"ab", accents}, {"c", wide}}));  // 2 + 64 + 1 + 60 = 127
     EXPECT_THROW(exemplar_labels({{"bad-name", "x"}}), invalid_argument_error);
     try {

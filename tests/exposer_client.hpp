@@ -109,7 +109,8 @@ struct reader {
                 out.push_back(std::move(a));
             }
             if (out.size() >= count || closed) return out;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0) return out;
             pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 100))) <= 0) continue;
@@ -131,8 +132,10 @@ struct reader {
             if (::poll(&p, 1, 50) <= 0) continue;
             char tmp[65536];
             const ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-            if (n <= 0) closed = true;
-            else buf.append(tmp, static_cast<std::size_t>(n));
+            if (n <= 0)
+                closed = true;
+            else
+                buf.append(tmp, static_cast<std::size_t>(n));
         }
         return closed;
     }

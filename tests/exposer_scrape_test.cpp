@@ -62,7 +62,8 @@ void fill(vitals::registry& r, int series) {
     auto& c = r.counter<"api_requests_total", vitals::labels<"route", "status", "instance">>("Requests.");
     c.set_series_limit(static_cast<std::size_t>(series));  // above the default cap of 10,000
     for (int i = 0; i < series; ++i)
-        c.labels("/v1/items/" + std::to_string(i % 1000), std::to_string(200 + i % 5), "pod-" + std::to_string(i / 1000))
+        c.labels("/v1/items/" + std::to_string(i % 1000), std::to_string(200 + i % 5),
+                 "pod-" + std::to_string(i / 1000))
             .inc(static_cast<std::uint64_t>(i) * 7919u % 100003u);
 }
 
@@ -119,9 +120,10 @@ TEST(ExposerScrape, HundredThousandSeries) {
 
     const double ratio = static_cast<double>(gz.body.size()) / static_cast<double>(plain.body.size());
     EXPECT_LE(ratio, 0.25);
-    std::printf("%d series, medians of %d interleaved rounds: render into memory %.1f ms, scrape over loopback "
-                "%.1f ms (scrape/render %.2fx, median of the rounds' ratios; bar <= 2x), gzip scrape %.1f ms\n",
-                series, rounds, median(render_ms), median(scrape_ms), median(ratios), median(gzip_ms));
+    std::printf(
+        "%d series, medians of %d interleaved rounds: render into memory %.1f ms, scrape over loopback "
+        "%.1f ms (scrape/render %.2fx, median of the rounds' ratios; bar <= 2x), gzip scrape %.1f ms\n",
+        series, rounds, median(render_ms), median(scrape_ms), median(ratios), median(gzip_ms));
     std::printf("bytes on the wire: plain %zu, gzip %zu (%.1f %% of plain; bar <= 25 %%)\n", plain.body.size(),
                 gz.body.size(), 100 * ratio);
 
@@ -139,8 +141,8 @@ TEST(ExposerScrape, HundredThousandSeries) {
             enc.gzip(text, out);
         }
         const double cpu = (thread_cpu_ms() - c0) / reps;
-        std::printf("gzip %6d series: %8zu -> %7zu bytes (%.1f %%), %.3f ms CPU (%.0f MB/s)\n", n, text.size(), out.size(),
-                    100.0 * static_cast<double>(out.size()) / static_cast<double>(text.size()), cpu,
+        std::printf("gzip %6d series: %8zu -> %7zu bytes (%.1f %%), %.3f ms CPU (%.0f MB/s)\n", n, text.size(),
+                    out.size(), 100.0 * static_cast<double>(out.size()) / static_cast<double>(text.size()), cpu,
                     static_cast<double>(text.size()) / 1e3 / std::max(cpu, 1e-6));
     }
     e.stop();

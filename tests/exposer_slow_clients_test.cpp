@@ -35,7 +35,8 @@ TEST(ExposerSlowClients, ProbesKeepAnsweringWhileTwoThousandConnectionsAreHeld) 
     std::size_t slow = 1000, idle = 1000;
     if (limit < 2 * (slow + idle) + 200) {
         slow = idle = static_cast<std::size_t>(limit > 600 ? (limit - 200) / 4 : 100);
-        std::printf("descriptor limit %lu: holding %zu + %zu connections instead\n", static_cast<unsigned long>(limit), slow, idle);
+        std::printf("descriptor limit %lu: holding %zu + %zu connections instead\n", static_cast<unsigned long>(limit),
+                    slow, idle);
     }
 
     vitals::registry r;
@@ -76,7 +77,8 @@ TEST(ExposerSlowClients, ProbesKeepAnsweringWhileTwoThousandConnectionsAreHeld) 
         ASSERT_EQ(rd.read(fd, 1).size(), 1u) << i;  // one request done, then idle keep-alive
         idle_fds.push_back(fd);
     }
-    for (int i = 0; i < 200 && open_connections(*e) < static_cast<double>(slow + idle); ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 200 && open_connections(*e) < static_cast<double>(slow + idle); ++i)
+        std::this_thread::sleep_for(10ms);
     ASSERT_EQ(open_connections(*e), static_cast<double>(slow + idle));
     std::printf("held %zu slow + %zu idle connections (opened in %.2f s)\n", slow, idle,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_open).count());
@@ -103,19 +105,23 @@ TEST(ExposerSlowClients, ProbesKeepAnsweringWhileTwoThousandConnectionsAreHeld) 
     EXPECT_EQ(open_connections(*e), static_cast<double>(slow + idle));  // all still held
     std::sort(ms.begin(), ms.end());
     const double p50 = ms[49], p99 = ms[98];
-    std::printf("100 probes (/health and /metrics, new connection each) with %zu slow + %zu idle held: "
-                "p50 %.2f ms, p99 %.2f ms, max %.2f ms (bar: p99 < 100 ms: %s)\n",
-                slow, idle, p50, p99, ms.back(), p99 < 100 ? "met" : "NOT met");
+    std::printf(
+        "100 probes (/health and /metrics, new connection each) with %zu slow + %zu idle held: "
+        "p50 %.2f ms, p99 %.2f ms, max %.2f ms (bar: p99 < 100 ms: %s)\n",
+        slow, idle, p50, p99, ms.back(), p99 < 100 ? "met" : "NOT met");
     const auto check = vitals_test::promtool_check(scrape);
     EXPECT_EQ(check.exit_code, 0) << check.output;
-    if (!vitals_test::under_sanitizer) { EXPECT_LT(p99, 1000.0); }
+    if (!vitals_test::under_sanitizer) {
+        EXPECT_LT(p99, 1000.0);
+    }
 
     // The slow heads end with 408 at the header timeout; the idle clients leave on their own.
     std::size_t timed_out = 0;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     for (int fd : slow_fds) {
         reader rd;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         const auto got = rd.read(fd, 1, std::max(left, 1ms));
         if (!got.empty() && got[0].status == 408) ++timed_out;
         ::close(fd);
@@ -126,10 +132,14 @@ TEST(ExposerSlowClients, ProbesKeepAnsweringWhileTwoThousandConnectionsAreHeld) 
     EXPECT_EQ(open_connections(*e), 0);
     EXPECT_EQ(open_fds(), fds_before);
     const std::size_t rss_after = vitals_test::rss_bytes();
-    std::printf("descriptors %zu -> %zu, RSS %zu -> %zu KiB\n", fds_before, open_fds(), rss_before >> 10, rss_after >> 10);
-    if (vitals_test::rss_reflects_frees) { EXPECT_LT(rss_after, rss_before + (16u << 20)); }
+    std::printf("descriptors %zu -> %zu, RSS %zu -> %zu KiB\n", fds_before, open_fds(), rss_before >> 10,
+                rss_after >> 10);
+    if (vitals_test::rss_reflects_frees) {
+        EXPECT_LT(rss_after, rss_before + (16u << 20));
+    }
     const std::string self = vitals::render_text(e->self_metrics());
-    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"header_timeout\"} " + std::to_string(slow) + "\n"),
+    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"header_timeout\"} " + std::to_string(slow) +
+                        "\n"),
               std::string::npos)
         << self;
 }

@@ -44,16 +44,20 @@ std::unique_ptr<vitals::exposer> make(fixture& f, vitals::exposer_options o = {}
     auto e = std::make_unique<vitals::exposer>(std::move(o));
     e->serve_metrics(f.r);
     e->serve_health(f.live, f.ready);
-    e->handle("/echo", [](const vitals::exposer::request& q) {
-        return vitals::exposer::response{200, "text/plain", std::string(q.query) + "|" + std::string(q.body), {}};
-    }, true);
+    e->handle(
+        "/echo",
+        [](const vitals::exposer::request& q) {
+            return vitals::exposer::response{200, "text/plain", std::string(q.query) + "|" + std::string(q.body), {}};
+        },
+        true);
     e->start();
     return e;
 }
 
 std::string python_gunzip(const std::string& gz) {
     const auto r = vitals_test::run_process(
-        {"/usr/bin/python3", "-c", "import sys,zlib; sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read(), 31))"},
+        {"/usr/bin/python3", "-c",
+         "import sys,zlib; sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read(), 31))"},
         gz);
     return r.exit_code == 0 ? r.output : "python zlib failed: " + r.output;
 }
@@ -79,7 +83,8 @@ TEST(Exposer, ServesMetricsProbesAndHandlers) {
     const auto text = fetch(e->port(), "/metrics");
     ASSERT_EQ(text.status, 200);
     EXPECT_EQ(text.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-    EXPECT_NE(text.body.find("jobs_total{service=\"exposer-test\",kind=\"a\"} 12345\n"), std::string::npos) << text.body;
+    EXPECT_NE(text.body.find("jobs_total{service=\"exposer-test\",kind=\"a\"} 12345\n"), std::string::npos)
+        << text.body;
     expect_promtool_ok(text.body);
 
     const auto om = fetch(e->port(), "/metrics", "Accept: application/openmetrics-text;version=1.0.0\r\n");
@@ -165,9 +170,15 @@ TEST(Exposer, PipelinedRequestsAnswerInOrder) {
     ASSERT_EQ(got.size(), 10u);
     for (int i = 0; i < 10; ++i) {
         EXPECT_EQ(got[i].status, 200) << i;
-        if (i % 3 == 0) { EXPECT_NE(got[i].body.find("jobs_total"), std::string::npos) << i; }
-        if (i % 3 == 1) { EXPECT_EQ(got[i].body, std::to_string(i) + "|") << i; }
-        if (i % 3 == 2) { EXPECT_NE(got[i].body.find("healthy"), std::string::npos) << i; }
+        if (i % 3 == 0) {
+            EXPECT_NE(got[i].body.find("jobs_total"), std::string::npos) << i;
+        }
+        if (i % 3 == 1) {
+            EXPECT_EQ(got[i].body, std::to_string(i) + "|") << i;
+        }
+        if (i % 3 == 2) {
+            EXPECT_NE(got[i].body.find("healthy"), std::string::npos) << i;
+        }
     }
     EXPECT_FALSE(rd.closed);  // still kept alive
     ::close(fd);
@@ -257,7 +268,8 @@ TEST(Exposer, LimitsAnswerTheRightStatus) {
     expect_refused(p, "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n", 413);
     expect_refused(p, "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 411);
     expect_refused(p, "GET /health HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 413);
-    expect_refused(p, "GET /health HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+    expect_refused(p, "GET /health HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                   400);
     expect_refused(p, "GET /health HTTP/1.1\r\nHost : h\r\n\r\n", 400);
     expect_refused(p, "GET /health HTTP/1.1\r\n\r\n", 400);  // no Host
     expect_refused(p, "GET /health HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400);
@@ -286,8 +298,10 @@ TEST(Exposer, LimitsAnswerTheRightStatus) {
     ::close(fd);
 
     const std::string self = vitals::render_text(e->self_metrics());
-    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"header_too_large\"} 3"), std::string::npos) << self;
-    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"body_too_large\"} 4"), std::string::npos) << self;
+    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"header_too_large\"} 3"), std::string::npos)
+        << self;
+    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"body_too_large\"} 4"), std::string::npos)
+        << self;
     expect_promtool_ok(self);
 }
 
@@ -356,17 +370,23 @@ TEST(Exposer, MemoryStaysFlatOverAGibibyteOfRejectedBodies) {
         sent_total += sent;
         reader rd;
         const auto got = rd.read(fd, 1, 2000ms);
-        if (!got.empty()) { EXPECT_EQ(got[0].status, 413); }
+        if (!got.empty()) {
+            EXPECT_EQ(got[0].status, 413);
+        }
         ::close(fd);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::size_t after = vitals_test::rss_bytes();
-    std::printf("rejected bodies: %zu MiB declared, %.1f MiB actually sent before the server closed, "
-                "%.2f s; RSS %zu -> %zu KiB\n",
-                requests * declared >> 20, static_cast<double>(sent_total) / (1 << 20), secs, before >> 10, after >> 10);
+    std::printf(
+        "rejected bodies: %zu MiB declared, %.1f MiB actually sent before the server closed, "
+        "%.2f s; RSS %zu -> %zu KiB\n",
+        requests * declared >> 20, static_cast<double>(sent_total) / (1 << 20), secs, before >> 10, after >> 10);
     const std::string self = vitals::render_text(e->self_metrics());
-    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"body_too_large\"} 512"), std::string::npos) << self;
-    if (vitals_test::rss_reflects_frees) { EXPECT_LT(after, before + (16u << 20)); }
+    EXPECT_NE(self.find("vitals_exposer_connections_rejected_total{reason=\"body_too_large\"} 512"), std::string::npos)
+        << self;
+    if (vitals_test::rss_reflects_frees) {
+        EXPECT_LT(after, before + (16u << 20));
+    }
 }
 
 TEST(Exposer, GzipWhenAcceptedDecodesWithZlibAndGunzip) {
@@ -387,7 +407,8 @@ TEST(Exposer, GzipWhenAcceptedDecodesWithZlibAndGunzip) {
     EXPECT_EQ(python_gunzip(gz.body), plain.body);
     EXPECT_EQ(gunzip(gz.body), plain.body);
     expect_promtool_ok(gunzip(gz.body));
-    EXPECT_EQ(fetch(e->port(), "/metrics", "Accept-Encoding: gzip;q=0, identity\r\n").headers.count("content-encoding"), 0u);
+    EXPECT_EQ(fetch(e->port(), "/metrics", "Accept-Encoding: gzip;q=0, identity\r\n").headers.count("content-encoding"),
+              0u);
     EXPECT_EQ(fetch(e->port(), "/metrics", "Accept-Encoding: *\r\n").headers.at("content-encoding"), "gzip");
     EXPECT_EQ(fetch(e->port(), "/metrics", "Accept-Encoding: br\r\n").headers.count("content-encoding"), 0u);
     // A HEAD answer says what the GET would send.
@@ -409,10 +430,12 @@ TEST(Deflate, RoundTripsThroughZlibAndGunzip) {
     for (auto& ch : noise) ch = static_cast<char>(rng());
     inputs.push_back(noise);
     std::string digits;
-    for (int i = 0; i < 40000; ++i) digits += "m{id=\"" + std::to_string(rng() % 100000) + "\"} " + std::to_string(rng()) + "\n";
+    for (int i = 0; i < 40000; ++i)
+        digits += "m{id=\"" + std::to_string(rng() % 100000) + "\"} " + std::to_string(rng()) + "\n";
     inputs.push_back(digits);
     std::string skewed;  // long runs and a skewed alphabet: exercises code length limits
-    for (int i = 0; i < 300000; ++i) skewed += static_cast<char>('a' + std::min<int>(25, std::countr_zero(rng() | (1u << 25))));
+    for (int i = 0; i < 300000; ++i)
+        skewed += static_cast<char>('a' + std::min<int>(25, std::countr_zero(rng() | (1u << 25))));
     inputs.push_back(skewed);
     vitals::detail::deflate_encoder enc;
     for (const auto& in : inputs) {
@@ -420,8 +443,12 @@ TEST(Deflate, RoundTripsThroughZlibAndGunzip) {
         enc.gzip(in, gz);
         EXPECT_EQ(python_gunzip(gz), in) << in.size();
         EXPECT_EQ(gunzip(gz), in) << in.size();
-        if (in.size() > 1000 && &in != &inputs[5]) { EXPECT_LT(gz.size(), in.size() / 2) << in.size(); }
-        if (&in == &inputs[5]) { EXPECT_LT(gz.size(), in.size() + in.size() / 8 + 64); }  // bounded growth
+        if (in.size() > 1000 && &in != &inputs[5]) {
+            EXPECT_LT(gz.size(), in.size() / 2) << in.size();
+        }
+        if (&in == &inputs[5]) {
+            EXPECT_LT(gz.size(), in.size() + in.size() / 8 + 64);
+        }  // bounded growth
     }
 }
 
@@ -474,7 +501,9 @@ TEST(Exposer, StopFinishesAnswersInFlightWithinItsGrace) {
     o.stop_grace = 5s;  // ample for the reader below, even under a sanitizer
     auto make_big = [&] {
         auto e = std::make_shared<vitals::exposer>(o);
-        e->handle("/big", [big](const vitals::exposer::request&) { return vitals::exposer::response{200, "text/plain", *big, {}}; });
+        e->handle("/big", [big](const vitals::exposer::request&) {
+            return vitals::exposer::response{200, "text/plain", *big, {}};
+        });
         e->start();
         return e;
     };

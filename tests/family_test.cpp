@@ -53,7 +53,8 @@ TEST(Family, NamedLabelValuesInAnyOrderReachThePositionalSeries) {
     EXPECT_EQ(f.with("GET", "/caf\xE9", "200").value(), 1);
     EXPECT_EQ(f.with("GET", "/caf\xEF\xBF\xBD", "200").value(), 1);  // repaired to U+FFFD alike
     const std::string text = render_text(r);
-    EXPECT_NE(text.find("named_requests_total{method=\"GET\",endpoint=\"/v1/health\",status=\"200\"} 5\n"), std::string::npos)
+    EXPECT_NE(text.find("named_requests_total{method=\"GET\",endpoint=\"/v1/health\",status=\"200\"} 5\n"),
+              std::string::npos)
         << text;
     EXPECT_NE(text.find("named_queue_depth{queue=\"mail\"} 4\n"), std::string::npos) << text;
     const auto check = vitals_test::promtool_check(text);
@@ -86,8 +87,8 @@ TEST(Family, RemovedSeriesHandleKeepsWorkingButIsNotRendered) {
 TEST(Family, HostileLabelValuesAreEscapedAndAccepted) {
     registry r;
     auto& f = r.counter<"hostile_total", labels<"v">>("Values that need escaping.");
-    const std::vector<std::string> values = {"", "quote\"d", "back\\slash", "new\nline", "\\n literal",
-                                             "tab\there", "é ✓ 😀", std::string("nul\0byte", 8)};
+    const std::vector<std::string> values = {
+        "", "quote\"d", "back\\slash", "new\nline", "\\n literal", "tab\there", "é ✓ 😀", std::string("nul\0byte", 8)};
     for (const auto& v : values) f.labels(v).inc();
     f.labels(std::string("bad\xff\xfeutf8")).inc();
     f.labels(std::string("trunc\xe2\x82")).inc();

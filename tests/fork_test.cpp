@@ -66,16 +66,26 @@ enum child_code : int {
 
 const char* describe_code(int code) {
     switch (code) {
-        case child_bad_counter: return "a counter increment was not exact";
-        case child_bad_series: return "a new series was missing or wrong";
-        case child_bad_remove: return "remove() failed or the series was still rendered";
-        case child_bad_render: return "the render did not parse";
-        case child_bad_values: return "rendered or read values were wrong";
-        case child_bad_threads: return "totals from the child's own threads were wrong";
-        case child_no_go: return "the parent's go-ahead never came";
-        case child_exception: return "an exception escaped";
-        case child_unknown_exception: return "an unknown exception escaped";
-        default: return "unexpected exit code";
+        case child_bad_counter:
+            return "a counter increment was not exact";
+        case child_bad_series:
+            return "a new series was missing or wrong";
+        case child_bad_remove:
+            return "remove() failed or the series was still rendered";
+        case child_bad_render:
+            return "the render did not parse";
+        case child_bad_values:
+            return "rendered or read values were wrong";
+        case child_bad_threads:
+            return "totals from the child's own threads were wrong";
+        case child_no_go:
+            return "the parent's go-ahead never came";
+        case child_exception:
+            return "an exception escaped";
+        case child_unknown_exception:
+            return "an unknown exception escaped";
+        default:
+            return "unexpected exit code";
     }
 }
 
@@ -523,8 +533,10 @@ TEST(Fork, ChildStartsFromTheParentsValuesAndCountsAlone) {
             if (!matches(at_fork, bad)) return child_failed(child_bad_values, "at fork: " + bad);
             const std::string body = render_text(r);
             if (!vitals_test::read_text_exposition(body).ok()) return child_failed(child_bad_render, "render");
-            const std::string events_line = "semantic_events_total " + std::to_string(static_cast<std::uint64_t>(at_fork.events)) + "\n";
-            if (body.find(events_line) == std::string::npos) return child_failed(child_bad_values, "render: " + events_line);
+            const std::string events_line =
+                "semantic_events_total " + std::to_string(static_cast<std::uint64_t>(at_fork.events)) + "\n";
+            if (body.find(events_line) == std::string::npos)
+                return child_failed(child_bad_values, "render: " + events_line);
 
             events.inc();
             big.inc(std::numeric_limits<std::uint64_t>::max());
@@ -625,7 +637,8 @@ TEST(Fork, ForkFromAThreadInTheMiddleOfALongRender) {
             // Alternate the target: inside the render's sink, or inside the fill/clear loop (which
             // is paused for every fork under AddressSanitizer, see fork_pause).
             const bool during_render = n % 2 == 0 || pause.enabled();
-            const std::string name = "child " + std::to_string(n) + (during_render ? " (during render)" : " (during fill)");
+            const std::string name =
+                "child " + std::to_string(n) + (during_render ? " (during render)" : " (during fill)");
             pause.hold();
             if (pause.enabled()) wait_for_progress(renders, 1, 1s);  // frees what the last clear() left
             const auto give_up_at = clock_type::now() + 500ms;
@@ -642,9 +655,11 @@ TEST(Fork, ForkFromAThreadInTheMiddleOfALongRender) {
                 const auto parsed = vitals_test::read_text_exposition(body);
                 if (!parsed.ok()) return child_failed(child_bad_render, parsed.error);
                 const auto* f = find_family(parsed, "long_series_total");
-                if (!f || f->samples.size() != static_cast<std::size_t>(series)) return child_failed(child_bad_values, "long_series_total count");
+                if (!f || f->samples.size() != static_cast<std::size_t>(series))
+                    return child_failed(child_bad_values, "long_series_total count");
                 for (const auto& s : f->samples)
-                    if (s.value != std::stod(*label_of(s, "id")) + 1) return child_failed(child_bad_values, "long_series_total value");
+                    if (s.value != std::stod(*label_of(s, "id")) + 1)
+                        return child_failed(child_bad_values, "long_series_total value");
                 const auto* h = find_family(parsed, "long_seconds");
                 if (!h || h->samples.size() != static_cast<std::size_t>(histograms) * 5)
                     return child_failed(child_bad_values, "long_seconds count");
@@ -661,7 +676,8 @@ TEST(Fork, ForkFromAThreadInTheMiddleOfALongRender) {
                 const auto again = vitals_test::read_text_exposition(body);
                 if (!again.ok()) return child_failed(child_bad_render, again.error);
                 const auto* f2 = find_family(again, "long_series_total");
-                if (!f2 || f2->samples.size() != static_cast<std::size_t>(series - 1)) return child_failed(child_bad_remove, "after remove");
+                if (!f2 || f2->samples.size() != static_cast<std::size_t>(series - 1))
+                    return child_failed(child_bad_remove, "after remove");
                 return child_ok;
             });
             pause.release();

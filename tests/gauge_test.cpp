@@ -96,10 +96,22 @@ TEST(Gauge, ValueIsTheSequentialSumOfItsUpdates) {
         for (int i = 0; i < 500; ++i) {
             const double v = value_of();
             switch (next() % 4) {
-                case 0: g.set(v); expected = v; break;
-                case 1: g.inc(v); expected += v; break;
-                case 2: g.dec(v); expected -= v; break;
-                default: g.inc(); expected += 1; break;
+                case 0:
+                    g.set(v);
+                    expected = v;
+                    break;
+                case 1:
+                    g.inc(v);
+                    expected += v;
+                    break;
+                case 2:
+                    g.dec(v);
+                    expected -= v;
+                    break;
+                default:
+                    g.inc();
+                    expected += 1;
+                    break;
             }
         }
         ASSERT_EQ(g.value(), expected) << "round " << round;

@@ -69,7 +69,8 @@ TEST(Histogram, ManyBucketsUseBinarySearch) {
     auto h = r.histogram<"fine">("f", linear_buckets(1, 1, 100));
     for (int i = 1; i <= 100; ++i) h.observe(i);
     const auto s = h.snapshot();
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(s.cumulative[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(s.cumulative[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
 }
 
 // Every render taken while writers observe must be self-consistent: buckets non-decreasing and

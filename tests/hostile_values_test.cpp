@@ -29,42 +29,42 @@ namespace {
 
 // Bodies the Python parser rejects, one per rule it enforces.
 const std::vector<std::string> invalid_bodies = {
-    "a_total 1\n",                                                             // no # EOF
-    "# TYPE a counter\na_total 1\n# EOF\nb 1\n",                                // line after # EOF
-    "# TYPE a counter\n\na_total 1\n# EOF\n",                                   // blank line
-    "# TYPE a counter\na_total -1\n# EOF\n",                                    // negative counter
-    "# TYPE a counter\na_total NaN\n# EOF\n",                                   // NaN counter
+    "a_total 1\n",                                                                 // no # EOF
+    "# TYPE a counter\na_total 1\n# EOF\nb 1\n",                                   // line after # EOF
+    "# TYPE a counter\n\na_total 1\n# EOF\n",                                      // blank line
+    "# TYPE a counter\na_total -1\n# EOF\n",                                       // negative counter
+    "# TYPE a counter\na_total NaN\n# EOF\n",                                      // NaN counter
     "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum NaN\n# EOF\n",  // NaN sum
     "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum -2\n# EOF\n",   // negative sum
     "# TYPE h histogram\nh_bucket{le=\"-1\"} 0\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum 1\n# EOF\n",  // sum, neg buckets
-    "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 1\n# EOF\n",       // no +Inf
-    "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",   // not cumulative
+    "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 1\n# EOF\n",                            // no +Inf
+    "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",  // not cumulative
     "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",  // le order
-    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 1\nh_sum 1\n# EOF\n",    // count != +Inf
-    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# EOF\n",             // _count without _sum
-    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n# EOF\n",               // _sum without _count
-    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1.5\n# EOF\n",                      // fractional bucket
-    "# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",  // NaN le
-    "# TYPE h histogram\nh_bucket{le=\"Inf\"} 1\n# EOF\n",                         // uncanonical +Inf
-    "# TYPE s summary\ns{quantile=\"0.5\"} -1\n# EOF\n",                            // negative quantile value
-    "# TYPE s summary\ns{quantile=\"1.5\"} 1\n# EOF\n",                             // quantile out of range
-    "# TYPE s summary\ns_count 1\ns_sum -1\n# EOF\n",                               // negative summary sum
-    "# TYPE i info\ni_info 2\n# EOF\n",                                            // info not 1
-    "# TYPE m stateset\nm{m=\"a\"} 2\n# EOF\n",                                     // stateset not 0/1
-    "# TYPE m stateset\nm 1\n# EOF\n",                                              // stateset without label
-    "# TYPE g gauge\ng 1 # {a=\"b\"} 1\n# EOF\n",                                   // exemplar on a gauge
+    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_count 1\nh_sum 1\n# EOF\n",        // count != +Inf
+    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# EOF\n",                 // _count without _sum
+    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n# EOF\n",                   // _sum without _count
+    "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1.5\n# EOF\n",                          // fractional bucket
+    "# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",    // NaN le
+    "# TYPE h histogram\nh_bucket{le=\"Inf\"} 1\n# EOF\n",                             // uncanonical +Inf
+    "# TYPE s summary\ns{quantile=\"0.5\"} -1\n# EOF\n",                               // negative quantile value
+    "# TYPE s summary\ns{quantile=\"1.5\"} 1\n# EOF\n",                                // quantile out of range
+    "# TYPE s summary\ns_count 1\ns_sum -1\n# EOF\n",                                  // negative summary sum
+    "# TYPE i info\ni_info 2\n# EOF\n",                                                // info not 1
+    "# TYPE m stateset\nm{m=\"a\"} 2\n# EOF\n",                                        // stateset not 0/1
+    "# TYPE m stateset\nm 1\n# EOF\n",                                                 // stateset without label
+    "# TYPE g gauge\ng 1 # {a=\"b\"} 1\n# EOF\n",                                      // exemplar on a gauge
     "# TYPE a counter\na_total 1 # {a=\"" + std::string(130, 'x') + "\"} 1\n# EOF\n",  // exemplar too long
     "# TYPE a counter\na_total 1 # {a=\"}\"} 1\n# EOF\n",                              // '}' in an exemplar value
-    "# TYPE a counter\n# TYPE a counter\na_total 1\n# EOF\n",                       // two TYPEs
-    "# HELP a x\n# HELP a y\n# EOF\n",                                              // two HELPs
-    "# TYPE a counter\na_total 1\n# HELP a late\n# EOF\n",                          // metadata after samples
+    "# TYPE a counter\n# TYPE a counter\na_total 1\n# EOF\n",                          // two TYPEs
+    "# HELP a x\n# HELP a y\n# EOF\n",                                                 // two HELPs
+    "# TYPE a counter\na_total 1\n# HELP a late\n# EOF\n",                             // metadata after samples
     "# TYPE a counter\na_total 1\n# TYPE b gauge\nb 1\n# TYPE a counter\na_total 2\n# EOF\n",  // clashing name
-    "# TYPE a counter\n# UNIT a seconds\na_total 1\n# EOF\n",                       // unit not a suffix
-    "# TYPE a untyped\na 1\n# EOF\n",                                               // untyped is not OpenMetrics
-    "# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"2\"} 1\ng{a=\"1\"} 2\n# EOF\n",             // interleaved groups
-    "# TYPE g gauge\ng{a=\"1\",a=\"2\"} 1\n# EOF\n",                                // duplicate label
-    "# TYPE g gauge\ng 1 \n# EOF\n",                                                // trailing space
-    "# TYPE g gauge\ng one\n# EOF\n",                                               // bad value
+    "# TYPE a counter\n# UNIT a seconds\na_total 1\n# EOF\n",                                  // unit not a suffix
+    "# TYPE a untyped\na 1\n# EOF\n",                                     // untyped is not OpenMetrics
+    "# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"2\"} 1\ng{a=\"1\"} 2\n# EOF\n",  // interleaved groups
+    "# TYPE g gauge\ng{a=\"1\",a=\"2\"} 1\n# EOF\n",                      // duplicate label
+    "# TYPE g gauge\ng 1 \n# EOF\n",                                      // trailing space
+    "# TYPE g gauge\ng one\n# EOF\n",                                     // bad value
 };
 
 // Bodies both accept: the forms vitals relies on.
@@ -135,6 +135,6 @@ TEST(HostileValues, EveryRenderOfARandomSweepIsAcceptedByEveryConsumer) {
     // The sweep reached the refusals it is about (NUL in exemplars, negative increments, ...).
     EXPECT_GT(refused, 0u);
     EXPECT_GT(promtool_runs, 0);
-    std::printf("%d workloads, %zu OpenMetrics renders parsed, %llu operations refused, %d promtool runs\n",
-                workloads, openmetrics.size(), static_cast<unsigned long long>(refused), promtool_runs);
+    std::printf("%d workloads, %zu OpenMetrics renders parsed, %llu operations refused, %d promtool runs\n", workloads,
+                openmetrics.size(), static_cast<unsigned long long>(refused), promtool_runs);
 }

@@ -190,7 +190,8 @@ protected:
                  [](const router::request& req) { return text(req, bhttp::status::service_unavailable, ""); })
             .add(bhttp::verb::get, "/v1/crash",
                  [](const router::request&) -> router::response { throw std::runtime_error("crash"); })
-            .add(bhttp::verb::get, "/v1/fast", [](const router::request& req) { return text(req, bhttp::status::ok, "f"); },
+            .add(bhttp::verb::get, "/v1/fast",
+                 [](const router::request& req) { return text(req, bhttp::status::ok, "f"); },
                  {.buckets = vitals_test::fast_buckets})
             .metrics("/metrics", *reg)
             .health(health.live, health.ready);
@@ -280,11 +281,13 @@ TEST_F(beast_fixture, concurrent_requests_are_all_counted) {
 }  // namespace
 
 TEST_F(beast_fixture, health_routes_in_one_line) {
-    vitals_test::expect_health_routes(server->port, health, [this] { return scrape(); }, false);
+    vitals_test::expect_health_routes(
+        server->port, health, [this] { return scrape(); }, false);
     *health.redis_up = true;  // as the first round found it
     (void)health.ready.run_now();
     start({.count_service_endpoints = true});
-    vitals_test::expect_health_routes(server->port, health, [this] { return scrape(); }, true);
+    vitals_test::expect_health_routes(
+        server->port, health, [this] { return scrape(); }, true);
     const auto s = scrape();
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/metrics", "200")), 1);
     EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
@@ -302,7 +305,8 @@ TEST_F(beast_fixture, route_buckets_and_instrumentation_buckets) {
     start({.buckets = {0.001, 0.002}});
     http_client c2(server->port);
     EXPECT_EQ(c2.get("/v1/events/1").status, 200);
-    EXPECT_EQ(vitals_test::le_values(scrape(), "/v1/events/{id}"), (std::vector<std::string>{"0.001", "0.002", "+Inf"}));
+    EXPECT_EQ(vitals_test::le_values(scrape(), "/v1/events/{id}"),
+              (std::vector<std::string>{"0.001", "0.002", "+Inf"}));
 }
 
 TEST_F(beast_fixture, opentelemetry_names) {

@@ -44,16 +44,18 @@ protected:
         server = std::make_unique<civetweb_server>(
             *inst, std::vector<std::string>{"listening_ports", "127.0.0.1:0", "num_threads", "8", "enable_keep_alive",
                                             "yes", "tcp_nodelay", "1"});
-        server->handle("/v1/events/{id}",
-                       [](mg_connection* c) {
-                           const mg_request_info* ri = mg_get_request_info(c);
-                           if (std::strcmp(ri->request_method, "POST") == 0) return reply(c, 405, "");
-                           return std::strcmp(ri->local_uri, "/v1/events/1") == 0 ? reply(c, 200, "{\"id\":1}")
-                                                                                   : reply(c, 404, "no");
-                       })
+        server
+            ->handle("/v1/events/{id}",
+                     [](mg_connection* c) {
+                         const mg_request_info* ri = mg_get_request_info(c);
+                         if (std::strcmp(ri->request_method, "POST") == 0) return reply(c, 405, "");
+                         return std::strcmp(ri->local_uri, "/v1/events/1") == 0 ? reply(c, 200, "{\"id\":1}")
+                                                                                : reply(c, 404, "no");
+                     })
             .handle("/v1/fail", [](mg_connection* c) { return reply(c, 502, "bad gateway"); })
             .handle("/v1/crash", [](mg_connection*) -> int { throw std::runtime_error("crash"); })
-            .handle("/v1/fast", [](mg_connection* c) { return reply(c, 200, "f"); }, {.buckets = vitals_test::fast_buckets})
+            .handle("/v1/fast", [](mg_connection* c) { return reply(c, 200, "f"); },
+                    {.buckets = vitals_test::fast_buckets})
             .metrics("/metrics", *reg)
             .health(health.live, health.ready);
     }
@@ -143,19 +145,20 @@ TEST_F(civetweb_fixture, unmatched_is_counted_before_the_answer) {
     ASSERT_EQ(c.get("/v1/events/1/extra").status, 404);
     const auto s = scrape();
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "unmatched", "404")), 301);
-    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}),
-              301);
+    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"unmatched\"", "error_type=\"client_error\""}), 301);
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/events/{id}", "200")), 1);
 }
 
 }  // namespace
 
 TEST_F(civetweb_fixture, health_routes_in_one_line) {
-    vitals_test::expect_health_routes(server->port(), health, [this] { return scrape(); }, false);
+    vitals_test::expect_health_routes(
+        server->port(), health, [this] { return scrape(); }, false);
     *health.redis_up = true;  // as the first round found it
     (void)health.ready.run_now();
     start({.count_service_endpoints = true});
-    vitals_test::expect_health_routes(server->port(), health, [this] { return scrape(); }, true);
+    vitals_test::expect_health_routes(
+        server->port(), health, [this] { return scrape(); }, true);
     const auto s = scrape();
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/metrics", "200")), 1);
     EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);
@@ -173,7 +176,8 @@ TEST_F(civetweb_fixture, route_buckets_and_instrumentation_buckets) {
     start({.buckets = {0.001, 0.002}});
     http_client c2(server->port());
     EXPECT_EQ(c2.get("/v1/events/1").status, 200);
-    EXPECT_EQ(vitals_test::le_values(scrape(), "/v1/events/{id}"), (std::vector<std::string>{"0.001", "0.002", "+Inf"}));
+    EXPECT_EQ(vitals_test::le_values(scrape(), "/v1/events/{id}"),
+              (std::vector<std::string>{"0.001", "0.002", "+Inf"}));
 }
 
 TEST_F(civetweb_fixture, opentelemetry_names) {

@@ -53,13 +53,12 @@ protected:
                         res.set_content("not found", "text/plain");
                     }
                 })
-            .Post("/v1/events",
-                  [](const httplib::Request& req, httplib::Response& res) {
-                      res.status = req.body.empty() ? 400 : 201;
-                  })
+            .Post("/v1/events", [](const httplib::Request& req,
+                                   httplib::Response& res) { res.status = req.body.empty() ? 400 : 201; })
             .Get("/v1/fail", [](const httplib::Request&, httplib::Response& res) { res.status = 500; })
             .Get("/v1/crash", [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("crash"); })
-            .Get("/v1/fast", [](const httplib::Request&, httplib::Response& res) { res.set_content("f", "text/plain"); },
+            .Get("/v1/fast",
+                 [](const httplib::Request&, httplib::Response& res) { res.set_content("f", "text/plain"); },
                  {.buckets = vitals_test::fast_buckets})
             .metrics("/metrics", *reg)
             .health(health.live, health.ready);
@@ -113,8 +112,7 @@ TEST_F(httplib_fixture, counts_statuses_and_templates_exactly) {
               3);
     EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/events\"", "error_type=\"client_error\""}), 1);
     EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/fail\"", "error_type=\"server_error\""}), 1);
-    EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"method=\"GET\"", "endpoint=\"/v1/events/{id}\""}),
-              10);
+    EXPECT_EQ(sample(s, "http_request_duration_seconds_count", {"method=\"GET\"", "endpoint=\"/v1/events/{id}\""}), 10);
     // Raw paths never become label values.
     EXPECT_EQ(s.find("/v1/events/100"), std::string::npos);
     EXPECT_EQ(sample(s, "http_requests_in_flight"), 0);  // the scrape itself is not a route
@@ -126,8 +124,8 @@ TEST_F(httplib_fixture, exception_is_answered_500_and_recorded) {
     EXPECT_EQ(c.get("/v1/crash").status, 500);
     EXPECT_EQ(c.get("/v1/crash").status, 500);
     const auto s = scrape();
-    EXPECT_EQ(sample(s, "http_requests_failed_total", {"endpoint=\"/v1/crash\"", "status=\"500\"",
-                                                       "error_type=\"exception\""}),
+    EXPECT_EQ(sample(s, "http_requests_failed_total",
+                     {"endpoint=\"/v1/crash\"", "status=\"500\"", "error_type=\"exception\""}),
               2);
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/v1/crash", "500")), 2);
     EXPECT_TRUE(std::isnan(sample(s, "http_requests_failed_total", {"error_type=\"server_error\""})));
@@ -231,14 +229,16 @@ TEST_F(httplib_fixture, unmatched_is_counted_before_the_answer_and_user_error_ha
 }  // namespace
 
 TEST_F(httplib_fixture, health_routes_in_one_line) {
-    vitals_test::expect_health_routes(port, health, [this] { return scrape(); }, false);
+    vitals_test::expect_health_routes(
+        port, health, [this] { return scrape(); }, false);
     *health.redis_up = true;  // as the first round found it
     (void)health.ready.run_now();
     start({.count_service_endpoints = true});
-    vitals_test::expect_health_routes(port, health, [this] { return scrape(); }, true);
+    vitals_test::expect_health_routes(
+        port, health, [this] { return scrape(); }, true);
     const auto s = scrape();
     EXPECT_EQ(sample(s, "http_requests_total", labels("GET", "/metrics", "200")), 1);  // the scrape before
-    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);                               // and this one
+    EXPECT_EQ(sample(s, "http_requests_in_flight"), 1);                                // and this one
 }
 
 TEST_F(httplib_fixture, route_buckets_and_instrumentation_buckets) {

@@ -105,7 +105,8 @@ private:
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
             close_socket();
-            throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port_) + " failed: " + std::strerror(errno));
+            throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port_) +
+                                     " failed: " + std::strerror(errno));
         }
         buf_.clear();
     }
@@ -180,8 +181,7 @@ private:
                 if (!read_exact(n, res.body) || !read_line(line)) return false;
             }
         } else {
-            while (fill()) {
-            }
+            while (fill()) {}
             res.body = std::move(buf_);
             buf_.clear();
             close_socket();
@@ -274,7 +274,8 @@ inline std::pair<bool, std::string> openmetrics_parser_check(const std::string& 
                             "import sys\n"
                             "from prometheus_client.openmetrics.parser import text_string_to_metric_families\n"
                             "for f in text_string_to_metric_families(sys.stdin.read()):\n"
-                            "    list(f.samples)\n' < " + path + " 2>&1";
+                            "    list(f.samples)\n' < " +
+                            path + " 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     std::string out;
     int rc = -1;
@@ -292,7 +293,8 @@ inline std::pair<bool, std::string> openmetrics_parser_check(const std::string& 
 
 /// Scrapes `path` with `c`: expects 200, the text format's content type and a body promtool
 /// accepts (each a test failure otherwise); returns the body.
-inline std::string checked_scrape(http_client& c, const std::string& path = "/metrics", const std::string& accept = {}) {
+inline std::string checked_scrape(http_client& c, const std::string& path = "/metrics",
+                                  const std::string& accept = {}) {
     auto res = c.get(path, accept);
     EXPECT_EQ(res.status, 200);
     EXPECT_EQ(res.headers["content-type"], vitals::text_content_type);
@@ -310,7 +312,8 @@ inline std::string checked_render(const vitals::registry& r) {
 }
 
 /// The label matchers of `http_requests_total` for one method, route template and status.
-inline std::vector<std::string> route_labels(std::string_view method, std::string_view endpoint, std::string_view status) {
+inline std::vector<std::string> route_labels(std::string_view method, std::string_view endpoint,
+                                             std::string_view status) {
     return {"method=\"" + std::string(method) + "\"", "endpoint=\"" + std::string(endpoint) + "\"",
             "status=\"" + std::string(status) + "\""};
 }
@@ -320,7 +323,8 @@ inline std::vector<std::string> route_labels(std::string_view method, std::strin
 struct health_routes {
     health_routes() {
         ready.add("db", [] { return true; });
-        ready.add("redis", [up = redis_up] { return up->load(); }, {.critical = true, .timeout = std::chrono::seconds(1)});
+        ready.add("redis", [up = redis_up] { return up->load(); },
+                  {.critical = true, .timeout = std::chrono::seconds(1)});
         (void)ready.run_now();
     }
     std::shared_ptr<std::atomic<bool>> redis_up = std::make_shared<std::atomic<bool>>(true);
@@ -368,8 +372,10 @@ inline void expect_health_routes(int port, health_routes& h, const std::function
         return;
     }
     EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/health\"", "status=\"200\""}), 3) << metrics;
-    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"503\""}), 1) << metrics;
-    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"404\""}), 1) << metrics;
+    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"503\""}), 1)
+        << metrics;
+    EXPECT_EQ(sample(metrics, "http_requests_total", {"endpoint=\"/v1/ready/{check}\"", "status=\"404\""}), 1)
+        << metrics;
 }
 
 /// A registry and an instrumentation of it, made and destroyed together: what an adapter test
@@ -418,7 +424,8 @@ inline void expect_route_buckets(const std::string& scrape) {
     EXPECT_EQ(sample(scrape, "http_request_duration_seconds_count", {"endpoint=\"/v1/fast\""}), 1) << scrape;
     EXPECT_EQ(sample(scrape, "http_request_duration_seconds_count", {"endpoint=\"/v1/events/{id}\""}), 1) << scrape;
     std::size_t types = 0;
-    for (std::size_t p = 0; (p = scrape.find("# TYPE http_request_duration_seconds ", p)) != std::string::npos; ++p) ++types;
+    for (std::size_t p = 0; (p = scrape.find("# TYPE http_request_duration_seconds ", p)) != std::string::npos; ++p)
+        ++types;
     EXPECT_EQ(types, 1u) << scrape;
 }
 

@@ -139,8 +139,7 @@ TEST_F(fixture, timer_made_during_unwinding_only_sees_new_exceptions) {
     try {
         in_destructor d{r};
         throw 1;
-    } catch (int) {
-    }
+    } catch (int) {}
     EXPECT_EQ(total("GET", "/cleanup", "204"), 1);
     EXPECT_TRUE(std::isnan(sample(scrape(), "http_requests_failed_total")));
 }
@@ -350,7 +349,9 @@ TEST(http_options, route_buckets_render_as_one_family_in_every_format) {
     EXPECT_EQ(route_les(text, "GET", "/slow").size(), 11u);
     EXPECT_EQ(route_les(text, "GET", "unmatched").size(), 11u);  // unmatched keeps the default
     // Layers get the registry's const labels like any family.
-    EXPECT_EQ(sample(text, "http_request_duration_seconds_bucket", {"endpoint=\"/fast\"", "service=\"api\"", "le=\"+Inf\""}), 1)
+    EXPECT_EQ(
+        sample(text, "http_request_duration_seconds_bucket", {"endpoint=\"/fast\"", "service=\"api\"", "le=\"+Inf\""}),
+        1)
         << text;
 
     const auto om = vitals::render_openmetrics(reg);

@@ -48,7 +48,8 @@ int main() {
     vitals::render_text(r, out);
     const vitals::string_ref text = out.view();
     return text.find("checks_total{service=\"include-cost\"} 1\n") != vitals::string_ref::npos &&
-                   text.find("latency_seconds_count{service=\"include-cost\",route=\"/\"} 1\n") != vitals::string_ref::npos
+                   text.find("latency_seconds_count{service=\"include-cost\",route=\"/\"} 1\n") !=
+                       vitals::string_ref::npos
                ? 0
                : 1;
 }

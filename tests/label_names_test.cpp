@@ -76,8 +76,8 @@ TEST(DynamicLabels, EveryKindRendersAsItsCompileTimeTwin) {
     registry fixed, dynamic;
     fill_static(fixed);
     fill_dynamic(dynamic);
-    for (auto f : {exposition_format::text_0_0_4, exposition_format::openmetrics_1_0_0,
-                   exposition_format::protobuf_delimited}) {
+    for (auto f :
+         {exposition_format::text_0_0_4, exposition_format::openmetrics_1_0_0, exposition_format::protobuf_delimited}) {
         std::string a, b;
         render(fixed, f, a);
         render(dynamic, f, b);
@@ -91,16 +91,22 @@ TEST(DynamicLabels, EveryKindRendersAsItsCompileTimeTwin) {
 
 TEST(DynamicLabels, NamesAreCheckedAtRegistration) {
     registry r;
-    EXPECT_EQ(error_of([&] { (void)r.counter("a_total", "A.", {"ok", "bad name"}); }),
+    EXPECT_EQ(error_of([&] {
+                  (void)r.counter("a_total", "A.", {"ok", "bad name"});
+              }),
               "vitals: metric 'a_total': invalid label name 'bad name': label names must match "
               "[a-zA-Z_][a-zA-Z0-9_]* and must not start with '__'");
     EXPECT_EQ(error_of([&] { (void)r.counter("a_total", "A.", {"__reserved"}); }).substr(0, 51),
               "vitals: metric 'a_total': invalid label name '__res");
-    EXPECT_EQ(error_of([&] { (void)r.gauge("b", "B.", {"x", "y", "x"}); }),
+    EXPECT_EQ(error_of([&] {
+                  (void)r.gauge("b", "B.", {"x", "y", "x"});
+              }),
               "vitals: metric 'b': duplicate label name 'x'");
     EXPECT_EQ(error_of([&] { (void)r.histogram("c_seconds", "C.", {"le"}); }),
               "vitals: metric 'c_seconds': 'le' is reserved for this kind and cannot be a label");
-    EXPECT_EQ(error_of([&] { (void)r.native_histogram("d_seconds", "D.", {"pool", "le"}); }),
+    EXPECT_EQ(error_of([&] {
+                  (void)r.native_histogram("d_seconds", "D.", {"pool", "le"});
+              }),
               "vitals: metric 'd_seconds': 'le' is reserved for this kind and cannot be a label");
     EXPECT_EQ(error_of([&] { (void)r.summary("e_seconds", "E.", {"quantile"}); }),
               "vitals: metric 'e_seconds': 'quantile' is reserved for this kind and cannot be a label");
@@ -117,7 +123,9 @@ TEST(DynamicLabels, NamesAreCheckedAtRegistration) {
     // Registering again: same names find the family; other names (or order) are a conflict.
     auto& f = r.counter("jobs_total", "Jobs.", {"queue", "result"});
     EXPECT_EQ(&r.counter("jobs_total", "Jobs.", {"queue", "result"}), &f);
-    EXPECT_EQ(error_of([&] { (void)r.counter("jobs_total", "Jobs.", {"result", "queue"}); }),
+    EXPECT_EQ(error_of([&] {
+                  (void)r.counter("jobs_total", "Jobs.", {"result", "queue"});
+              }),
               "vitals: metric 'jobs_total' is already registered differently: label names [queue, result] "
               "(registered) vs [result, queue] (new)");
     EXPECT_EQ(error_of([&] { (void)r.counter<"jobs_total", labels<"queue", "result">>("Jobs."); }),
@@ -136,7 +144,9 @@ TEST(DynamicLabels, ValueCountsAreCheckedOnEveryPath) {
     EXPECT_EQ(error_of([&] { (void)f.with(none); }), two + "0 values were given");
     EXPECT_EQ(error_of([&] { r.callback_gauge("t", "T.", {"s"}).set([] { return 1.0; }); }),
               "vitals: metric 't' has 1 labels [s] but 0 values were given");
-    EXPECT_EQ(error_of([&] { r.info("x_info", "X.", {"a", "b"}).set("only"); }),
+    EXPECT_EQ(error_of([&] {
+                  r.info("x_info", "X.", {"a", "b"}).set("only");
+              }),
               "vitals: metric 'x_info' has 2 labels [a, b] but 1 value was given");
     EXPECT_EQ(f.size(), 0u);  // no series made by a refused call
 

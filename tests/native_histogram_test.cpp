@@ -54,10 +54,10 @@ TEST(NativeHistogram, KeysMatchPrometheusBoundaries) {
         EXPECT_EQ(detail::native_key(std::nextafter(1.0, 2.0), s), 1) << s;
         EXPECT_EQ(detail::native_key(0.5, s), -(1 << s)) << s;
     }
-    EXPECT_EQ(detail::native_key(3.0, 0), 2);   // (2, 4]
-    EXPECT_EQ(detail::native_key(1.5, 1), 2);   // (1.414, 2]
-    EXPECT_EQ(detail::native_key(1.3, 1), 1);   // (1, 1.414]
-    EXPECT_EQ(detail::native_key(1.1, 3), 2);   // (1.0905, 1.1892]
+    EXPECT_EQ(detail::native_key(3.0, 0), 2);  // (2, 4]
+    EXPECT_EQ(detail::native_key(1.5, 1), 2);  // (1.414, 2]
+    EXPECT_EQ(detail::native_key(1.3, 1), 1);  // (1, 1.414]
+    EXPECT_EQ(detail::native_key(1.1, 3), 2);  // (1.0905, 1.1892]
     // Each value falls in (lower, upper] of its key.
     std::mt19937_64 rng(1);
     for (int i = 0; i < 10000; ++i) {
@@ -137,7 +137,8 @@ TEST(NativeHistogram, LimitDecreasesResolution) {
 
 TEST(NativeHistogram, LimitWidensZeroBucketFirst) {
     registry r;
-    auto h = r.native_histogram<"zw">("Zero widening.", {.bucket_factor = 2, .max_buckets = 3, .max_zero_threshold = 1});
+    auto h =
+        r.native_histogram<"zw">("Zero widening.", {.bucket_factor = 2, .max_buckets = 3, .max_zero_threshold = 1});
     for (double v : {0.01, 0.1, 0.3, 3.0, 10.0}) h.observe(v);
     const auto s = h.snapshot();
     EXPECT_EQ(s.schema, 0) << "widening was enough";
@@ -148,8 +149,8 @@ TEST(NativeHistogram, LimitWidensZeroBucketFirst) {
 
 TEST(NativeHistogram, LimitResetsAfterMinDuration) {
     registry r;
-    auto h = r.native_histogram<"rs">("Reset.", {.bucket_factor = 2, .max_buckets = 2,
-                                                 .min_reset_duration = std::chrono::seconds(1)});
+    auto h = r.native_histogram<"rs">(
+        "Reset.", {.bucket_factor = 2, .max_buckets = 2, .min_reset_duration = std::chrono::seconds(1)});
     h.observe(1);
     h.observe(4);
     EXPECT_EQ(h.snapshot().count, 2u);  // at the limit: nothing to do
@@ -166,8 +167,7 @@ TEST(NativeHistogram, LimitResetsAfterMinDuration) {
 
 TEST(NativeHistogram, ClassicBucketsAlongside) {
     registry r;
-    auto& f = r.native_histogram<"both_seconds", labels<"route">>(
-        "Both.", {.classic_buckets = {0.1, 1}});
+    auto& f = r.native_histogram<"both_seconds", labels<"route">>("Both.", {.classic_buckets = {0.1, 1}});
     auto h = f.with("/a");
     h.observe(0.05);
     h.observe(0.5);
@@ -189,7 +189,8 @@ TEST(NativeHistogram, OpenMetricsWithoutClassicBucketsShowsInfOnly) {
     h.observe(1);
     h.observe(2);
     const auto om = render_openmetrics(r);
-    EXPECT_NE(om.find("n_seconds_bucket{le=\"+Inf\"} 2\nn_seconds_count 2\nn_seconds_sum 3\n"), std::string::npos) << om;
+    EXPECT_NE(om.find("n_seconds_bucket{le=\"+Inf\"} 2\nn_seconds_count 2\nn_seconds_sum 3\n"), std::string::npos)
+        << om;
     EXPECT_TRUE(vitals_test::openmetrics_check(om).ok);
 }
 
@@ -215,7 +216,8 @@ TEST(NativeHistogram, ProtobufEncoding) {
     }
     EXPECT_EQ(got, (std::vector<std::pair<std::int64_t, std::uint64_t>>{{0, 1}, {7, 4}}));
     std::vector<std::int64_t> deltas;
-    for (auto v : pb::packed(pb::one(m, 13).bytes)) deltas.push_back(static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1)));
+    for (auto v : pb::packed(pb::one(m, 13).bytes))
+        deltas.push_back(static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1)));
     EXPECT_EQ(deltas, (std::vector<std::int64_t>{2, -1, -1, 0, 1}));
     // Negative: -1 → key 0.
     const auto nspan = pb::decode(pb::one(m, 9).bytes);
@@ -331,7 +333,7 @@ void add_neighbours(std::vector<double>& out, double v) {
 // Binary exponents around which boundaries are swept: subnormals, the directory's edges
 // (2^±128), around 1, and up to the largest double.
 constexpr int sweep_exponents[] = {-1074, -1073, -1060, -1040, -1023, -1022, -1021, -1000, -600, -129, -128, -127,
-                                   -2,    -1,    0,     1,     2,     127,   128,   600,   1000,  1022,  1023};
+                                   -2,    -1,    0,     1,     2,     127,   128,   600,   1000, 1022, 1023};
 
 // The doubles next to every boundary 2^(E + j/2^s), s = 1 … 8, for the given exponents E.
 // `straddles` counts the boundaries whose neighbours fall on both sides by the exact key, and
@@ -410,7 +412,8 @@ TEST(NativeHistogramExact, KeysOfPowersOfTwoRandomAndExtremeDoubles) {
         values.push_back(std::exp2(std::uniform_real_distribution<double>(-140, 140)(rng)));
         values.push_back(std::uniform_real_distribution<double>(0.5, 4)(rng));
         // Subnormals, every magnitude.
-        const std::uint64_t sub = std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 52) - 1)(rng) >> (i % 52);
+        const std::uint64_t sub =
+            std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 52) - 1)(rng) >> (i % 52);
         values.push_back(std::ldexp(static_cast<double>(std::max<std::uint64_t>(sub, 1)), -1074));
     }
     for (double v : {std::numeric_limits<double>::max(), std::numeric_limits<double>::min(),
@@ -439,7 +442,8 @@ TEST(NativeHistogramExact, KeysOfPowersOfTwoRandomAndExtremeDoubles) {
 TEST(NativeHistogramExact, ExactPowerComparison) {
     std::mt19937_64 rng(3);
     for (int i = 0; i < 300; ++i) {
-        const std::uint64_t m = std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 53) - 1)(rng) << (i % 8);
+        const std::uint64_t m = std::uniform_int_distribution<std::uint64_t>(1, (std::uint64_t{1} << 53) - 1)(rng)
+                                << (i % 8);
         const auto s = static_cast<std::int32_t>(i % 9);
         const std::int64_t len = exact::pow_bit_lengths(m)[static_cast<std::size_t>(s)];
         EXPECT_EQ(detail::native_pow_bit_length(m, s), len) << m << " " << s;
@@ -451,9 +455,9 @@ TEST(NativeHistogramExact, ExactPowerComparison) {
     }
     // Powers within about 2^-62 of a power of two, too close for native_pow_le's 64-bit brackets:
     // these take its exact multi-word path (no 53-bit mantissa next to a boundary came that close).
-    const std::pair<std::uint64_t, std::int32_t> close[] = {{3260954456333195553u, 1}, {10968499650544839023u, 2},
-                                                           {10058158527438640871u, 3}, {2500959668174365257u, 7},
-                                                           {608538013683208449u, 8},  {160600054998447439u, 8}};
+    const std::pair<std::uint64_t, std::int32_t> close[] = {{3260954456333195553u, 1},  {10968499650544839023u, 2},
+                                                            {10058158527438640871u, 3}, {2500959668174365257u, 7},
+                                                            {608538013683208449u, 8},   {160600054998447439u, 8}};
     for (const auto& [m, s] : close) {
         const std::int64_t len = exact::pow_bit_lengths(m)[static_cast<std::size_t>(s)];
         EXPECT_FALSE(detail::native_pow_le(m, s, len - 1)) << m;
@@ -522,10 +526,11 @@ TEST(NativeHistogramExact, ObservedKeysThroughThePublicApi) {
     auto values = exact::boundary_neighbours(std::array{-127, -60, -1, 0, 1, 60, 126});
     for (double v : exact::power_of_two_neighbours(-127, 126)) values.push_back(v);
     std::mt19937_64 rng(11);
-    for (int i = 0; i < 2000; ++i) values.push_back(std::exp2(std::uniform_real_distribution<double>(-127.9, 126.9)(rng)));
+    for (int i = 0; i < 2000; ++i)
+        values.push_back(std::exp2(std::uniform_real_distribution<double>(-127.9, 126.9)(rng)));
     std::erase_if(values, [](double v) { return !(v > 0x1p-128 && v <= 0x1p127); });
-    const std::pair<double, std::int32_t> factors[] = {{65536, -4}, {256, -3}, {16, -2}, {4, -1},  {2, 0},
-                                                       {1.5, 1},    {1.2, 2},  {1.1, 3}, {1.05, 4}, {1.03, 5},
+    const std::pair<double, std::int32_t> factors[] = {{65536, -4}, {256, -3}, {16, -2},  {4, -1},   {2, 0},
+                                                       {1.5, 1},    {1.2, 2},  {1.1, 3},  {1.05, 4}, {1.03, 5},
                                                        {1.02, 6},   {1.01, 7}, {1.005, 8}};
     for (const auto& [factor, s] : factors) {
         registry r;
@@ -558,7 +563,7 @@ TEST(NativeHistogramExact, WidenedZeroThresholdIsTheBoundaryRoundedDown) {
                 "Zero widening.",
                 {.bucket_factor = factor, .zero_threshold = 0, .max_buckets = 2, .max_zero_threshold = 1e9});
             const std::int32_t far = exact::key(1e6, s);
-            h.observe(t);          // bucket k, to be swallowed
+            h.observe(t);             // bucket k, to be swallowed
             h.observe(exact::up(t));  // bucket k + 1: above the boundary, so above the threshold
             h.observe(1e6);
             auto snap = h.snapshot();

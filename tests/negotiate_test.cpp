@@ -59,7 +59,8 @@ TEST(Negotiate, VersionsAndParameters) {
     EXPECT_EQ(negotiate("application/openmetrics-text; version=0.0.1").format, exposition_format::openmetrics_1_0_0);
     EXPECT_EQ(negotiate("application/openmetrics-text; version=2.0.0").format, exposition_format::text_0_0_4);
     EXPECT_EQ(negotiate("text/plain;version=0.0.3").format, exposition_format::text_0_0_4);
-    EXPECT_EQ(negotiate("APPLICATION/OpenMetrics-Text; VERSION=\"1.0.0\"").format, exposition_format::openmetrics_1_0_0);
+    EXPECT_EQ(negotiate("APPLICATION/OpenMetrics-Text; VERSION=\"1.0.0\"").format,
+              exposition_format::openmetrics_1_0_0);
     // Protobuf needs the right message and the delimited encoding.
     EXPECT_EQ(negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text").format,
               exposition_format::text_0_0_4);

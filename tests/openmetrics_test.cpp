@@ -263,8 +263,8 @@ TEST(OpenMetrics, BucketAndQuantileLabelsAreCanonical) {
               std::string::npos)
         << text;
     for (const char* q : {"0.0", "0.0001", "0.5", "0.99", "0.999", "1.0"})
-        EXPECT_NE(text.find("lat_seconds{quantile=\"" + std::string(q) + "\"} "), std::string::npos)
-            << q << "\n" << text;
+        EXPECT_NE(text.find("lat_seconds{quantile=\"" + std::string(q) + "\"} "), std::string::npos) << q << "\n"
+                                                                                                     << text;
     expect_parses(text);
 }
 
@@ -279,9 +279,9 @@ TEST(OpenMetrics, PowersOfTenBucketsAreCanonical) {
     registry r;
     r.histogram<"p_seconds">("Powers of ten.", bounds).observe(0.5);
     const auto text = render_openmetrics(r);
-    const char* les[] = {"1e-10", "1e-09", "1e-08",  "1e-07",   "1e-06",    "1e-05", "0.0001", "0.001",
-                         "0.01",  "0.1",   "1.0",    "10.0",    "100.0",    "1000.0", "10000.0", "100000.0",
-                         "1e+06", "1e+07", "1e+08",  "1e+09",   "1e+10",    "+Inf"};
+    const char* les[] = {"1e-10", "1e-09", "1e-08", "1e-07", "1e-06", "1e-05",  "0.0001",  "0.001",
+                         "0.01",  "0.1",   "1.0",   "10.0",  "100.0", "1000.0", "10000.0", "100000.0",
+                         "1e+06", "1e+07", "1e+08", "1e+09", "1e+10", "+Inf"};
     std::string want;
     for (std::size_t i = 0; i < std::size(les); ++i)
         want += std::string("p_seconds_bucket{le=\"") + les[i] + "\"} " + (i < 10 ? "0" : "1") + "\n";
@@ -309,12 +309,11 @@ TEST(OpenMetrics, CanonicalNumbersAgreeWithThePythonClient) {
         std::snprintf(s, sizeof s, "%a\n", v);
         input += s;
     }
-    const auto r = vitals_test::run_process(
-        {"/usr/bin/python3", "-c",
-         "import sys\n"
-         "from prometheus_client.utils import floatToGoString\n"
-         "for line in sys.stdin: print(floatToGoString(float.fromhex(line)))\n"},
-        input);
+    const auto r = vitals_test::run_process({"/usr/bin/python3", "-c",
+                                             "import sys\n"
+                                             "from prometheus_client.utils import floatToGoString\n"
+                                             "for line in sys.stdin: print(floatToGoString(float.fromhex(line)))\n"},
+                                            input);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::size_t pos = 0, failures = 0;
     for (double v : values) {

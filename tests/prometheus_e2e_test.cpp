@@ -126,8 +126,8 @@ private:
         }
     }
     void serve(int c) {
-        const std::string req =
-            read_until(c, [](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; }, 2000ms);
+        const std::string req = read_until(
+            c, [](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; }, 2000ms);
         std::string accept;
         for (std::size_t pos = req.find("\r\n"); pos != std::string::npos && pos + 2 < req.size();) {
             const std::size_t end = req.find("\r\n", pos + 2);
@@ -176,7 +176,8 @@ std::optional<std::string> http_get(std::uint16_t port, const std::string& path)
         return std::nullopt;
     }
     write_all(fd, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    const std::string resp = read_until(fd, [](const std::string&) { return false; }, 5000ms);
+    const std::string resp = read_until(
+        fd, [](const std::string&) { return false; }, 5000ms);
     close(fd);
     const auto body = resp.find("\r\n\r\n");
     if (resp.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
@@ -207,19 +208,17 @@ public:
         dir_ = tmpl;
         port_ = free_port();
         std::ofstream(dir_ / "prometheus.yml") << "global:\n"
-                                                   "  scrape_interval: 1s\n"
-                                                   "  scrape_timeout: 1s\n"
-                                                   "  evaluation_interval: 1s\n"
-                                                   "scrape_configs:\n"
-                                                   "  - job_name: vitals\n"
-                                                   "    static_configs:\n"
-                                                   "      - targets: ['127.0.0.1:"
-                                                << target_port << "']\n";
-        std::vector<std::string> args = {prometheus_binary,
-                                         "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                                  "  scrape_interval: 1s\n"
+                                                  "  scrape_timeout: 1s\n"
+                                                  "  evaluation_interval: 1s\n"
+                                                  "scrape_configs:\n"
+                                                  "  - job_name: vitals\n"
+                                                  "    static_configs:\n"
+                                                  "      - targets: ['127.0.0.1:"
+                                               << target_port << "']\n";
+        std::vector<std::string> args = {prometheus_binary, "--config.file=" + (dir_ / "prometheus.yml").string(),
                                          "--storage.tsdb.path=" + (dir_ / "data").string(),
-                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                         "--log.level=warn"};
+                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
         if (native) args.push_back("--enable-feature=native-histograms,exemplar-storage");
         const std::string log = (dir_ / "prometheus.log").string();
         pid_ = fork();
@@ -277,12 +276,13 @@ public:
     // The first value of an instant query, polled until it satisfies `pred` (bounded).
     std::optional<double> query(const std::string& q, auto pred, std::chrono::milliseconds timeout = 15s) const {
         std::optional<double> v;
-        poll("/api/v1/query?query=" + url_encode(q),
-             [&](const std::string& body) {
-                 v = first_value(body);
-                 return v && pred(*v);
-             },
-             timeout);
+        poll(
+            "/api/v1/query?query=" + url_encode(q),
+            [&](const std::string& body) {
+                v = first_value(body);
+                return v && pred(*v);
+            },
+            timeout);
         return v;
     }
     std::optional<double> query(const std::string& q) const {
@@ -338,9 +338,8 @@ bool prometheus_available() { return access(prometheus_binary, X_OK) == 0; }
 
 void common_checks(const prometheus_process& p, const metrics_server& srv) {
     // Target up, no scrape error.
-    const auto targets = p.poll("/api/v1/targets",
-                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
-                                20s);
+    const auto targets = p.poll(
+        "/api/v1/targets", [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; }, 20s);
     ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
     EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
     EXPECT_GT(srv.scrapes(), 0);
@@ -432,11 +431,12 @@ TEST(PrometheusE2E, ExemplarsReachPrometheus) {
     ASSERT_TRUE(p.started());
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (const char* want : {"e2e-trace-histogram", "e2e-trace-counter"}) {
-        const std::string query = std::string(want).find("histogram") != std::string::npos ? "e2e_classic_seconds_bucket"
-                                                                                            : "e2e_jobs_total";
+        const std::string query =
+            std::string(want).find("histogram") != std::string::npos ? "e2e_classic_seconds_bucket" : "e2e_jobs_total";
         const std::string path = "/api/v1/query_exemplars?query=" + url_encode(query) +
                                  "&start=" + std::to_string(now - 600) + "&end=" + std::to_string(now + 600);
-        const auto body = p.poll(path, [&](const std::string& b) { return b.find(want) != std::string::npos; }, 20s);
+        const auto body = p.poll(
+            path, [&](const std::string& b) { return b.find(want) != std::string::npos; }, 20s);
         EXPECT_NE(body.find(want), std::string::npos) << path << "\n" << body << "\n" << p.log();
     }
 }
@@ -460,14 +460,16 @@ TEST(PrometheusE2E, HostileValuesOverOpenMetricsKeepTheTargetUp) {
     r.callback_gauge<"e2e_hostile_backend_level">("Callback gauge.").set([]() -> double {
         throw std::runtime_error("backend gone");
     });
-    auto& deltas = r.histogram<"e2e_hostile_delta_seconds", vitals::labels<"case">>("Deltas.", std::vector<double>{0.1, 1});
+    auto& deltas =
+        r.histogram<"e2e_hostile_delta_seconds", vitals::labels<"case">>("Deltas.", std::vector<double>{0.1, 1});
     deltas.labels("both_infinities").observe(inf);
     deltas.labels("both_infinities").observe(-inf);  // sum NaN
-    deltas.labels("negative").observe(-3);            // sum negative
+    deltas.labels("negative").observe(-3);           // sum negative
     deltas.labels("fine").observe(0.5);
     auto offsets = r.histogram<"e2e_hostile_offset_seconds">("Negative bounds.", std::vector<double>{-1, 0, 1});
     offsets.observe(0.5);
-    auto& changes = r.summary<"e2e_hostile_change_celsius", vitals::labels<"room">>("Changes.", std::vector<double>{0.5});
+    auto& changes =
+        r.summary<"e2e_hostile_change_celsius", vitals::labels<"room">>("Changes.", std::vector<double>{0.5});
     for (int i = 1; i <= 100; ++i) changes.labels("cold").observe(-i);
     for (int i = 1; i <= 100; ++i) changes.labels("warm").observe(i);
     auto& levels = r.gauge<"e2e_hostile_level", vitals::labels<"v">>("Special gauge values.");
@@ -476,15 +478,15 @@ TEST(PrometheusE2E, HostileValuesOverOpenMetricsKeepTheTargetUp) {
     levels.labels("minus_inf").set(-inf);
     levels.labels("negative_zero").set(-0.0);
     levels.labels("quote\" back\\slash line\nfeed \xE2\x82\xAC").set(2);
-    r.counter<"e2e_hostile_traced_total">("With an exemplar.").inc(3, vitals::exemplar_labels{{"trace_id", "hostile-trace"}});
+    r.counter<"e2e_hostile_traced_total">("With an exemplar.")
+        .inc(3, vitals::exemplar_labels{{"trace_id", "hostile-trace"}});
 
     metrics_server srv(r);
     ASSERT_TRUE(srv.ok());
     prometheus_process p(srv.port(), false);
     ASSERT_TRUE(p.started());
-    const auto targets = p.poll("/api/v1/targets",
-                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
-                                20s);
+    const auto targets = p.poll(
+        "/api/v1/targets", [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; }, 20s);
     ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
     EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
     auto eq = [](double want) { return [want](double v) { return v == want; }; };
@@ -526,13 +528,11 @@ TEST(PrometheusE2E, HostileValuesOverOpenMetricsKeepTheTargetUp) {
     // Absent: the callback counters with no counter value, and the sums (with the counts that
     // OpenMetrics allows only beside a sum) of the histograms and summary whose sum is negative or
     // NaN or whose bounds are negative, and the negative quantile estimates.
-    for (const char* q : {"e2e_hostile_jobs_total{source!=\"fine\"}",
-                          "e2e_hostile_delta_seconds_sum{case!=\"fine\"}",
-                          "e2e_hostile_delta_seconds_count{case!=\"fine\"}",
-                          "e2e_hostile_offset_seconds_sum",
-                          "e2e_hostile_change_celsius_sum{room=\"cold\"}",
-                          "e2e_hostile_change_celsius_count{room=\"cold\"}",
-                          "e2e_hostile_change_celsius{room=\"cold\"}"}) {
+    for (const char* q :
+         {"e2e_hostile_jobs_total{source!=\"fine\"}", "e2e_hostile_delta_seconds_sum{case!=\"fine\"}",
+          "e2e_hostile_delta_seconds_count{case!=\"fine\"}", "e2e_hostile_offset_seconds_sum",
+          "e2e_hostile_change_celsius_sum{room=\"cold\"}", "e2e_hostile_change_celsius_count{room=\"cold\"}",
+          "e2e_hostile_change_celsius{room=\"cold\"}"}) {
         const auto body = http_get(p.port(), "/api/v1/query?query=" + url_encode(q));
         ASSERT_TRUE(body) << q;
         EXPECT_NE(body->find("\"result\":[]"), std::string::npos) << q << "\n" << *body;
@@ -554,9 +554,8 @@ void exposer_run(bool gzip, bool native) {
     e.start();
     prometheus_process p(e.port(), native);
     ASSERT_TRUE(p.started());
-    const auto targets = p.poll("/api/v1/targets",
-                                [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; },
-                                20s);
+    const auto targets = p.poll(
+        "/api/v1/targets", [](const std::string& b) { return b.find("\"health\":\"up\"") != std::string::npos; }, 20s);
     ASSERT_NE(targets.find("\"health\":\"up\""), std::string::npos) << targets << "\n" << p.log();
     EXPECT_NE(targets.find("\"lastError\":\"\""), std::string::npos) << targets;
     auto eq = [](double want) { return [want](double v) { return v == want; }; };
@@ -572,7 +571,8 @@ void exposer_run(bool gzip, bool native) {
     EXPECT_GE(*served, 1);
     // What went on the wire: compressed answers are well under the plain exposition's size.
     // Prometheus asks for protobuf with native histograms on, OpenMetrics otherwise.
-    const auto format = native ? vitals::exposition_format::protobuf_delimited : vitals::exposition_format::openmetrics_1_0_0;
+    const auto format =
+        native ? vitals::exposition_format::protobuf_delimited : vitals::exposition_format::openmetrics_1_0_0;
     std::string uncompressed;
     vitals::render(w.r, format, uncompressed);
     vitals::render(e.self_metrics(), format, uncompressed);

@@ -143,8 +143,8 @@ std::optional<http_reply> http_request(std::uint16_t port, std::string_view meth
         }
         if (!connected) return std::nullopt;
     }
-    std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                      std::to_string(port) + "\r\nConnection: close\r\n";
+    std::string req = std::string(method) + " " + std::string(path) +
+                      " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\nConnection: close\r\n";
     if (!content_type.empty()) req += "Content-Type: " + std::string(content_type) + "\r\n";
     if (!accept.empty()) req += "Accept: " + std::string(accept) + "\r\n";
     if (method != "GET") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -168,8 +168,10 @@ std::optional<http_reply> http_request(std::uint16_t port, std::string_view meth
         char buf[16384];
         const ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (n <= 0) eof = true;
-        else resp.append(buf, static_cast<std::size_t>(n));
+        if (n <= 0)
+            eof = true;
+        else
+            resp.append(buf, static_cast<std::size_t>(n));
     }
     if (!eof) return std::nullopt;
     const std::size_t head_end = resp.find("\r\n\r\n");
@@ -228,10 +230,11 @@ public:
     [[nodiscard]] std::string log() const { return vitals::test::tail_of_file(dir_.path() / "pushgateway.log"); }
 
     // PUT/POST/DELETE on the group job=vitals_pg, instance=`instance`; the HTTP status, or -1.
-    int push(std::string_view method, std::string_view instance, std::string_view content_type,
-             std::string_view body, std::string* reply_body = nullptr) const {
-        const auto r = http_request(port_, method, std::string("/metrics/job/") + job + "/instance/" + std::string(instance),
-                                    content_type, body);
+    int push(std::string_view method, std::string_view instance, std::string_view content_type, std::string_view body,
+             std::string* reply_body = nullptr) const {
+        const auto r =
+            http_request(port_, method, std::string("/metrics/job/") + job + "/instance/" + std::string(instance),
+                         content_type, body);
         if (reply_body != nullptr) *reply_body = r ? r->body : "(no reply)";
         return r ? r->status : -1;
     }
@@ -248,9 +251,10 @@ private:
     bool ready_ = false;
 };
 
-#define START_PUSHGATEWAY(gw)                                                                        \
-    if (pushgateway_binary().empty()) GTEST_SKIP() << "no prometheus-pushgateway (Debian package 'prometheus-pushgateway')"; \
-    pushgateway gw;                                                                                  \
+#define START_PUSHGATEWAY(gw)                                                                  \
+    if (pushgateway_binary().empty())                                                          \
+        GTEST_SKIP() << "no prometheus-pushgateway (Debian package 'prometheus-pushgateway')"; \
+    pushgateway gw;                                                                            \
     ASSERT_TRUE(gw.ready()) << "the Pushgateway did not start:\n" << gw.log()
 
 // --- reading expositions back ---------------------------------------------------------------
@@ -400,7 +404,8 @@ native_part native_part_of(const std::vector<pb::field>& h) {
         std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
         for (const auto* f : pb::all(h, number)) {
             const auto span = pb::decode(f->bytes);
-            out.emplace_back(pb::has(span, 1) ? pb::one(span, 1).varint : 0, pb::has(span, 2) ? pb::one(span, 2).varint : 0);
+            out.emplace_back(pb::has(span, 1) ? pb::one(span, 1).varint : 0,
+                             pb::has(span, 2) ? pb::one(span, 2).varint : 0);
         }
         return out;
     };
@@ -426,7 +431,8 @@ struct workload {
     vitals::counter fraction = r.counter<"pg_busy_seconds_total">("0.1 three times.");
     vitals::counter_family<vitals::labels<"path">>& requests = r.counter<"pg_requests_total", vitals::labels<"path">>(
         "Requests \\ with \"quotes\"\nand a line feed in the help.");
-    vitals::gauge_family<vitals::labels<"case">>& levels = r.gauge<"pg_level", vitals::labels<"case">>("Special values.");
+    vitals::gauge_family<vitals::labels<"case">>& levels =
+        r.gauge<"pg_level", vitals::labels<"case">>("Special values.");
     vitals::histogram latency = r.histogram<"pg_latency_seconds">("Classic.", std::vector<double>{0.1, 1, 10});
     vitals::summary rpc = r.summary<"pg_rpc_seconds">("Summary.", std::vector<double>{0.5, 0.9});
     vitals::native_histogram payload =
@@ -445,8 +451,9 @@ struct workload {
         {"minus_1e308", -1e308},
         {"tenth", 0.1},
     };
-    static inline const std::vector<std::string> hostile_paths = {
-        "quote\"d", "back\\slash", "line\nfeed", "\xC3\xBCtf-8 \xE2\x9C\x93 \xE6\x97\xA5\xE6\x9C\xAC", "all \"\\\n\xE2\x82\xAC"};
+    static inline const std::vector<std::string> hostile_paths = {"quote\"d", "back\\slash", "line\nfeed",
+                                                                  "\xC3\xBCtf-8 \xE2\x9C\x93 \xE6\x97\xA5\xE6\x9C\xAC",
+                                                                  "all \"\\\n\xE2\x82\xAC"};
 
     workload() {
         rounded_up_to_even.inc(two_53 + 1);
@@ -512,9 +519,12 @@ TEST(Pushgateway, TextAndProtobufPushesReadBackExactly) {
         for (const auto& [k, v] : workload::level_values) {
             const auto got = served_value(served, "pg_level", {{"case", k}}, instance);
             ASSERT_TRUE(got) << k;
-            if (std::isnan(v)) EXPECT_TRUE(std::isnan(*got)) << k;
-            else if (v == 0) EXPECT_EQ(bits_of(*got), bits_of(0.0)) << k;  // -0 is written "0"
-            else EXPECT_EQ(bits_of(*got), bits_of(v)) << k;
+            if (std::isnan(v))
+                EXPECT_TRUE(std::isnan(*got)) << k;
+            else if (v == 0)
+                EXPECT_EQ(bits_of(*got), bits_of(0.0)) << k;  // -0 is written "0"
+            else
+                EXPECT_EQ(bits_of(*got), bits_of(v)) << k;
         }
         // Observations on a bound count in that bound's bucket (le is inclusive).
         EXPECT_EQ(served_value(served, "pg_latency_seconds_bucket", {{"le", "0.1"}}, instance), 3);
@@ -588,7 +598,8 @@ TEST(Pushgateway, TextAndProtobufPushesReadBackExactly) {
 
     const std::string json = gw.get("/api/v1/metrics");
     std::size_t negative_zeros = 0;
-    for (std::size_t at = json.find("\"value\":\"-0\""); at != std::string::npos; at = json.find("\"value\":\"-0\"", at + 1))
+    for (std::size_t at = json.find("\"value\":\"-0\""); at != std::string::npos;
+         at = json.find("\"value\":\"-0\"", at + 1))
         ++negative_zeros;
     EXPECT_EQ(negative_zeros, 2u) << json.substr(0, 2000);  // one per group
 }

@@ -227,10 +227,11 @@ TEST(RegistrySet, SeriesLimitRejectionsOfEveryRegistryAreOneFamily) {
     const registry_set set(a, b);
     const std::string om = expect_every_consumer_accepts(set);
     EXPECT_EQ(count_of(om, "# TYPE vitals_series_limit_rejections counter"), 1u) << om;
-    EXPECT_NE(om.find("vitals_series_limit_rejections_total{side=\"a\",metric=\"hits_total\"} 3\n"),
-              std::string::npos) << om;
+    EXPECT_NE(om.find("vitals_series_limit_rejections_total{side=\"a\",metric=\"hits_total\"} 3\n"), std::string::npos)
+        << om;
     EXPECT_NE(om.find("vitals_series_limit_rejections_total{side=\"b\",metric=\"misses_total\"} 4\n"),
-              std::string::npos) << om;
+              std::string::npos)
+        << om;
     const auto families = pb::decode_families(render_protobuf(set));
     EXPECT_EQ(pb::find(families, "vitals_series_limit_rejections_total").metrics.size(), 2u);
 }

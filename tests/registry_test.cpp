@@ -65,44 +65,60 @@ TEST(Registry, ConflictsSayWhatDiffers) {
         return "(no registration_error)";
     };
     (void)r.counter<"jobs_total", labels<"queue">>("Jobs.");
-    EXPECT_EQ(message([&] { (void)r.gauge<"jobs_total", labels<"queue">>("Jobs."); }),
-              "vitals: metric 'jobs_total' is already registered differently: kind counter (registered) vs gauge (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.gauge<"jobs_total", labels<"queue">>("Jobs."); }),
+        "vitals: metric 'jobs_total' is already registered differently: kind counter (registered) vs gauge (new)");
     EXPECT_EQ(message([&] { (void)r.counter<"jobs_total", labels<"queue", "shard">>("Jobs."); }),
               "vitals: metric 'jobs_total' is already registered differently: label names [queue] (registered) vs "
               "[queue, shard] (new)");
-    EXPECT_EQ(message([&] { (void)r.counter<"jobs_total">("Jobs."); }),
-              "vitals: metric 'jobs_total' is already registered differently: label names [queue] (registered) vs [] (new)");
-    EXPECT_EQ(message([&] { (void)r.counter<"jobs_total", labels<"queue">>("Jobs done."); }),
-              "vitals: metric 'jobs_total' is already registered differently: help \"Jobs.\" (registered) vs \"Jobs done.\" (new)");
-    EXPECT_EQ(message([&] { (void)r.callback_counter<"jobs_total", labels<"queue">>("Jobs."); }),
-              "vitals: metric 'jobs_total' is already registered differently: kind counter (registered) vs callback counter (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.counter<"jobs_total">("Jobs."); }),
+        "vitals: metric 'jobs_total' is already registered differently: label names [queue] (registered) vs [] (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.counter<"jobs_total", labels<"queue">>("Jobs done."); }),
+        "vitals: metric 'jobs_total' is already registered differently: help \"Jobs.\" (registered) vs \"Jobs done.\" (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.callback_counter<"jobs_total", labels<"queue">>("Jobs."); }),
+        "vitals: metric 'jobs_total' is already registered differently: kind counter (registered) vs callback counter (new)");
 
     (void)r.histogram<"wait_seconds">("Wait.", std::vector<double>{0.005, 0.5, 2});
-    EXPECT_EQ(message([&] { (void)r.histogram<"wait_seconds">("Wait.", std::vector<double>{0.005, 1}); }),
-              "vitals: metric 'wait_seconds' is already registered differently: buckets [0.005, 0.5, 2] (registered) vs "
-              "[0.005, 1] (new)");
+    EXPECT_EQ(
+        message([&] {
+            (void)r.histogram<"wait_seconds">("Wait.", std::vector<double>{0.005, 1});
+        }),
+        "vitals: metric 'wait_seconds' is already registered differently: buckets [0.005, 0.5, 2] (registered) vs "
+        "[0.005, 1] (new)");
     EXPECT_EQ(message([&] { (void)r.native_histogram<"wait_seconds">("Wait."); }),
               "vitals: metric 'wait_seconds' is already registered differently: kind histogram (registered) vs native "
               "histogram (new)");
     (void)r.native_histogram<"size_bytes">("Size.");
-    EXPECT_EQ(message([&] { (void)r.native_histogram<"size_bytes">("Size.", {.bucket_factor = 1.5}); }),
-              "vitals: metric 'size_bytes' is already registered differently: bucket_factor 1.1 (registered) vs 1.5 (new)");
-    EXPECT_EQ(message([&] { (void)r.native_histogram<"size_bytes">("Size.", {.max_buckets = 20}); }),
-              "vitals: metric 'size_bytes' is already registered differently: max_buckets 160 (registered) vs 20 (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.native_histogram<"size_bytes">("Size.", {.bucket_factor = 1.5}); }),
+        "vitals: metric 'size_bytes' is already registered differently: bucket_factor 1.1 (registered) vs 1.5 (new)");
+    EXPECT_EQ(
+        message([&] { (void)r.native_histogram<"size_bytes">("Size.", {.max_buckets = 20}); }),
+        "vitals: metric 'size_bytes' is already registered differently: max_buckets 160 (registered) vs 20 (new)");
 
     (void)r.summary<"latency_seconds">("Latency.", std::vector<double>{0.5, 0.99});
-    EXPECT_EQ(message([&] { (void)r.summary<"latency_seconds">("Latency.", std::vector<double>{0.5, 0.9}); }),
-              "vitals: metric 'latency_seconds' is already registered differently: quantiles [0.5, 0.99] (registered) vs "
-              "[0.5, 0.9] (new)");
-    EXPECT_EQ(message([&] {
-                  (void)r.summary<"latency_seconds">("Latency.", std::vector<double>{0.5, 0.99},
-                                                     {.max_age = std::chrono::seconds(60)});
-              }),
-              "vitals: metric 'latency_seconds' is already registered differently: max_age (s) 600 (registered) vs 60 (new)");
+    EXPECT_EQ(
+        message([&] {
+            (void)r.summary<"latency_seconds">("Latency.", std::vector<double>{0.5, 0.9});
+        }),
+        "vitals: metric 'latency_seconds' is already registered differently: quantiles [0.5, 0.99] (registered) vs "
+        "[0.5, 0.9] (new)");
+    EXPECT_EQ(
+        message([&] {
+            (void)r.summary<"latency_seconds">("Latency.", std::vector<double>{0.5, 0.99},
+                                               {.max_age = std::chrono::seconds(60)});
+        }),
+        "vitals: metric 'latency_seconds' is already registered differently: max_age (s) 600 (registered) vs 60 (new)");
 
     (void)r.stateset<"mode">("Mode.", std::vector<std::string>{"on", "off"});
-    EXPECT_EQ(message([&] { (void)r.stateset<"mode">("Mode.", std::vector<std::string>{"on", "off", "auto"}); }),
-              "vitals: metric 'mode' is already registered differently: states [on, off] (registered) vs [on, off, auto] (new)");
+    EXPECT_EQ(
+        message([&] {
+            (void)r.stateset<"mode">("Mode.", std::vector<std::string>{"on", "off", "auto"});
+        }),
+        "vitals: metric 'mode' is already registered differently: states [on, off] (registered) vs [on, off, auto] (new)");
 
     // A registration that is alike in every field returns the family already there.
     EXPECT_NO_THROW((void)r.histogram<"wait_seconds">("Wait.", std::vector<double>{0.005, 0.5, 2}));

@@ -49,8 +49,9 @@ std::string binary() {
 class demo_service {
 public:
     demo_service(const std::vector<std::string>& env, const std::vector<std::string>& args = {}) {
-        std::vector<std::string> argv{"/usr/bin/env", "-u", "REDIS_ADDR", "-u", "REDIS_PASSWORD", "-u",
-                                      "DATABASE_ADDR", "EVENT_STORE_DIR=" + (dir_.path() / "events").string()};
+        std::vector<std::string> argv{
+            "/usr/bin/env",   "-u", "REDIS_ADDR",    "-u",
+            "REDIS_PASSWORD", "-u", "DATABASE_ADDR", "EVENT_STORE_DIR=" + (dir_.path() / "events").string()};
         argv.insert(argv.end(), env.begin(), env.end());
         argv.insert(argv.end(), {binary(), "--port", "0", "--host", "127.0.0.1", "--check-timeout-ms",
                                  std::to_string(check_timeout.count()), "--check-interval-ms",
@@ -95,8 +96,12 @@ public:
         std::size_t threads = 0, fds = 0;
         const std::string base = "/proc/" + std::to_string(proc_.pid());
         std::error_code ec;
-        for (auto it = std::filesystem::directory_iterator(base + "/task", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++threads;
-        for (auto it = std::filesystem::directory_iterator(base + "/fd", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++fds;
+        for (auto it = std::filesystem::directory_iterator(base + "/task", ec);
+             !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+            ++threads;
+        for (auto it = std::filesystem::directory_iterator(base + "/fd", ec);
+             !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+            ++fds;
         return {threads, fds};
     }
 
@@ -175,8 +180,9 @@ double check_up(const std::string& scrape_body, const std::string& check) {
 
 // Polls `target` until `done(response)` (every 20 ms, at most `within`); returns the last answer.
 // Used for "the service notices within the interval plus the timeout".
-timed_response poll_until(int port, const std::string& target, const std::function<bool(const timed_response&)>& done,
-                          std::chrono::milliseconds within = std::chrono::duration_cast<std::chrono::milliseconds>(notice_bound)) {
+timed_response poll_until(
+    int port, const std::string& target, const std::function<bool(const timed_response&)>& done,
+    std::chrono::milliseconds within = std::chrono::duration_cast<std::chrono::milliseconds>(notice_bound)) {
     const auto until = std::chrono::steady_clock::now() + within;
     timed_response r = probe(port, target);
     while (!done(r) && std::chrono::steady_clock::now() < until) {
@@ -188,7 +194,8 @@ timed_response poll_until(int port, const std::string& target, const std::functi
 timed_response wait_for_status(int port, const std::string& target, int status) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = poll_until(port, target, [status](const timed_response& x) { return x.res.status == status; });
-    EXPECT_EQ(r.res.status, status) << target << " after " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+    EXPECT_EQ(r.res.status, status) << target << " after "
+                                    << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                                     << " s: " << r.res.body;
     return r;
 }
@@ -340,8 +347,8 @@ void probe_fault(std::uint16_t redis_port) {
     for (int i = 0; i < 20; ++i) {
         const auto r = probe(svc.port, "/v1/ready");
         EXPECT_EQ(r.res.status, 503) << "probe " << i << ": " << r.res.body;
-        EXPECT_LT(r.took, answer_bound) << "probe " << i << " took "
-                                        << std::chrono::duration<double>(r.took).count() << " s";
+        EXPECT_LT(r.took, answer_bound) << "probe " << i << " took " << std::chrono::duration<double>(r.took).count()
+                                        << " s";
         EXPECT_TRUE(contains(r.res.body, failed_json("redis"))) << r.res.body;
     }
     EXPECT_EQ(probe(svc.port, "/v1/health").res.status, 200);

@@ -169,9 +169,11 @@ TEST(Storage, ThreadChurnWithAContinuousRenderer) {
 
     std::size_t wrong = 0;
     for (int s = 0; s < series; ++s) {
-        wrong += touched.with(keys[static_cast<std::size_t>(s)]).value() != static_cast<double>(expected[static_cast<std::size_t>(s)]);
+        wrong += touched.with(keys[static_cast<std::size_t>(s)]).value() !=
+                 static_cast<double>(expected[static_cast<std::size_t>(s)]);
         if (s % 10 == 0)
-            wrong += timing.with(keys[static_cast<std::size_t>(s)]).snapshot().count() != expected_hist[static_cast<std::size_t>(s / 10)];
+            wrong += timing.with(keys[static_cast<std::size_t>(s)]).snapshot().count() !=
+                     expected_hist[static_cast<std::size_t>(s / 10)];
     }
     EXPECT_EQ(wrong, 0u);
     const auto parsed = vitals_test::read_text_exposition(render_text(r));
@@ -197,7 +199,8 @@ TEST(Storage, CounterWrapsPast2To64WithConcurrentReaders) {
 
     u128 expected = 0;
     for (int w = 0; w < writers; ++w)
-        for (std::uint64_t i = 0; i < iterations; ++i) expected += static_cast<u128>(steps[(i + static_cast<std::uint64_t>(w)) % n_steps]) + 1;
+        for (std::uint64_t i = 0; i < iterations; ++i)
+            expected += static_cast<u128>(steps[(i + static_cast<std::uint64_t>(w)) % n_steps]) + 1;
 
     std::atomic<int> writing{writers};
     std::atomic<std::uint64_t> reads{0}, decreases{0}, fractions{0};
@@ -232,7 +235,8 @@ TEST(Storage, CounterWrapsPast2To64WithConcurrentReaders) {
         });
     for (auto& t : ts) t.join();
 
-    EXPECT_EQ(decreases.load(), 0u) << "first decrease seen: " << first_decrease << " (of " << reads.load() << " reads)";
+    EXPECT_EQ(decreases.load(), 0u) << "first decrease seen: " << first_decrease << " (of " << reads.load()
+                                    << " reads)";
     EXPECT_EQ(fractions.load(), 0u);
     EXPECT_GT(reads.load(), 0u);
     const counter_value v = c.exact_value();
@@ -274,7 +278,8 @@ TEST(Storage, FiveHundredTwelveThreadsOnTheSameSeries) {
             all_alive.arrive_and_wait();  // every thread exists before any counts
             if (t % 2 == 0) {
                 for (int k = 0; k < reps; ++k)
-                    for (int i = 0; i < series; ++i) hits.labels(keys[static_cast<std::size_t>((i + t) % series)]).inc();
+                    for (int i = 0; i < series; ++i)
+                        hits.labels(keys[static_cast<std::size_t>((i + t) % series)]).inc();
             } else {
                 std::vector<counter> mine;
                 mine.reserve(series);
@@ -323,7 +328,8 @@ TEST(Storage, ExactWhileThreadsMigrate) {
     ASSERT_FALSE(cpus.empty());
     if (cpus.size() == 1) std::printf("[   info   ] one allowed CPU: threads yield instead of moving\n");
 
-    struct sigaction quiet {}, previous {};
+    struct sigaction quiet {
+    }, previous{};
     quiet.sa_handler = ignore_signal;
     quiet.sa_flags = SA_RESTART;
     sigemptyset(&quiet.sa_mask);
@@ -352,7 +358,8 @@ TEST(Storage, ExactWhileThreadsMigrate) {
                     cpu_set_t one;
                     CPU_ZERO(&one);
                     CPU_SET(cpus[(i / 2 + static_cast<std::uint64_t>(t)) % cpus.size()], &one);
-                    if (sched_setaffinity(0, sizeof one, &one) != 0) failed_pins.fetch_add(1, std::memory_order_relaxed);
+                    if (sched_setaffinity(0, sizeof one, &one) != 0)
+                        failed_pins.fetch_add(1, std::memory_order_relaxed);
                 } else {
                     sched_yield();
                 }
@@ -430,7 +437,8 @@ TEST(Storage, AMillionHistogramSeriesAndTheCapStillHolds) {
     const std::size_t cap = under_sanitizer ? 2000 : family_base::default_series_limit;
     std::size_t families = under_sanitizer ? 20 : 100;
     const std::size_t family_bytes = per_family * 12 * 8 * static_cast<std::size_t>(cpus + 1);
-    if (families * family_bytes > words_budget) families = words_budget / family_bytes < 2 ? 2 : words_budget / family_bytes;
+    if (families * family_bytes > words_budget)
+        families = words_budget / family_bytes < 2 ? 2 : words_budget / family_bytes;
     static_assert(family_base::default_series_limit == 10000, "the plain-build sizes assume the documented default");
 
     static constexpr fixed_buckets ten{{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}};
@@ -462,8 +470,8 @@ TEST(Storage, AMillionHistogramSeriesAndTheCapStillHolds) {
         for (std::size_t i = 0; i < per_family; ++i) {
             const auto s = fam->labels(keys[i]).snapshot();
             const std::size_t b = i % 11;
-            const bool ok = s.count() == 1 && s.sum == value_of(i) && s.cumulative[b] == 1 &&
-                            (b == 0 || s.cumulative[b - 1] == 0);
+            const bool ok =
+                s.count() == 1 && s.sum == value_of(i) && s.cumulative[b] == 1 && (b == 0 || s.cumulative[b - 1] == 0);
             wrong += !ok;
         }
     }

@@ -185,7 +185,8 @@ TEST(Summary, TextFormat) {
         << txt;
     EXPECT_NE(txt.find("t_seconds{rpc=\"get\",quantile=\"1\"} "), std::string::npos) << txt;
     EXPECT_NE(txt.find("t_seconds_sum{rpc=\"get\"} 2\nt_seconds_count{rpc=\"get\"} 1\n"), std::string::npos) << txt;
-    EXPECT_NE(txt.find("n_seconds_bucket{le=\"+Inf\"} 1\nn_seconds_sum 1\nn_seconds_count 1\n"), std::string::npos) << txt;
+    EXPECT_NE(txt.find("n_seconds_bucket{le=\"+Inf\"} 1\nn_seconds_sum 1\nn_seconds_count 1\n"), std::string::npos)
+        << txt;
     const auto pr = vitals_test::promtool_check(txt);
     EXPECT_EQ(pr.exit_code, 0) << pr.output << txt;
 }

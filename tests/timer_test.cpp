@@ -45,8 +45,7 @@ TEST_F(fixture, ScopedTimerObservesWhenTheScopeThrowsAndNotWhenCancelled) {
     try {
         scoped_timer t(latency);
         throw std::runtime_error("job failed");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     EXPECT_EQ(latency.snapshot().count(), 1u);
     {
         scoped_timer t(latency);
@@ -94,8 +93,7 @@ TEST_F(fixture, InprogressGuardCountsWorkInAndOut) {
     try {
         inprogress_guard g(running);
         throw std::runtime_error("x");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     EXPECT_EQ(running.value(), 0);
     // Moved: counted out once, by the guard that ends last.
     std::vector<inprogress_guard<gauge>> held;
@@ -109,7 +107,8 @@ TEST_F(fixture, InprogressGuardCountsWorkInAndOut) {
 }
 
 TEST_F(fixture, TimedReturnsTheResultAndObservesEvenOnThrow) {
-    const int rows = timed(latency, [](int n) { return n * 2; }, 21);
+    const int rows = timed(
+        latency, [](int n) { return n * 2; }, 21);
     EXPECT_EQ(rows, 42);
     EXPECT_EQ(latency.snapshot().count(), 1u);
     EXPECT_THROW(timed(latency, []() -> int { throw std::runtime_error("query failed"); }), std::runtime_error);

@@ -121,7 +121,9 @@ private:
 
 inline std::string expected_block(const expectations& want) {
     std::string out;
-    for (const auto& s : want) out += s.key + ' ' + (s.integer ? std::to_string(static_cast<std::uint64_t>(s.value)) : format_number(s.value)) + '\n';
+    for (const auto& s : want)
+        out += s.key + ' ' +
+               (s.integer ? std::to_string(static_cast<std::uint64_t>(s.value)) : format_number(s.value)) + '\n';
     return out;
 }
 

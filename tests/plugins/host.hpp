@@ -22,8 +22,8 @@ struct host {
 
     /// The executable's family for a module's requests (registered again here, from this side).
     vitals::counter_family<vitals::labels<"kind">>& module_requests(const std::string& prefix) {
-        return registry.counter<vitals::labels<"kind">>(prefix + std::string(requests_suffix.data(), requests_suffix.size()),
-                                                        requests_help);
+        return registry.counter<vitals::labels<"kind">>(
+            prefix + std::string(requests_suffix.data(), requests_suffix.size()), requests_help);
     }
     vitals::counter module_events(const std::string& prefix) {
         return registry.counter(prefix + std::string(events_suffix.data(), events_suffix.size()), events_help);

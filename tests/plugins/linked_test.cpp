@@ -46,7 +46,8 @@ TEST(Linked, EverySeriesExactAfterInterleavedUpdates) {
     EXPECT_EQ(exact_u64(requests.with("lookup").exact_value()), std::uint64_t{threads} * per_thread);
     EXPECT_EQ(exact_u64(h.shared.with(prefix).exact_value()), std::uint64_t{threads} * per_thread);
 
-    EXPECT_EQ(reading_block(modules_test::read(h.registry, prefix)), reading_block(expected_reading(threads, per_thread, 3, 7, 5)))
+    EXPECT_EQ(reading_block(modules_test::read(h.registry, prefix)),
+              reading_block(expected_reading(threads, per_thread, 3, 7, 5)))
         << "as the library reads them";
     modules_test::cleanup(h.registry, prefix, false);
 }
@@ -57,7 +58,9 @@ TEST(Linked, SameSeriesHammeredFromLibraryAndExecutable) {
     constexpr unsigned parties = library_threads + host_threads;
     constexpr std::uint64_t all = std::uint64_t{parties} * n;
     std::atomic<unsigned> start_line{0};
-    std::thread library_side([&] { modules_test::hammer(h.registry, {"hammer", library_threads, n, &start_line, parties}); });
+    std::thread library_side([&] {
+        modules_test::hammer(h.registry, {"hammer", library_threads, n, &start_line, parties});
+    });
     std::vector<std::thread> host_side;
     for (unsigned t = 0; t < host_threads; ++t)
         host_side.emplace_back([&] {

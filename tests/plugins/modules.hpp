@@ -71,10 +71,12 @@ struct modules_hammer {
 
 // The entry points of a plugin (dlsym names in quotes). Each returns 0, or nonzero with the reason
 // in `error`; exceptions never cross the boundary.
-using modules_run_fn = int(vitals::registry*, const modules_work*, char* error, std::size_t error_size);  // "vitals_plugin_run"
+using modules_run_fn = int(vitals::registry*, const modules_work*, char* error,
+                           std::size_t error_size);  // "vitals_plugin_run"
 using modules_read_fn = int(vitals::registry*, const char* prefix, modules_reading*, char* error,
                             std::size_t error_size);  // "vitals_plugin_read"
-using modules_hammer_fn = int(vitals::registry*, const modules_hammer*, char* error, std::size_t error_size);  // "vitals_plugin_hammer"
+using modules_hammer_fn = int(vitals::registry*, const modules_hammer*, char* error,
+                              std::size_t error_size);  // "vitals_plugin_hammer"
 // Drops every handle the plugin keeps for `prefix`; with `unregister`, also removes the plugin's
 // families from the registry, which must happen before the plugin is unloaded.
 using modules_cleanup_fn = int(vitals::registry*, const char* prefix, int unregister, char* error,

@@ -31,8 +31,8 @@ MODULES_PLUGIN_ENTRY int vitals_plugin_run(vitals::registry* r, const modules_wo
     return guarded(error, error_size, [&] { modules_test::run(*r, *w); });
 }
 
-MODULES_PLUGIN_ENTRY int vitals_plugin_read(vitals::registry* r, const char* prefix, modules_reading* out,
-                                            char* error, std::size_t error_size) {
+MODULES_PLUGIN_ENTRY int vitals_plugin_read(vitals::registry* r, const char* prefix, modules_reading* out, char* error,
+                                            std::size_t error_size) {
     return guarded(error, error_size, [&] { *out = modules_test::read(*r, prefix); });
 }
 
@@ -41,7 +41,7 @@ MODULES_PLUGIN_ENTRY int vitals_plugin_hammer(vitals::registry* r, const modules
     return guarded(error, error_size, [&] { modules_test::hammer(*r, *h); });
 }
 
-MODULES_PLUGIN_ENTRY int vitals_plugin_cleanup(vitals::registry* r, const char* prefix, int unregister,
-                                               char* error, std::size_t error_size) {
+MODULES_PLUGIN_ENTRY int vitals_plugin_cleanup(vitals::registry* r, const char* prefix, int unregister, char* error,
+                                               std::size_t error_size) {
     return guarded(error, error_size, [&] { modules_test::cleanup(*r, prefix, unregister != 0); });
 }

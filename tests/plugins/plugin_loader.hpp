@@ -15,7 +15,8 @@ namespace modules_test {
 /// The path meson passes in `variable` (see meson.build); throws when it is missing.
 inline std::string module_path(const char* variable) {
     const char* p = std::getenv(variable);
-    if (!p || !*p) throw std::runtime_error(std::string("environment variable ") + variable + " (a plugin's path) is not set");
+    if (!p || !*p)
+        throw std::runtime_error(std::string("environment variable ") + variable + " (a plugin's path) is not set");
     return p;
 }
 

@@ -130,7 +130,8 @@ TEST_P(Unload, LoadUseUnloadRepeatedlyWhileExecutableCounts) {
     EXPECT_GT(counted_total, 0u);
     const exposition last(h.registry);
     ASSERT_EQ(last.validity(), "") << last.text();
-    const auto want = expected_host(counted_total, 0) + expected_share(prefix, std::uint64_t{loads} * plugin_threads, per_thread);
+    const auto want =
+        expected_host(counted_total, 0) + expected_share(prefix, std::uint64_t{loads} * plugin_threads, per_thread);
     EXPECT_EQ(last.actual_block(want), expected_block(want)) << "full render:\n" << last.text();
     EXPECT_EQ(exact_u64(h.main_total.exact_value()), counted_total);
     EXPECT_EQ(exact_u64(plugin_share.exact_value()), std::uint64_t{loads} * plugin_threads * per_thread);

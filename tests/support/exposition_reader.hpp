@@ -140,9 +140,12 @@ inline parse_result read_text_exposition(std::string_view text) {
                     if (c == '\\') {
                         if (i >= line.size()) return fail(line_no, "dangling escape");
                         const char e = line[i++];
-                        if (e == 'n') v += '\n';
-                        else if (e == '\\' || e == '"') v += e;
-                        else return fail(line_no, "bad escape");
+                        if (e == 'n')
+                            v += '\n';
+                        else if (e == '\\' || e == '"')
+                            v += e;
+                        else
+                            return fail(line_no, "bad escape");
                     } else {
                         v += c;
                     }
@@ -177,8 +180,10 @@ inline parse_result read_text_exposition(std::string_view text) {
             std::string id;
             double le = NAN;
             for (const auto& [k, v] : s.labels) {
-                if (k == "le") parse_value(v, le);
-                else id += k + "=" + v + ",";
+                if (k == "le")
+                    parse_value(v, le);
+                else
+                    id += k + "=" + v + ",";
             }
             if (s.name == fam.name + "_bucket") buckets[id].emplace_back(le, s.value);
             if (s.name == fam.name + "_count") counts[id] = s.value;

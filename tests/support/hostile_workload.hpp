@@ -43,14 +43,44 @@ public:
     }
     /// Mostly one of the values that break expositions; sometimes any bit pattern.
     double value() {
-        static const double special[] = {
-            0.0, -0.0, std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::quiet_NaN(),
-            INFINITY, -INFINITY, 9007199254740992.0, 9007199254740994.0, 18446744073709551616.0,
-            18446744073709549568.0, DBL_MAX, -DBL_MAX, DBL_MIN, -DBL_MIN,
-            std::numeric_limits<double>::denorm_min(), -std::numeric_limits<double>::denorm_min(), 1e-310, 0.1,
-            0.5, 1.0, -1.0, std::nextafter(1.0, 0.0), std::nextafter(1.0, 2.0), 1e300, -1e300, -3.0, 1e9, -1e9,
-            0.001, 0.08838834764831845, 0.0883883476483185, 2.5, 10.0, std::nextafter(10.0, 0.0), 1.5e6,
-            1.23456789e8, 1e-4, 5e-4};
+        static const double special[] = {0.0,
+                                         -0.0,
+                                         std::numeric_limits<double>::quiet_NaN(),
+                                         -std::numeric_limits<double>::quiet_NaN(),
+                                         INFINITY,
+                                         -INFINITY,
+                                         9007199254740992.0,
+                                         9007199254740994.0,
+                                         18446744073709551616.0,
+                                         18446744073709549568.0,
+                                         DBL_MAX,
+                                         -DBL_MAX,
+                                         DBL_MIN,
+                                         -DBL_MIN,
+                                         std::numeric_limits<double>::denorm_min(),
+                                         -std::numeric_limits<double>::denorm_min(),
+                                         1e-310,
+                                         0.1,
+                                         0.5,
+                                         1.0,
+                                         -1.0,
+                                         std::nextafter(1.0, 0.0),
+                                         std::nextafter(1.0, 2.0),
+                                         1e300,
+                                         -1e300,
+                                         -3.0,
+                                         1e9,
+                                         -1e9,
+                                         0.001,
+                                         0.08838834764831845,
+                                         0.0883883476483185,
+                                         2.5,
+                                         10.0,
+                                         std::nextafter(10.0, 0.0),
+                                         1.5e6,
+                                         1.23456789e8,
+                                         1e-4,
+                                         5e-4};
         constexpr std::size_t n = sizeof special / sizeof special[0];
         const std::uint8_t b = byte();
         if (b < 224) return special[b % n];
@@ -76,10 +106,11 @@ class hostile_workload {
 public:
     hostile_workload()
         : reg_({{"service", "fuzz"}}),
-          counters_(reg_.counter<"hostile_events_total", vitals::labels<"k">>("Counter \\ with \"quotes\"\nand lines.")),
+          counters_(
+              reg_.counter<"hostile_events_total", vitals::labels<"k">>("Counter \\ with \"quotes\"\nand lines.")),
           gauges_(reg_.gauge<"hostile_level", vitals::labels<"k">>("Gauge.")),
           signed_(reg_.histogram<"hostile_offset_seconds", vitals::labels<"k">>("Negative buckets.",
-                                                                               std::vector<double>{-1, 0, 0.5})),
+                                                                                std::vector<double>{-1, 0, 0.5})),
           latency_(reg_.histogram<"hostile_latency_seconds", vitals::labels<"k">>(
               "Boundaries.", std::vector<double>{0.001, 0.1, 1, 10, 1e300})),
           summary_(reg_.summary<"hostile_rpc_seconds", vitals::labels<"k">>("Summary.")),
@@ -88,12 +119,10 @@ public:
           callback_gauges_(reg_.callback_gauge<"hostile_external_level", vitals::labels<"k">>("Callback gauge.")),
           info_(reg_.info<"hostile_build_info", vitals::labels<"version">>("Build.")),
           state_(reg_.stateset<"hostile_mode", vitals::labels<"k">>("Mode.", std::vector<std::string>{"on", "off"})) {
-        for (vitals::family_base* f : {static_cast<vitals::family_base*>(&counters_),
-                                       static_cast<vitals::family_base*>(&gauges_),
-                                       static_cast<vitals::family_base*>(&signed_),
-                                       static_cast<vitals::family_base*>(&latency_),
-                                       static_cast<vitals::family_base*>(&summary_),
-                                       static_cast<vitals::family_base*>(&native_)})
+        for (vitals::family_base* f :
+             {static_cast<vitals::family_base*>(&counters_), static_cast<vitals::family_base*>(&gauges_),
+              static_cast<vitals::family_base*>(&signed_), static_cast<vitals::family_base*>(&latency_),
+              static_cast<vitals::family_base*>(&summary_), static_cast<vitals::family_base*>(&native_)})
             f->set_series_limit(6);  // label values from the input soon reach the overflow series
         for (int i = 0; i < 3; ++i) {
             callback_counters_.set([this, i]() -> double { return callback(i); }, "c" + std::to_string(i));
@@ -135,27 +164,57 @@ private:
         const std::uint8_t op = src.byte() % 16;
         const std::string k = src.text();
         switch (op) {
-            case 0: (void)counters_.labels(k).inc(src.value()); break;
-            case 1: (void)counters_.labels(k).inc(src.word()); break;
-            case 2: (void)counters_.labels(k).inc(src.value(), vitals::exemplar_labels{{"trace_id", src.text()}}); break;
-            case 3: gauges_.labels(k).set(src.value()); break;
-            case 4: gauges_.labels(k).inc(src.value()); break;
-            case 5: gauges_.labels(k).dec(src.value()); break;
-            case 6: (void)signed_.labels(k).observe(src.value()); break;
-            case 7: (void)latency_.labels(k).observe(src.value()); break;
-            case 8: (void)latency_.labels(k).observe(src.value(), vitals::exemplar_labels{{"span", src.text()}}); break;
-            case 9: (void)summary_.labels(k).observe(src.value()); break;
-            case 10: (void)native_.labels(k).observe(src.value()); break;
+            case 0:
+                (void)counters_.labels(k).inc(src.value());
+                break;
+            case 1:
+                (void)counters_.labels(k).inc(src.word());
+                break;
+            case 2:
+                (void)counters_.labels(k).inc(src.value(), vitals::exemplar_labels{{"trace_id", src.text()}});
+                break;
+            case 3:
+                gauges_.labels(k).set(src.value());
+                break;
+            case 4:
+                gauges_.labels(k).inc(src.value());
+                break;
+            case 5:
+                gauges_.labels(k).dec(src.value());
+                break;
+            case 6:
+                (void)signed_.labels(k).observe(src.value());
+                break;
+            case 7:
+                (void)latency_.labels(k).observe(src.value());
+                break;
+            case 8:
+                (void)latency_.labels(k).observe(src.value(), vitals::exemplar_labels{{"span", src.text()}});
+                break;
+            case 9:
+                (void)summary_.labels(k).observe(src.value());
+                break;
+            case 10:
+                (void)native_.labels(k).observe(src.value());
+                break;
             case 11: {
                 const int i = src.byte() % 3;
                 callback_values_[i] = src.value();
                 callback_throws_[i] = (src.byte() & 7) == 0;
                 break;
             }
-            case 12: info_.replace(k); break;
-            case 13: state_.labels(k).set((src.byte() & 1) ? "on" : "off", (src.byte() & 1) != 0); break;
-            case 14: counters_.remove(k); break;
-            default: gauges_.labels(k).set(static_cast<double>(src.word())); break;
+            case 12:
+                info_.replace(k);
+                break;
+            case 13:
+                state_.labels(k).set((src.byte() & 1) ? "on" : "off", (src.byte() & 1) != 0);
+                break;
+            case 14:
+                counters_.remove(k);
+                break;
+            default:
+                gauges_.labels(k).set(static_cast<double>(src.word()));
+                break;
         }
     }
 

@@ -30,13 +30,13 @@ inline constexpr const char* openmetrics_parser_import =
 /// consumes every family (and sample) before declaring success.
 inline openmetrics_parse openmetrics_check(const std::string& text) {
     static const std::string script = std::string(openmetrics_parser_import) +
-        "data = sys.stdin.buffer.read().decode('utf-8')\n"
-        "try:\n"
-        "    for f in text_string_to_metric_families(data):\n"
-        "        print(f.name, f.type, f.unit, len(f.samples))\n"
-        "        for s in f.samples: pass\n"
-        "except Exception as e:\n"
-        "    print('ERROR', type(e).__name__, e); sys.exit(1)\n";
+                                      "data = sys.stdin.buffer.read().decode('utf-8')\n"
+                                      "try:\n"
+                                      "    for f in text_string_to_metric_families(data):\n"
+                                      "        print(f.name, f.type, f.unit, len(f.samples))\n"
+                                      "        for s in f.samples: pass\n"
+                                      "except Exception as e:\n"
+                                      "    print('ERROR', type(e).__name__, e); sys.exit(1)\n";
     const auto r = run_process({"/usr/bin/python3", "-c", script}, text);
     openmetrics_parse p;
     p.ok = r.exit_code == 0;
@@ -50,17 +50,17 @@ inline openmetrics_parse openmetrics_check(const std::string& text) {
 /// when python3 or prometheus_client is absent.
 inline std::vector<openmetrics_parse> openmetrics_check_many(const std::vector<std::string>& texts) {
     static const std::string script = std::string(openmetrics_parser_import) +
-        "data = sys.stdin.buffer.read()\n"
-        "pos = 0\n"
-        "while pos < len(data):\n"
-        "    n = int.from_bytes(data[pos:pos + 8], 'little'); pos += 8\n"
-        "    body = data[pos:pos + n]; pos += n\n"
-        "    try:\n"
-        "        for f in text_string_to_metric_families(body.decode('utf-8')):\n"
-        "            for s in f.samples: pass\n"
-        "        print('OK')\n"
-        "    except Exception as e:\n"
-        "        print('ERROR', type(e).__name__, repr(str(e))[:300])\n";
+                                      "data = sys.stdin.buffer.read()\n"
+                                      "pos = 0\n"
+                                      "while pos < len(data):\n"
+                                      "    n = int.from_bytes(data[pos:pos + 8], 'little'); pos += 8\n"
+                                      "    body = data[pos:pos + n]; pos += n\n"
+                                      "    try:\n"
+                                      "        for f in text_string_to_metric_families(body.decode('utf-8')):\n"
+                                      "            for s in f.samples: pass\n"
+                                      "        print('OK')\n"
+                                      "    except Exception as e:\n"
+                                      "        print('ERROR', type(e).__name__, repr(str(e))[:300])\n";
     std::string input;
     for (const std::string& t : texts) {
         std::uint64_t n = t.size();
@@ -83,7 +83,8 @@ inline std::vector<openmetrics_parse> openmetrics_check_many(const std::vector<s
         out[i].output = line;
         ++i;
     }
-    for (; i < out.size(); ++i) out[i].output = "no verdict (python exited " + std::to_string(r.exit_code) + "): " + r.output.substr(0, 500);
+    for (; i < out.size(); ++i)
+        out[i].output = "no verdict (python exited " + std::to_string(r.exit_code) + "): " + r.output.substr(0, 500);
     return out;
 }
 

@@ -88,9 +88,12 @@ inline bool parse_labels(std::string_view s, std::size_t& i, std::vector<std::pa
             if (c == '\\') {
                 if (i >= s.size()) return why = "dangling escape", false;
                 const char e = s[i++];
-                if (e == 'n') v += '\n';
-                else if (e == '\\' || e == '"') v += e;
-                else return why = "bad escape in label value", false;
+                if (e == 'n')
+                    v += '\n';
+                else if (e == '\\' || e == '"')
+                    v += e;
+                else
+                    return why = "bad escape in label value", false;
             } else if (c == '\n') {
                 return why = "raw newline in label value", false;
             } else {
@@ -267,15 +270,15 @@ inline std::string check_openmetrics(std::string_view text) {
                 if (f.has_help) return fail("more than one HELP");
                 f.has_help = true;
                 for (std::size_t i = 0; i < rest.size(); ++i)
-                    if (rest[i] == '\\' && (i + 1 == rest.size() || (rest[i + 1] != '\\' && rest[i + 1] != 'n' &&
-                                                                     rest[i + 1] != '"')))
+                    if (rest[i] == '\\' &&
+                        (i + 1 == rest.size() || (rest[i + 1] != '\\' && rest[i + 1] != 'n' && rest[i + 1] != '"')))
                         return fail("bad escape in HELP");
                     else if (rest[i] == '\\')
                         ++i;
             } else if (kind == "TYPE") {
                 if (f.has_type) return fail("more than one TYPE");
                 static const std::set<std::string_view> types = {"counter", "gauge", "histogram", "gaugehistogram",
-                                                                 "summary", "info", "stateset", "unknown"};
+                                                                 "summary", "info",  "stateset",  "unknown"};
                 if (!types.contains(rest)) return fail("invalid TYPE '" + std::string(rest) + "'");
                 f.has_type = true;
                 f.type = rest;
@@ -334,7 +337,8 @@ inline std::string check_openmetrics(std::string_view text) {
                     return fail("bad exemplar value");
                 if (sp != std::string_view::npos) {
                     double ts = 0;
-                    if (!parse_number(tail.substr(sp + 1), ts) || !std::isfinite(ts)) return fail("bad exemplar timestamp");
+                    if (!parse_number(tail.substr(sp + 1), ts) || !std::isfinite(ts))
+                        return fail("bad exemplar timestamp");
                 }
                 s.has_exemplar = true;
             }
@@ -376,9 +380,11 @@ inline std::string check_openmetrics(std::string_view text) {
         groups_seen.insert(g);
         if (f.type == "stateset" && s.value != 0 && s.value != 1) return fail("stateset value not 0 or 1");
         if (f.type == "info" && s.value != 1) return fail("info value not 1");
-        static const std::set<std::string_view> counter_like = {"_total", "_sum", "_count", "_bucket", "_gcount", "_gsum"};
+        static const std::set<std::string_view> counter_like = {"_total",  "_sum",    "_count",
+                                                                "_bucket", "_gcount", "_gsum"};
         if (counter_like.contains(suffix) && std::isnan(s.value)) return fail("counter-like sample is NaN");
-        if (counter_like.contains(suffix) && suffix != "_gsum" && s.value < 0) return fail("counter-like sample is negative");
+        if (counter_like.contains(suffix) && suffix != "_gsum" && s.value < 0)
+            return fail("counter-like sample is negative");
         if (s.has_exemplar && !((f.type == "histogram" || f.type == "gaugehistogram") && suffix == "_bucket") &&
             !(f.type == "counter" && suffix == "_total"))
             return fail("exemplar on a sample that cannot have one");

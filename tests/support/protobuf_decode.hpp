@@ -14,9 +14,9 @@ namespace vitals_test::pb {
 /// One field as found on the wire.
 struct field {
     std::uint32_t number = 0;
-    std::uint32_t wire = 0;      // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
-    std::uint64_t varint = 0;    // wire 0, and the raw bits of wire 1 / 5
-    std::string bytes;           // wire 2
+    std::uint32_t wire = 0;    // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
+    std::uint64_t varint = 0;  // wire 0, and the raw bits of wire 1 / 5
+    std::string bytes;         // wire 2
     double as_double() const {
         double d;
         std::memcpy(&d, &varint, 8);
@@ -47,7 +47,9 @@ inline std::vector<field> decode(std::string_view in) {
         f.wire = static_cast<std::uint32_t>(key & 7);
         if (f.number == 0) throw std::runtime_error("field number 0");
         switch (f.wire) {
-            case 0: f.varint = read_varint(in); break;
+            case 0:
+                f.varint = read_varint(in);
+                break;
             case 1:
                 if (in.size() < 8) throw std::runtime_error("truncated fixed64");
                 for (int i = 0; i < 8; ++i) f.varint |= std::uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
@@ -65,7 +67,8 @@ inline std::vector<field> decode(std::string_view in) {
                 for (int i = 0; i < 4; ++i) f.varint |= std::uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
                 in.remove_prefix(4);
                 break;
-            default: throw std::runtime_error("bad wire type");
+            default:
+                throw std::runtime_error("bad wire type");
         }
         out.push_back(std::move(f));
     }
@@ -128,10 +131,14 @@ inline std::vector<family> decode_families(std::string_view stream) {
     for (const auto& msg : split_delimited(stream)) {
         family f;
         for (const auto& fld : decode(msg)) {
-            if (fld.number == 1) f.name = fld.bytes;
-            else if (fld.number == 2) f.help = fld.bytes;
-            else if (fld.number == 3) f.type = fld.varint;
-            else if (fld.number == 5) f.unit = fld.bytes;
+            if (fld.number == 1)
+                f.name = fld.bytes;
+            else if (fld.number == 2)
+                f.help = fld.bytes;
+            else if (fld.number == 3)
+                f.type = fld.varint;
+            else if (fld.number == 5)
+                f.unit = fld.bytes;
             else if (fld.number == 4) {
                 metric m;
                 for (const auto& mf : decode(fld.bytes)) {

@@ -27,16 +27,18 @@ public:
     constexpr span(T (&array)[N]) noexcept : data_(array), size_(N) {}
     /// Any contiguous container whose data() converts to T*: std::vector, std::array, std::span...
     template <class C>
-        requires(!std::is_same_v<std::remove_cvref_t<C>, span> && requires(C& c) {
-            static_cast<T*>(c.data());
-            static_cast<std::size_t>(c.size());
-        })
+        requires(!std::is_same_v<std::remove_cvref_t<C>, span> &&
+                 requires(C& c) {
+                     static_cast<T*>(c.data());
+                     static_cast<std::size_t>(c.size());
+                 })
     constexpr span(C& c) noexcept : data_(c.data()), size_(c.size()) {}
     template <class C>
-        requires(!std::is_same_v<std::remove_cvref_t<C>, span> && requires(const C& c) {
-            static_cast<T*>(c.data());
-            static_cast<std::size_t>(c.size());
-        })
+        requires(!std::is_same_v<std::remove_cvref_t<C>, span> &&
+                 requires(const C& c) {
+                     static_cast<T*>(c.data());
+                     static_cast<std::size_t>(c.size());
+                 })
     constexpr span(const C& c) noexcept : data_(c.data()), size_(c.size()) {}
     /// A braced list, for a call's arguments: `f({1.0, 2.0})`. The list ends with the full
     /// expression, so don't keep the span.

@@ -85,8 +85,8 @@ public:
                 return;
             }
         series_.reserve(series_.size() + 1);  // so that the push_back below cannot throw
-        series_.push_back(new detail::callback_series(store::label_name_span(),
-                                                      key.key(), detail::value_source(static_cast<F&&>(fn))));
+        series_.push_back(new detail::callback_series(store::label_name_span(), key.key(),
+                                                      detail::value_source(static_cast<F&&>(fn))));
     }
 
     /// Removes the series with these label values; false if there was none.
@@ -159,6 +159,7 @@ public:
     void fork_prepare() noexcept override { mu_.lock(); }
     void fork_parent() noexcept override { mu_.unlock(); }
     void fork_child() noexcept override { mu_.reset_after_fork(); }
+
 private:
     detail::atomic<std::uint64_t> dropped_{0};
     mutable detail::mutex mu_;

@@ -162,7 +162,8 @@ class collected_family final : private label_name_store<dynamic_labels>, public 
 
 public:
     collected_family(std::shared_ptr<const collector> c, const collected_family_spec& spec)
-        : collected_family(std::move(c), spec, string_list(span<const std::string>{spec.labels.data(), spec.labels.size()})) {}
+        : collected_family(std::move(c), spec,
+                           string_list(span<const std::string>{spec.labels.data(), spec.labels.size()})) {}
 
 private:
     collected_family(std::shared_ptr<const collector> c, const collected_family_spec& spec, const string_list& labels)
@@ -171,9 +172,11 @@ private:
           collector_(std::move(c)),
           spec_(spec) {
         if (spec_.type == metric_type::histogram)
-            layout_ = shared<const histogram_layout>::make(span<const double>{spec_.buckets.data(), spec_.buckets.size()});
+            layout_ =
+                shared<const histogram_layout>::make(span<const double>{spec_.buckets.data(), spec_.buckets.size()});
         if (spec_.type == metric_type::info && !(spec_.name.size() > 5 && string_ref(spec_.name).ends_with("_info")))
-            throw invalid_argument_error("vitals: collector family '", spec_.name, "': an info family's name must end in '_info'");
+            throw invalid_argument_error("vitals: collector family '", spec_.name,
+                                         "': an info family's name must end in '_info'");
         if (spec_.type == metric_type::stateset) {
             if (!is_valid_label_name(spec_.name))
                 throw invalid_argument_error("vitals: collector stateset '", spec_.name,
@@ -201,13 +204,20 @@ private:
 public:
     [[nodiscard]] string_ref kind() const noexcept override {
         switch (type()) {
-            case metric_type::counter: return "collector counter";
-            case metric_type::gauge: return "collector gauge";
-            case metric_type::histogram: return "collector histogram";
-            case metric_type::summary: return "collector summary";
-            case metric_type::info: return "collector info";
-            case metric_type::stateset: return "collector stateset";
-            case metric_type::unknown: break;
+            case metric_type::counter:
+                return "collector counter";
+            case metric_type::gauge:
+                return "collector gauge";
+            case metric_type::histogram:
+                return "collector histogram";
+            case metric_type::summary:
+                return "collector summary";
+            case metric_type::info:
+                return "collector info";
+            case metric_type::stateset:
+                return "collector stateset";
+            case metric_type::unknown:
+                break;
         }
         return "collector";
     }
@@ -300,8 +310,8 @@ inline void collector_output::gauge(string_ref name, const label_values& values,
     if (const detail::series_base* s = f_.series_for(name, metric_type::gauge, values)) v_.gauge_sample(*s, value);
 }
 
-inline void collector_output::histogram(string_ref name, const label_values& values, span<const std::uint64_t> cumulative,
-                                        double sum) {
+inline void collector_output::histogram(string_ref name, const label_values& values,
+                                        span<const std::uint64_t> cumulative, double sum) {
     if (name != f_.name()) return;
     bool ok = f_.layout_ && cumulative.size() == f_.layout_->bounds().size() + 1;
     for (std::size_t i = 1; ok && i < cumulative.size(); ++i) ok = cumulative[i - 1] <= cumulative[i];
@@ -315,7 +325,8 @@ inline void collector_output::summary(string_ref name, const label_values& value
     if (name != f_.name()) return;
     bool ok = !detail::is_nan(sum);
     for (std::size_t i = 0; ok && i < quantiles.size(); ++i)
-        ok = quantiles[i].quantile >= 0 && quantiles[i].quantile <= 1 && (i == 0 || quantiles[i - 1].quantile < quantiles[i].quantile);
+        ok = quantiles[i].quantile >= 0 && quantiles[i].quantile <= 1 &&
+             (i == 0 || quantiles[i - 1].quantile < quantiles[i].quantile);
     if (!ok) return f_.drop();
     if (const detail::series_base* s = f_.series_for(name, metric_type::summary, values))
         v_.summary_sample(*s, quantiles, sum, count);
@@ -341,7 +352,8 @@ inline void collector_output::stateset(string_ref name, const label_values& valu
             span<const string_ref>{f_.state_label_names_.data(), f_.state_label_names_.size()}, key.key()));
         per_state.push_back(f_.per_state_.back().get());
     }
-    v_.stateset_sample(*s, {f_.state_views_.data(), f_.state_views_.size()}, states, {per_state.data(), per_state.size()});
+    v_.stateset_sample(*s, {f_.state_views_.data(), f_.state_views_.size()}, states,
+                       {per_state.data(), per_state.size()});
 }
 
 /// What register_collector returns: the collector's families, to watch or to remove.

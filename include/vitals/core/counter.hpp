@@ -33,7 +33,7 @@ inline double exact_sum_to_double(uint128 n, double f) noexcept {
     int e = 0;
     const double fr = __builtin_frexp(f, &e);  // f = fr * 2^e, fr in [0.5, 1)
     const auto mf = static_cast<std::uint64_t>(ldexp_of(fr, 53));
-    const int ef = e - 53;  // f = mf * 2^ef exactly
+    const int ef = e - 53;    // f = mf * 2^ef exactly
     if (ef >= 129) return f;  // n < 2^128 is less than half an ulp of f
     // The exact sum as M + phi: M an integer of up to 182 bits (hi:lo), phi in [0, 1).
     uint128 lo = n, hi = 0;
@@ -59,8 +59,10 @@ inline double exact_sum_to_double(uint128 n, double f) noexcept {
         for (uint128 x = lo; x; x >>= 1) ++bits;
     }
     if (bits <= 53) return static_cast<double>(static_cast<std::uint64_t>(lo)) + phi;  // both exact
-    const int k = bits - 53;  // bits below the significand
-    auto shifted = [&](int by) -> uint128 { return by >= 128 ? hi >> (by - 128) : (lo >> by) | (by ? hi << (128 - by) : 0); };
+    const int k = bits - 53;                                                           // bits below the significand
+    auto shifted = [&](int by) -> uint128 {
+        return by >= 128 ? hi >> (by - 128) : (lo >> by) | (by ? hi << (128 - by) : 0);
+    };
     const auto t = static_cast<std::uint64_t>(shifted(k));
     // The k dropped bits against half of 2^k: compare the top one, then the rest.
     const bool half_bit = ((shifted(k - 1)) & 1) != 0;
@@ -168,8 +170,8 @@ private:
         // Writers that wrap take turns; the odd count tells readers a move is under way.
         std::uint64_t s = wrap_seq_.load(detail::memory_order_relaxed);
         for (int spins = 0;; ++spins) {
-            if (!(s & 1) && wrap_seq_.compare_exchange_weak(s, s + 1, detail::memory_order_acquire,
-                                                            detail::memory_order_relaxed))
+            if (!(s & 1) &&
+                wrap_seq_.compare_exchange_weak(s, s + 1, detail::memory_order_acquire, detail::memory_order_relaxed))
                 break;
             if (spins > 64) sched_yield();
             s = wrap_seq_.load(detail::memory_order_relaxed);
@@ -186,7 +188,7 @@ private:
 
     cell_slot cells_;
     exemplar_slots exemplars_{1};
-    detail::atomic<std::uint64_t> wrap_seq_{0};  // odd while a move is under way
+    detail::atomic<std::uint64_t> wrap_seq_{0};                 // odd while a move is under way
     detail::atomic<std::uint64_t> over_high_{0}, over_low_{0};  // moved out of the stripes
 };
 
@@ -244,7 +246,8 @@ private:
 /// new series at zero.
 class counter : public counter_operations<counter> {
 public:
-    explicit counter(detail::series_ptr<detail::counter_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::counter_series>&&>(p)) {}
+    explicit counter(detail::series_ptr<detail::counter_series> p) noexcept
+        : p_(static_cast<detail::series_ptr<detail::counter_series>&&>(p)) {}
 
 private:
     friend class counter_operations<counter>;

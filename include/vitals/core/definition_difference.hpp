@@ -16,13 +16,20 @@ namespace vitals::detail {
 /// A metric type as registration errors name it.
 constexpr string_ref metric_type_name(metric_type t) noexcept {
     switch (t) {
-        case metric_type::counter: return "counter";
-        case metric_type::gauge: return "gauge";
-        case metric_type::histogram: return "histogram";
-        case metric_type::summary: return "summary";
-        case metric_type::info: return "info";
-        case metric_type::stateset: return "stateset";
-        case metric_type::unknown: break;
+        case metric_type::counter:
+            return "counter";
+        case metric_type::gauge:
+            return "gauge";
+        case metric_type::histogram:
+            return "histogram";
+        case metric_type::summary:
+            return "summary";
+        case metric_type::info:
+            return "info";
+        case metric_type::stateset:
+            return "stateset";
+        case metric_type::unknown:
+            break;
     }
     return "untyped";
 }

@@ -129,7 +129,8 @@ public:
             }
             const text_buffer fixed = detail::to_valid_utf8(v);
             runes += k.size();
-            for (std::size_t i = 0; i < fixed.size(); ++i) runes += (static_cast<unsigned char>(fixed[i]) & 0xC0) != 0x80;
+            for (std::size_t i = 0; i < fixed.size(); ++i)
+                runes += (static_cast<unsigned char>(fixed[i]) & 0xC0) != 0x80;
             if (runes > max_code_points)
                 throw invalid_argument_error("vitals: exemplar labels exceed ", detail::decimal(max_code_points),
                                              " code points (names and values together)");

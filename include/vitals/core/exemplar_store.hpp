@@ -21,7 +21,6 @@ namespace vitals::detail {
 /// per pair (at most 128 pairs, as every name has a code point).
 inline constexpr std::size_t exemplar_encoded_max = exemplar_labels::max_encoded_bytes;
 
-
 struct exemplar_slot {
     static constexpr std::size_t data_words = (exemplar_encoded_max + 7) / 8;
     detail::atomic<std::uint64_t> seq{0};  // odd while a writer copies
@@ -143,7 +142,7 @@ private:
     exemplar_slot& slot(std::size_t i) {
         auto* table = table_.load(detail::memory_order_acquire);
         if (!table) [[unlikely]] {
-            auto* fresh = new detail::atomic<exemplar_slot*>[count_]{};
+            auto* fresh = new detail::atomic<exemplar_slot*>[count_] {};
             table = publish(table_, fresh);
             if (table != fresh) delete[] fresh;
         }

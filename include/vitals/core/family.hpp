@@ -57,8 +57,7 @@ public:
     virtual void counter_sample(const detail::series_base& s, const counter_value& v) = 0;
     virtual void gauge_sample(const detail::series_base& s, double v) = 0;
     /// `cumulative` holds one count per bucket including +Inf; the last one is the count.
-    virtual void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative,
-                                  double sum) = 0;
+    virtual void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative, double sum) = 0;
     virtual void end_family() = 0;
 
     /// The samples that follow belong to the family begun last but come from another registry,
@@ -81,31 +80,30 @@ public:
     }
     /// A histogram sample with one exemplar pointer per bucket (null where none; the span may be
     /// empty). Default: the sample without them.
-    virtual void histogram_sample_with_exemplars(const detail::series_base& s,
-                                                 span<const std::uint64_t> cumulative, double sum,
-                                                 span<const exemplar* const> bucket_exemplars) {
+    virtual void histogram_sample_with_exemplars(const detail::series_base& s, span<const std::uint64_t> cumulative,
+                                                 double sum, span<const exemplar* const> bucket_exemplars) {
         (void)bucket_exemplars;
         histogram_sample(s, cumulative, sum);
     }
     /// A summary: quantiles over its window, and the all-time sum and count. Default: nothing (a
     /// format without summaries leaves the family empty).
-    virtual void summary_sample(const detail::series_base& s, span<const quantile_value> quantiles,
-                                double sum, std::uint64_t count) {
+    virtual void summary_sample(const detail::series_base& s, span<const quantile_value> quantiles, double sum,
+                                std::uint64_t count) {
         (void)s, (void)quantiles, (void)sum, (void)count;
     }
     /// A native histogram, with classic buckets when it keeps them (the header's layout then
     /// names them). Default: the classic buckets as a histogram sample, or nothing without them.
     virtual void native_histogram_sample(const detail::series_base& s, const native_histogram_data& h,
                                          span<const exemplar* const> bucket_exemplars) {
-        if (!h.classic_cumulative.empty()) histogram_sample_with_exemplars(s, h.classic_cumulative, h.sum, bucket_exemplars);
+        if (!h.classic_cumulative.empty())
+            histogram_sample_with_exemplars(s, h.classic_cumulative, h.sum, bucket_exemplars);
     }
     /// An info series (its labels are the information). Default: a gauge of value 1, which is how
     /// formats without an info type show it.
     virtual void info_sample(const detail::series_base& s) { gauge_sample(s, 1); }
     /// A stateset series: one flag per state. `per_state[i]` is a series whose labels are the
     /// series' own plus `<family name>="<states[i]>"`. Default: one 0/1 gauge sample per state.
-    virtual void stateset_sample(const detail::series_base& s, span<const string_ref> states,
-                                 span<const bool> values,
+    virtual void stateset_sample(const detail::series_base& s, span<const string_ref> states, span<const bool> values,
                                  span<const detail::series_base* const> per_state) {
         (void)s, (void)states;
         for (std::size_t i = 0; i < values.size() && i < per_state.size(); ++i)
@@ -131,12 +129,12 @@ public:
     /// Sets the OpenMetrics unit (must be a suffix of the name, as OpenMetrics requires).
     void set_unit(string_ref unit) {
         // A counter's unit comes before its `_total`, as OpenMetrics names the family without it.
-        const string_ref base = type_ == metric_type::counter && name().ends_with("_total")
-                                    ? name().substr(0, name_.size() - 6)
-                                    : name();
-        if (!unit.empty() && !(base.size() > unit.size() && base.ends_with(unit) &&
-                               base[base.size() - unit.size() - 1] == '_'))
-            throw invalid_argument_error("vitals: unit '", unit, "' must be a suffix of '", name(), "' after an underscore");
+        const string_ref base =
+            type_ == metric_type::counter && name().ends_with("_total") ? name().substr(0, name_.size() - 6) : name();
+        if (!unit.empty() &&
+            !(base.size() > unit.size() && base.ends_with(unit) && base[base.size() - unit.size() - 1] == '_'))
+            throw invalid_argument_error("vitals: unit '", unit, "' must be a suffix of '", name(),
+                                         "' after an underscore");
         unit_ = text_buffer(unit);
     }
 
@@ -213,12 +211,14 @@ protected:
         if (!detail::same_names(label_names(), other.label_names()))
             return detail::definition_field("label names", detail::name_list(label_names()).view(),
                                             detail::name_list(other.label_names()).view());
-        if (help() != other.help()) return detail::definition_field("help", detail::quoted(help()).view(), detail::quoted(other.help()).view());
+        if (help() != other.help())
+            return detail::definition_field("help", detail::quoted(help()).view(), detail::quoted(other.help()).view());
         return {};
     }
 
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
-        return {name_.view(), help_.view(), unit_.view(), type_, label_names_, const_block_.view(), const_labels_.pairs(), layout};
+        return {name_.view(), help_.view(),        unit_.view(),          type_,
+                label_names_, const_block_.view(), const_labels_.pairs(), layout};
     }
 
 private:

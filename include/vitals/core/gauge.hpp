@@ -33,8 +33,7 @@ public:
         if (!is_finite(d)) return false;
         std::uint64_t old = bits_.load(detail::memory_order_relaxed);
         while (!bits_.compare_exchange_weak(old, double_to_word(word_to_double(old) + d), detail::memory_order_relaxed,
-                                            detail::memory_order_relaxed)) {
-        }
+                                            detail::memory_order_relaxed)) {}
         return true;
     }
 
@@ -57,9 +56,7 @@ public:
     /// Subtracts `d` (default 1); NaN or infinite amounts are refused (false).
     bool dec(double d = 1) const { return series().add(-d); }
     /// Sets the value to the current Unix time in seconds.
-    void set_to_current_time() const {
-        series().set(detail::unix_now());
-    }
+    void set_to_current_time() const { series().set(detail::unix_now()); }
     /// The current value.
     [[nodiscard]] double value() const { return series().read(); }
 
@@ -70,7 +67,8 @@ private:
 /// A handle to one gauge series; see `counter` for what handles guarantee.
 class gauge : public gauge_operations<gauge> {
 public:
-    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::gauge_series>&&>(p)) {}
+    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept
+        : p_(static_cast<detail::series_ptr<detail::gauge_series>&&>(p)) {}
 
 private:
     friend class gauge_operations<gauge>;

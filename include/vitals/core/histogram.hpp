@@ -45,7 +45,8 @@ struct fixed_buckets {
     double bounds[N];
     consteval fixed_buckets(const double (&b)[N]) : bounds{} {
         for (std::size_t i = 0; i < N; ++i) bounds[i] = b[i];
-        if (!detail::valid_bounds({bounds, N})) detail::histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000();
+        if (!detail::valid_bounds({bounds, N}))
+            detail::histogram_buckets_must_be_finite_strictly_increasing_and_at_most_1000();
     }
     /// The bounds as a span, for registry::histogram.
     constexpr operator span<const double>() const noexcept { return {bounds, N}; }
@@ -143,9 +144,7 @@ public:
     /// The bounds followed by +Inf up to a multiple of four entries (see histogram_series).
     [[nodiscard]] const double* padded_bounds() const noexcept { return padded_.data(); }
     /// `le` values for text 0.0.4 (`1`, `2.5`, `+Inf`), one per bucket including +Inf.
-    [[nodiscard]] le_values le_text() const noexcept {
-        return {text_.data(), text_ends_.data(), text_ends_.size()};
-    }
+    [[nodiscard]] le_values le_text() const noexcept { return {text_.data(), text_ends_.data(), text_ends_.size()}; }
     /// `le` values in OpenMetrics canonical form (`1.0`, `2.5`, `+Inf`).
     [[nodiscard]] le_values le_canonical() const noexcept {
         return {canonical_.data(), canonical_ends_.data(), canonical_ends_.size()};
@@ -177,7 +176,8 @@ public:
         shared<const histogram_layout> layout;
         bool operator==(const params& o) const { return *layout == *o.layout; }
         [[nodiscard]] text_buffer difference(const params& o) const {
-            return definition_field("buckets", number_list(layout->bounds()).view(), number_list(o.layout->bounds()).view());
+            return definition_field("buckets", number_list(layout->bounds()).view(),
+                                    number_list(o.layout->bounds()).view());
         }
     };
     static constexpr metric_type type = metric_type::histogram;
@@ -269,7 +269,7 @@ struct histogram_snapshot {
     /// Per bucket including +Inf, cumulative: a list with size(), operator[], back(), data(),
     /// begin() and end().
     detail::pod_vector<std::uint64_t> cumulative;
-    double sum = 0;                                ///< Sum of all observed values.
+    double sum = 0;  ///< Sum of all observed values.
     /// Number of observations (the +Inf bucket).
     [[nodiscard]] std::uint64_t count() const noexcept { return cumulative.empty() ? 0 : cumulative.back(); }
 };
@@ -307,7 +307,8 @@ private:
 /// A handle to one histogram series; see `counter` for what handles guarantee.
 class histogram : public histogram_operations<histogram> {
 public:
-    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept : p_(static_cast<detail::series_ptr<detail::histogram_series>&&>(p)) {}
+    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept
+        : p_(static_cast<detail::series_ptr<detail::histogram_series>&&>(p)) {}
 
 private:
     friend class histogram_operations<histogram>;

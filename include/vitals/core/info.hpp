@@ -44,8 +44,7 @@ public:
         detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return;
-        series_.push_back(std::make_unique<detail::info_series>(
-            store::label_name_span(), key.key()));
+        series_.push_back(std::make_unique<detail::info_series>(store::label_name_span(), key.key()));
     }
 
     /// Replaces every series with the one with these label values (for information that changes,
@@ -91,6 +90,7 @@ public:
     void fork_prepare() noexcept override { mu_.lock(); }
     void fork_parent() noexcept override { mu_.unlock(); }
     void fork_child() noexcept override { mu_.reset_after_fork(); }
+
 private:
     mutable detail::mutex mu_;
     std::vector<std::unique_ptr<detail::info_series>> series_;

@@ -73,7 +73,9 @@ class label_name_store {
 public:
     static constexpr bool dynamic = false;
     label_name_store() noexcept = default;
-    [[nodiscard]] static constexpr span<const string_ref> label_name_span() noexcept { return {Labels::names, Labels::size}; }
+    [[nodiscard]] static constexpr span<const string_ref> label_name_span() noexcept {
+        return {Labels::names, Labels::size};
+    }
     [[nodiscard]] static constexpr std::size_t label_count() noexcept { return Labels::size; }
     /// A compile error unless `Given` values are one per label.
     template <std::size_t Given>
@@ -93,11 +95,13 @@ public:
     label_name_store(string_ref metric, span<const string_ref> names, span<const string_ref> reserved = {}) {
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (!is_valid_label_name(names[i]))
-                throw invalid_argument_error("vitals: metric '", metric, "': invalid label name '", names[i],
-                                             "': label names must match [a-zA-Z_][a-zA-Z0-9_]* and must not start with '__'");
+                throw invalid_argument_error(
+                    "vitals: metric '", metric, "': invalid label name '", names[i],
+                    "': label names must match [a-zA-Z_][a-zA-Z0-9_]* and must not start with '__'");
             for (std::size_t j = 0; j < i; ++j)
                 if (names[j] == names[i])
-                    throw invalid_argument_error("vitals: metric '", metric, "': duplicate label name '", names[i], "'");
+                    throw invalid_argument_error("vitals: metric '", metric, "': duplicate label name '", names[i],
+                                                 "'");
             for (string_ref r : reserved)
                 if (names[i] == r)
                     throw invalid_argument_error("vitals: metric '", metric, "': '", r,

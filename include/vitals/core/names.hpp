@@ -15,7 +15,9 @@ template <std::size_t N>
 struct fixed_string {
     char chars[N]{};
     /// Implicit on purpose, so a literal can be written straight into a template argument list.
-    consteval fixed_string(const char (&s)[N]) noexcept { for (std::size_t i = 0; i < N; ++i) chars[i] = s[i]; }
+    consteval fixed_string(const char (&s)[N]) noexcept {
+        for (std::size_t i = 0; i < N; ++i) chars[i] = s[i];
+    }
     /// The text without the terminating NUL.
     [[nodiscard]] constexpr string_ref view() const noexcept { return {chars, N - 1}; }
     [[nodiscard]] static constexpr std::size_t size() noexcept { return N - 1; }

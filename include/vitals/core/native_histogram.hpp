@@ -209,7 +209,7 @@ inline std::int32_t native_key_exact(double a, std::int32_t schema) noexcept {
     if (schema < 0) return -((-native_key_exact(a, 0)) >> -schema);
     std::uint64_t bits = std::bit_cast<std::uint64_t>(a);
     std::int32_t exp = static_cast<std::int32_t>(bits >> 52) - 1022;  // a = f * 2^exp, f in [0.5, 1)
-    if (exp == -1022) [[unlikely]] {  // subnormal: frexp normalises it exactly
+    if (exp == -1022) [[unlikely]] {                                  // subnormal: frexp normalises it exactly
         int e;
         bits = std::bit_cast<std::uint64_t>(std::frexp(a, &e));
         exp = e;
@@ -248,11 +248,11 @@ inline double native_bucket_upper_bound(std::int32_t key, std::int32_t schema) n
 
 /// A native histogram read at one moment (after the bucket limit was applied).
 struct native_histogram_snapshot {
-    std::int32_t schema = 0;                  ///< Current schema.
-    double zero_threshold = 0;                ///< Current zero threshold.
-    std::uint64_t zero_count = 0;             ///< Zero bucket.
-    std::uint64_t count = 0;                  ///< All observations.
-    double sum = 0;                           ///< Their sum.
+    std::int32_t schema = 0;                         ///< Current schema.
+    double zero_threshold = 0;                       ///< Current zero threshold.
+    std::uint64_t zero_count = 0;                    ///< Zero bucket.
+    std::uint64_t count = 0;                         ///< All observations.
+    double sum = 0;                                  ///< Their sum.
     std::map<std::int32_t, std::uint64_t> positive;  ///< Bucket key → count, non-empty buckets only.
     std::map<std::int32_t, std::uint64_t> negative;  ///< The same for negative values.
     std::vector<std::uint64_t> classic_cumulative;   ///< Classic buckets (cumulative, incl. +Inf).
@@ -260,7 +260,7 @@ struct native_histogram_snapshot {
 
 namespace detail {
 
-inline constexpr std::int32_t native_pages = 256;       // powers of two covered: 2^-128 … 2^128
+inline constexpr std::int32_t native_pages = 256;  // powers of two covered: 2^-128 … 2^128
 inline constexpr std::int32_t native_page_offset = 128;
 inline constexpr double native_min_magnitude = 2.938735877055719e-39;  // 2^-128
 
@@ -297,14 +297,16 @@ public:
         bool operator==(const params& o) const { return options == o.options; }
         [[nodiscard]] text_buffer difference(const params& o) const {
             const native_histogram_options &a = options, &b = o.options;
-            for (text_buffer d : {number_field("bucket_factor", a.bucket_factor, b.bucket_factor),
-                                  number_field("zero_threshold", a.zero_threshold, b.zero_threshold),
-                                  number_field("max_buckets", a.max_buckets, b.max_buckets),
-                                  number_field("min_reset_duration (s)", static_cast<double>(a.min_reset_duration.count()),
-                                               static_cast<double>(b.min_reset_duration.count())),
-                                  number_field("max_zero_threshold", a.max_zero_threshold, b.max_zero_threshold)})
+            for (text_buffer d :
+                 {number_field("bucket_factor", a.bucket_factor, b.bucket_factor),
+                  number_field("zero_threshold", a.zero_threshold, b.zero_threshold),
+                  number_field("max_buckets", a.max_buckets, b.max_buckets),
+                  number_field("min_reset_duration (s)", static_cast<double>(a.min_reset_duration.count()),
+                               static_cast<double>(b.min_reset_duration.count())),
+                  number_field("max_zero_threshold", a.max_zero_threshold, b.max_zero_threshold)})
                 if (!d.empty()) return d;
-            return definition_field("classic_buckets", number_list({a.classic_buckets.data(), a.classic_buckets.size()}).view(),
+            return definition_field("classic_buckets",
+                                    number_list({a.classic_buckets.data(), a.classic_buckets.size()}).view(),
                                     number_list({b.classic_buckets.data(), b.classic_buckets.size()}).view());
         }
     };
@@ -316,7 +318,8 @@ public:
     /// its classic layout; invalid_argument_error when an option is out of range.
     static params make_params(native_histogram_options options) {
         native_schema_for(options.bucket_factor);  // validates
-        if (!(options.zero_threshold >= 0) || !(options.max_zero_threshold >= 0) || options.min_reset_duration.count() < 0)
+        if (!(options.zero_threshold >= 0) || !(options.max_zero_threshold >= 0) ||
+            options.min_reset_duration.count() < 0)
             throw invalid_argument_error("vitals: native histogram thresholds and durations must not be negative");
         std::shared_ptr<const histogram_layout> layout;
         if (!options.classic_buckets.empty()) {
@@ -326,7 +329,6 @@ public:
         }
         return params{std::move(options), std::move(layout)};
     }
-
 
     native_histogram_series(const params& p, span<const string_ref> names, const label_key& key)
         : series_base(names, key),
@@ -468,7 +470,7 @@ private:
     struct totals {
         std::uint64_t count = 0, zero = 0;
         double sum = 0;
-        std::vector<std::uint64_t> classic;  // per bucket, not cumulative
+        std::vector<std::uint64_t> classic;              // per bucket, not cumulative
         std::map<std::int32_t, std::uint64_t> pos, neg;  // at the raw schema
     };
 

@@ -167,7 +167,8 @@ public:
     /// with labels a reference to the family. The name is checked at compile time.
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) counter(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return counter<Labels>(Name.view(), help);
     }
     /// Registers (or finds) a counter family whose name is known only at run time (checked,
@@ -175,7 +176,8 @@ public:
     template <label_set Labels = labels<>>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) counter(string_ref name, string_ref help) {
-        return unwrap<Labels>(add<metric_family<detail::counter_series, Labels>>(name, help, detail::counter_series::params{}));
+        return unwrap<Labels>(
+            add<metric_family<detail::counter_series, Labels>>(name, help, detail::counter_series::params{}));
     }
 
     /// Registers (or finds) a counter family whose label names are known only at run time, e.g.
@@ -191,14 +193,16 @@ public:
     /// Registers (or finds) a gauge family; see counter().
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) gauge(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return gauge<Labels>(Name.view(), help);
     }
     /// Registers (or finds) a gauge family with a run-time name.
     template <label_set Labels = labels<>>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) gauge(string_ref name, string_ref help) {
-        return unwrap<Labels>(add<metric_family<detail::gauge_series, Labels>>(name, help, detail::gauge_series::params{}));
+        return unwrap<Labels>(
+            add<metric_family<detail::gauge_series, Labels>>(name, help, detail::gauge_series::params{}));
     }
 
     /// Registers (or finds) a gauge family with run-time label names; see counter().
@@ -211,18 +215,18 @@ public:
     /// `le` cannot be a label (compile error); bad buckets throw invalid_argument_error.
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) histogram(string_ref help, span<const double> buckets = default_buckets) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return histogram<Labels>(Name.view(), help, buckets);
     }
     /// Registers (or finds) a histogram family with a run-time name.
     template <label_set Labels = labels<>>
         requires(!detail::is_dynamic_labels<Labels>)
-    decltype(auto) histogram(string_ref name, string_ref help,
-                             span<const double> buckets = default_buckets) {
+    decltype(auto) histogram(string_ref name, string_ref help, span<const double> buckets = default_buckets) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         auto layout = detail::shared<const histogram_layout>::make(buckets);
-        return unwrap<Labels>(
-            add<metric_family<detail::histogram_series, Labels>>(name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
+        return unwrap<Labels>(add<metric_family<detail::histogram_series, Labels>>(
+            name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
     }
 
     /// Registers (or finds) a histogram family with run-time label names (see counter()); `le`
@@ -240,13 +244,15 @@ public:
     /// `family.set(fn, label values...)`.
     template <fixed_string Name, label_set Labels = labels<>>
     callback_family<metric_type::gauge, Labels>& callback_gauge(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return add<callback_family<metric_type::gauge, Labels>>(Name.view(), help);
     }
     /// Registers (or finds) a counter whose values are computed at render time.
     template <fixed_string Name, label_set Labels = labels<>>
     callback_family<metric_type::counter, Labels>& callback_counter(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
     }
 
@@ -258,7 +264,7 @@ public:
     }
     /// Registers (or finds) a callback gauge with run-time label names (see counter()).
     callback_family<metric_type::gauge, dynamic_labels>& callback_gauge(string_ref name, string_ref help,
-                                                                      const label_names& names) {
+                                                                        const label_names& names) {
         return add<callback_family<metric_type::gauge, dynamic_labels>>(name, help, names.view());
     }
     /// Registers (or finds) a callback counter with a run-time name.
@@ -269,7 +275,7 @@ public:
     }
     /// Registers (or finds) a callback counter with run-time label names (see counter()).
     callback_family<metric_type::counter, dynamic_labels>& callback_counter(string_ref name, string_ref help,
-                                                                          const label_names& names) {
+                                                                            const label_names& names) {
         return add<callback_family<metric_type::counter, dynamic_labels>>(name, help, names.view());
     }
 
@@ -284,9 +290,11 @@ public:
     /// Needs <vitals/core/native_histogram.hpp>.
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::native_histogram_series>
     decltype(auto) native_histogram(string_ref help, typename Series::options_type options = {}) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
-        return unwrap<Labels>(add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(
+            Name.view(), help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
     }
 
     /// Registers (or finds) a native histogram family with a run-time name (checked).
@@ -294,7 +302,8 @@ public:
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) native_histogram(string_ref name, string_ref help, typename Series::options_type options = {}) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
-        return unwrap<Labels>(add<metric_family<Series, Labels>>(name, help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(
+            name, help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
     }
     /// Registers (or finds) a native histogram family with run-time label names (see counter());
     /// `le` cannot be one of them.
@@ -313,7 +322,8 @@ public:
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::summary_series>
     decltype(auto) summary(string_ref help, span<const double> quantiles = default_quantiles,
                            typename Series::options_type options = {}) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("quantile"),
                       "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
         return unwrap<Labels>(
@@ -345,8 +355,10 @@ public:
     /// <vitals/core/info.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
     info_family<Labels>& info(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        static_assert(Name.view().ends_with("_info") && Name.view().size() > 5, "vitals: an info metric's name must end in '_info'");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(Name.view().ends_with("_info") && Name.view().size() > 5,
+                      "vitals: an info metric's name must end in '_info'");
         return add<info_family<Labels>>(Name.view(), help);
     }
 
@@ -369,9 +381,11 @@ public:
     /// Needs <vitals/core/stateset.hpp>.
     template <fixed_string Name, label_set Labels = labels<>>
     stateset_family<Labels>& stateset(string_ref help, span<const string_ref> states) {
-        static_assert(is_valid_metric_name(Name.view()), "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        static_assert(is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
-                      "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
+        static_assert(is_valid_metric_name(Name.view()),
+                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+        static_assert(
+            is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
+            "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
         return add<stateset_family<Labels>>(Name.view(), help, states);
     }
     /// Registers (or finds) a stateset family with a run-time name, which must also be a valid
@@ -455,7 +469,9 @@ public:
             render_list_.append(families_.data(), families_.size());
         }
         for (family_base* f : render_list_) f->collect(v);
-        if (collect_rejections(v, {render_list_.data(), render_list_.size()}, false, [](const family_base*) { return true; })) v.end_family();
+        if (collect_rejections(v, {render_list_.data(), render_list_.size()}, false,
+                               [](const family_base*) { return true; }))
+            v.end_family();
     }
 
     /// Removes the family named `name` and frees it; returns false when there is none. It is no
@@ -539,8 +555,7 @@ private:
     // first (a registry_set), so this one continues it. Returns whether the family is open, for
     // the caller to end.
     template <class Include>
-    bool collect_rejections(sample_visitor& v, span<family_base* const> families, bool begun,
-                            Include include) const {
+    bool collect_rejections(sample_visitor& v, span<family_base* const> families, bool begun, Include include) const {
         static constexpr string_ref names[] = {"metric"};
         bool any = false;
         for (const family_base* f : families) {
@@ -550,8 +565,9 @@ private:
                 any = true;
                 family_header h;
                 h.name = detail::series_limit_rejections_name;
-                h.help = "Lookups of new label combinations sent to the overflow series because the family was at "
-                         "its series limit.";
+                h.help =
+                    "Lookups of new label combinations sent to the overflow series because the family was at "
+                    "its series limit.";
                 h.type = metric_type::counter;
                 h.label_names = names;
                 h.const_block = rejections_const_block_;
@@ -621,9 +637,9 @@ private:
     detail::atomic<std::size_t> default_series_limit_{family_base::default_series_limit};
     mutable detail::mutex render_mu_;  // one render at a time; unregister waits for it
     mutable detail::mutex mu_;
-    detail::pod_vector<family_base*> families_;  // owned
+    detail::pod_vector<family_base*> families_;             // owned
     mutable detail::pod_vector<family_base*> render_list_;  // the families a render visits
-    detail::pod_vector<family_base*> retired_;  // unregistered, owned, freed after a grace period
+    detail::pod_vector<family_base*> retired_;              // unregistered, owned, freed after a grace period
     // Read sections of registry_set renders, which read families without the render lock.
     mutable detail::reader_gate set_readers_;
     vitals::const_labels const_labels_;

@@ -56,9 +56,7 @@ public:
 
     /// The set of registries given at run time (none may be null); throws as above, and
     /// invalid_argument_error for an empty list.
-    explicit registry_set(span<const registry* const> members) : members_(members.begin(), members.end()) {
-        init();
-    }
+    explicit registry_set(span<const registry* const> members) : members_(members.begin(), members.end()) { init(); }
 
     registry_set(const registry_set&) = delete;
     registry_set& operator=(const registry_set&) = delete;
@@ -165,16 +163,13 @@ private:
         }
         void continue_family(const family_header& h) override { to_.continue_family(h); }
         void end_family() override {}  // finish() or the next begin_next() ends it
-        void counter_sample(const detail::series_base& s, const counter_value& v) override {
-            to_.counter_sample(s, v);
-        }
+        void counter_sample(const detail::series_base& s, const counter_value& v) override { to_.counter_sample(s, v); }
         void counter_sample_with_exemplar(const detail::series_base& s, const counter_value& v,
                                           const exemplar* ex) override {
             to_.counter_sample_with_exemplar(s, v, ex);
         }
         void gauge_sample(const detail::series_base& s, double v) override { to_.gauge_sample(s, v); }
-        void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative,
-                              double sum) override {
+        void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative, double sum) override {
             to_.histogram_sample(s, cumulative, sum);
         }
         void histogram_sample_with_exemplars(const detail::series_base& s, span<const std::uint64_t> cumulative,
@@ -362,8 +357,9 @@ private:
         static constexpr string_ref names[] = {"metric"};
         family_header h;
         h.name = detail::conflicting_definitions_name;
-        h.help = "Families left out of this endpoint because another registry served on it defines the same name "
-                 "differently (1 per name).";
+        h.help =
+            "Families left out of this endpoint because another registry served on it defines the same name "
+            "differently (1 per name).";
         h.type = metric_type::gauge;
         h.label_names = names;
         v.begin_family(h);

@@ -19,8 +19,8 @@ struct quantile_value {
 /// A run of consecutive native-histogram buckets: `offset` is the gap (in bucket indexes) after the
 /// previous span, or the first index for the first span; `length` buckets follow.
 struct bucket_span {
-    std::int32_t offset = 0;  ///< Gap to the previous span, or the starting index.
-    std::uint32_t length = 0; ///< Number of consecutive buckets.
+    std::int32_t offset = 0;   ///< Gap to the previous span, or the starting index.
+    std::uint32_t length = 0;  ///< Number of consecutive buckets.
 };
 
 /// One side (positive or negative values) of a native histogram, as Prometheus encodes it: spans
@@ -34,13 +34,13 @@ struct native_buckets {
 /// A native histogram's state for one render. Bucket `i` of schema `s` holds values in
 /// (base^(i-1), base^i] with base = 2^(2^-s); negative values mirror that on `negative`.
 struct native_histogram_data {
-    std::int32_t schema = 0;         ///< -4 … 8; higher means finer buckets.
-    double zero_threshold = 0;       ///< |v| <= this counts in the zero bucket.
-    std::uint64_t zero_count = 0;    ///< Observations in the zero bucket.
-    std::uint64_t count = 0;         ///< All observations.
-    double sum = 0;                  ///< Sum of all observations.
-    native_buckets positive;         ///< Buckets of values above the zero bucket.
-    native_buckets negative;         ///< Buckets of values below it (mirrored indexes).
+    std::int32_t schema = 0;       ///< -4 … 8; higher means finer buckets.
+    double zero_threshold = 0;     ///< |v| <= this counts in the zero bucket.
+    std::uint64_t zero_count = 0;  ///< Observations in the zero bucket.
+    std::uint64_t count = 0;       ///< All observations.
+    double sum = 0;                ///< Sum of all observations.
+    native_buckets positive;       ///< Buckets of values above the zero bucket.
+    native_buckets negative;       ///< Buckets of values below it (mirrored indexes).
     /// Classic buckets kept alongside (cumulative, one per bound of the family's layout plus +Inf);
     /// empty when the histogram has none.
     span<const std::uint64_t> classic_cumulative;

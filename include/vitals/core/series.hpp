@@ -44,9 +44,7 @@ inline std::uint64_t hash_values(span<const string_ref> values) noexcept {
 /// every handle one more, so a handle outlives the series' removal from its family.
 class series_base {
 public:
-    series_base(span<const string_ref> label_names, const label_key& key)
-        : hash_(key.hash),
-          created_(unix_now()) {
+    series_base(span<const string_ref> label_names, const label_key& key) : hash_(key.hash), created_(unix_now()) {
         text_buffer block;
         std::size_t raw = 0;
         for (std::size_t i = 0; i < key.values.size(); ++i) {

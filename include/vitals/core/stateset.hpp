@@ -82,7 +82,8 @@ public:
     /// as label values verbatim); otherwise invalid_argument_error.
     stateset_family(string_ref name, string_ref help, span<const string_ref> states)
         requires(!store::dynamic)
-        : family_base(name, help, metric_type::stateset, store::label_name_span()), states_(states.begin(), states.end()) {
+        : family_base(name, help, metric_type::stateset, store::label_name_span()),
+          states_(states.begin(), states.end()) {
         check_states();
     }
     /// A dynamic_labels family: `names` are checked (invalid_argument_error); the family's name is
@@ -115,7 +116,6 @@ private:
     }
 
 public:
-
     /// The series with these label values, created (all states off) on first use.
     template <class... V>
     stateset_series& labels(const V&... values) {
@@ -124,8 +124,8 @@ public:
         detail::lock_guard lock(mu_);
         for (const auto& s : series_)
             if (s->matches(key.key())) return *s;
-        series_.push_back(std::make_unique<stateset_series>(store::label_name_span(),
-                                                            key.key(), state_label_names_, states_));
+        series_.push_back(
+            std::make_unique<stateset_series>(store::label_name_span(), key.key(), state_label_names_, states_));
         return *series_.back();
     }
 
@@ -155,7 +155,8 @@ public:
         const auto* o = dynamic_cast<const stateset_family*>(&other);
         if (!o) return detail::definition_field("definition", kind(), other.kind());
         if (o->states_ != states_)
-            return detail::definition_field("states", detail::name_list({state_views_.data(), state_views_.size()}).view(),
+            return detail::definition_field("states",
+                                            detail::name_list({state_views_.data(), state_views_.size()}).view(),
                                             detail::name_list({o->state_views_.data(), o->state_views_.size()}).view());
         return {};
     }
@@ -163,6 +164,7 @@ public:
     void fork_prepare() noexcept override { mu_.lock(); }
     void fork_parent() noexcept override { mu_.unlock(); }
     void fork_child() noexcept override { mu_.reset_after_fork(); }
+
 private:
     std::vector<std::string> states_;
     std::vector<string_ref> state_views_;

@@ -61,11 +61,12 @@ inline constexpr int summary_min_exponent = -64;
 
 // Maps a magnitude to its bucket with a table lookup on the top mantissa bits and one compare.
 struct summary_index_table {
-    std::array<std::uint8_t, 4096> start{};         // bucket at the start of each mantissa cell
+    std::array<std::uint8_t, 4096> start{};               // bucket at the start of each mantissa cell
     std::array<double, summary_sub_buckets + 1> bound{};  // 2^(j/64), j = 0 … 64
 
     summary_index_table() {
-        for (int j = 0; j <= summary_sub_buckets; ++j) bound[j] = std::exp2(static_cast<double>(j) / summary_sub_buckets);
+        for (int j = 0; j <= summary_sub_buckets; ++j)
+            bound[j] = std::exp2(static_cast<double>(j) / summary_sub_buckets);
         for (int t = 0; t < 4096; ++t) {
             const double m = 1 + t / 4096.0;
             int j = 0;
@@ -178,7 +179,9 @@ public:
           ages_(p.options.age_buckets),
           width_ms_(std::max<std::int64_t>(1, std::chrono::milliseconds(p.options.max_age).count() / ages_)),
           table_(&summary_index_table::get()),
-          stripes_([n = static_cast<std::uint32_t>(ages_)](summary_thread_state* at) { new (at) summary_thread_state(n); }) {}
+          stripes_([n = static_cast<std::uint32_t>(ages_)](summary_thread_state* at) {
+              new (at) summary_thread_state(n);
+          }) {}
 
     bool observe(double v) {
         if (std::isnan(v)) return false;

@@ -115,8 +115,7 @@ public:
         active_ = false;
         try {
             (void)gauge_.dec();
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 
 private:

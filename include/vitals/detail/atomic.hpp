@@ -70,9 +70,7 @@ public:
 
 private:
     static constexpr memory_order failure_order(memory_order o) noexcept {
-        return o == memory_order_acq_rel ? memory_order_acquire
-               : o == memory_order_release ? memory_order_relaxed
-                                           : o;
+        return o == memory_order_acq_rel ? memory_order_acquire : o == memory_order_release ? memory_order_relaxed : o;
     }
 
     alignas(sizeof(T)) T v_;

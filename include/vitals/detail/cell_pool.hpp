@@ -150,12 +150,12 @@ private:
     }
 
     mutex mu_;
-    pod_vector<cell_word*> chunks_;  // every chunk, freed with the pool
-    cell_word* chunk_ = nullptr;     // the chunk being filled
-    std::uint32_t used_ = 0;         // words of chunk_ handed out
+    pod_vector<cell_word*> chunks_;                    // every chunk, freed with the pool
+    cell_word* chunk_ = nullptr;                       // the chunk being filled
+    std::uint32_t used_ = 0;                           // words of chunk_ handed out
     pod_vector<cell_word*> free_[max_slot_words + 1];  // released slots by size
-    std::size_t in_use_ = 0;  // slots handed out and not released
-    bool orphaned_ = false;   // this copy of the code is gone: the last release frees the pool
+    std::size_t in_use_ = 0;                           // slots handed out and not released
+    bool orphaned_ = false;                            // this copy of the code is gone: the last release frees the pool
 };
 
 /// A series' slot: allocated on construction, given back to the same pool on destruction.

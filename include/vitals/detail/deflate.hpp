@@ -133,10 +133,10 @@ private:
                                                       31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
     static constexpr std::uint8_t length_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                                       2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-    static constexpr std::uint16_t dist_base[30] = {1,    2,    3,    4,    5,    7,     9,     13,    17,  25,
-                                                    33,   49,   65,   97,   129,  193,   257,   385,   513, 769,
+    static constexpr std::uint16_t dist_base[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                                    33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
                                                     1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-    static constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+    static constexpr std::uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                                     6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
     static std::uint32_t hash3(const unsigned char* p) noexcept {
@@ -196,7 +196,8 @@ private:
             std::vector<int> leaves;
             for (std::size_t s = 0; s < freq.size(); ++s)
                 if (freq[s] != 0) leaves.push_back(static_cast<int>(s));
-            std::sort(leaves.begin(), leaves.end(), [&](int a, int b) { return freq[a] != freq[b] ? freq[a] < freq[b] : a < b; });
+            std::sort(leaves.begin(), leaves.end(),
+                      [&](int a, int b) { return freq[a] != freq[b] ? freq[a] < freq[b] : a < b; });
             nodes.reserve(freq.size() * 2);
             for (std::size_t s = 0; s < freq.size(); ++s) nodes.push_back(node{freq[s], -1});
             std::vector<int> merged;

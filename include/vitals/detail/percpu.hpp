@@ -39,8 +39,8 @@
 
 // The rseq fast path: x86-64 Linux with GCC or Clang, and not under ThreadSanitizer (it cannot
 // see stores made by inline assembly, and would then report the readers' loads as races).
-#if defined(__linux__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(VITALS_TSAN) && !defined(VITALS_NO_RSEQ)
+#if defined(__linux__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(VITALS_TSAN) && \
+    !defined(VITALS_NO_RSEQ)
 #define VITALS_HAVE_RSEQ 1
 #else
 #define VITALS_HAVE_RSEQ 0
@@ -80,8 +80,8 @@ inline constexpr std::uint32_t max_slot_words = 1024;
 /// Where a series' words are: stripe s's copy of word i is `base[s * chunk_words + i]`.
 struct cell_ref {
     cell_word* base = nullptr;
-    std::uint32_t rseq_stripes = 0;   ///< stripes written by rseq sequences, one per CPU
-    std::uint32_t atomic_stripes = 0; ///< stripes written with atomic read-modify-writes
+    std::uint32_t rseq_stripes = 0;    ///< stripes written by rseq sequences, one per CPU
+    std::uint32_t atomic_stripes = 0;  ///< stripes written with atomic read-modify-writes
     [[nodiscard]] std::uint32_t stripes() const noexcept { return rseq_stripes + atomic_stripes; }
     [[nodiscard]] cell_word* word(std::uint32_t stripe, std::uint32_t i) const noexcept {
         return base + static_cast<std::size_t>(stripe) * chunk_words + i;
@@ -90,9 +90,9 @@ struct cell_ref {
 
 /// How new series lay out their stripes in this process, decided once.
 struct percpu_layout {
-    std::uint32_t cpus = 1;         ///< CPU numbers the kernel may report: [0, cpus)
-    bool rseq = false;              ///< rseq sequences work here
-    std::uint32_t rseq_stripes = 0; ///< what a new series gets
+    std::uint32_t cpus = 1;          ///< CPU numbers the kernel may report: [0, cpus)
+    bool rseq = false;               ///< rseq sequences work here
+    std::uint32_t rseq_stripes = 0;  ///< what a new series gets
     std::uint32_t atomic_stripes = 1;
 };
 
@@ -194,34 +194,33 @@ inline std::uint32_t current_cpu_hint() noexcept {
 // its last instruction before label 2. The abort handler is preceded by the signature glibc
 // registered (0x53053053), as the kernel requires, and jumps to the C++ `abort` label.
 #if VITALS_HAVE_RSEQ
-#define VITALS_RSEQ_PROLOGUE_TO(abort)                                    \
-    ".pushsection __rseq_cs, \"aw?\"\n\t"                         \
-    ".balign 32\n\t"                                              \
-    "3:\n\t"                                                      \
-    ".long 0x0, 0x0\n\t"                                          \
-    ".quad 1f, (2f - 1f), 4f\n\t"                                 \
-    ".popsection\n\t"                                             \
-    "leaq 3b(%%rip), %%rax\n\t"                                   \
-    "movq %%rax, %%fs:8(%[off])\n\t"                              \
-    "1:\n\t"                                                      \
-    "cmpl %[cpu], %%fs:4(%[off])\n\t"                             \
+#define VITALS_RSEQ_PROLOGUE_TO(abort)    \
+    ".pushsection __rseq_cs, \"aw?\"\n\t" \
+    ".balign 32\n\t"                      \
+    "3:\n\t"                              \
+    ".long 0x0, 0x0\n\t"                  \
+    ".quad 1f, (2f - 1f), 4f\n\t"         \
+    ".popsection\n\t"                     \
+    "leaq 3b(%%rip), %%rax\n\t"           \
+    "movq %%rax, %%fs:8(%[off])\n\t"      \
+    "1:\n\t"                              \
+    "cmpl %[cpu], %%fs:4(%[off])\n\t"     \
     "jnz %l[" #abort "]\n\t"
-#define VITALS_RSEQ_EPILOGUE_TO(abort)                                    \
-    "2:\n\t"                                                      \
-    ".pushsection __rseq_failure, \"ax?\"\n\t"                    \
-    ".byte 0x0f, 0xb9, 0x3d\n\t"                                  \
-    ".long 0x53053053\n\t"                                        \
-    "4:\n\t"                                                      \
-    "jmp %l[" #abort "]\n\t"                                           \
+#define VITALS_RSEQ_EPILOGUE_TO(abort)         \
+    "2:\n\t"                                   \
+    ".pushsection __rseq_failure, \"ax?\"\n\t" \
+    ".byte 0x0f, 0xb9, 0x3d\n\t"               \
+    ".long 0x53053053\n\t"                     \
+    "4:\n\t"                                   \
+    "jmp %l[" #abort                           \
+    "]\n\t"                                    \
     ".popsection\n\t"
 #define VITALS_RSEQ_PROLOGUE VITALS_RSEQ_PROLOGUE_TO(abort)
 #define VITALS_RSEQ_EPILOGUE VITALS_RSEQ_EPILOGUE_TO(abort)
 
 /// word += n on `cpu`'s stripe, as one sequence; false when interrupted (nothing written).
 inline bool rseq_add(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
-    asm goto(VITALS_RSEQ_PROLOGUE
-             "addq %[n], (%[w])\n\t"
-             VITALS_RSEQ_EPILOGUE
+    asm goto(VITALS_RSEQ_PROLOGUE "addq %[n], (%[w])\n\t" VITALS_RSEQ_EPILOGUE
              :
              : [off] "r"(off), [cpu] "r"(cpu), [n] "r"(n), [w] "r"(w)
              : "rax", "memory", "cc"
@@ -239,8 +238,7 @@ inline int rseq_add_below_high(cell_word* w, std::uint64_t n, std::uint32_t cpu,
              "addq %[n], %%rax\n\t"
              "jc %l[wrap]\n\t"
              "js %l[wrap]\n\t"
-             "movq %%rax, (%[w])\n\t"
-             VITALS_RSEQ_EPILOGUE
+             "movq %%rax, (%[w])\n\t" VITALS_RSEQ_EPILOGUE
              :
              : [off] "r"(off), [cpu] "r"(cpu), [n] "r"(n), [w] "r"(w)
              : "rax", "memory", "cc"
@@ -255,10 +253,7 @@ wrap:
 /// word += n (the add is the commit). 1: done; 2: done, and the word has reached 2^63, so the
 /// caller should move its value out (see percpu_add_spilling); 0: interrupted, nothing written.
 inline int rseq_add_high(cell_word* w, std::uint64_t n, std::uint32_t cpu, std::ptrdiff_t off) noexcept {
-    asm goto(VITALS_RSEQ_PROLOGUE
-             "addq %[n], (%[w])\n\t"
-             VITALS_RSEQ_EPILOGUE
-             "js %l[high]\n\t"
+    asm goto(VITALS_RSEQ_PROLOGUE "addq %[n], (%[w])\n\t" VITALS_RSEQ_EPILOGUE "js %l[high]\n\t"
              :
              : [off] "r"(off), [cpu] "r"(cpu), [n] "er"(n), [w] "r"(w)
              : "rax", "memory", "cc"
@@ -275,8 +270,7 @@ inline bool rseq_add_double(cell_word* w, double d, std::uint32_t cpu, std::ptrd
     asm goto(VITALS_RSEQ_PROLOGUE
              "movsd (%[w]), %%xmm15\n\t"
              "addsd %[d], %%xmm15\n\t"
-             "movsd %%xmm15, (%[w])\n\t"
-             VITALS_RSEQ_EPILOGUE
+             "movsd %%xmm15, (%[w])\n\t" VITALS_RSEQ_EPILOGUE
              :
              : [off] "r"(off), [cpu] "r"(cpu), [d] "x"(d), [w] "r"(w)
              : "rax", "xmm15", "memory", "cc"
@@ -291,8 +285,7 @@ inline bool rseq_take(cell_word* w, std::uint64_t* out, std::uint32_t cpu, std::
     asm goto(VITALS_RSEQ_PROLOGUE
              "movq (%[w]), %%rax\n\t"
              "movq %%rax, (%[out])\n\t"
-             "movq $0, (%[w])\n\t"
-             VITALS_RSEQ_EPILOGUE
+             "movq $0, (%[w])\n\t" VITALS_RSEQ_EPILOGUE
              :
              : [off] "r"(off), [cpu] "r"(cpu), [w] "r"(w), [out] "r"(out)
              : "rax", "memory", "cc"
@@ -311,15 +304,12 @@ inline int rseq_observe(cell_word* sum, cell_word* count, double v, std::uint32_
     asm goto(VITALS_RSEQ_PROLOGUE
              "movsd (%[sum]), %%xmm15\n\t"
              "addsd %[v], %%xmm15\n\t"
-             "movsd %%xmm15, (%[sum])\n\t"
-             VITALS_RSEQ_EPILOGUE
+             "movsd %%xmm15, (%[sum])\n\t" VITALS_RSEQ_EPILOGUE
              :
              : [off] "r"(off), [cpu] "r"(cpu), [v] "x"(v), [sum] "r"(sum)
              : "rax", "xmm15", "memory", "cc"
              : abort);
-    asm goto(VITALS_RSEQ_PROLOGUE_TO(half)
-             "addq $1, (%[count])\n\t"
-             VITALS_RSEQ_EPILOGUE_TO(half)
+    asm goto(VITALS_RSEQ_PROLOGUE_TO(half) "addq $1, (%[count])\n\t" VITALS_RSEQ_EPILOGUE_TO(half)
              :
              : [off] "r"(off), [cpu] "r"(cpu), [count] "r"(count)
              : "rax", "memory", "cc"
@@ -355,8 +345,7 @@ inline std::uint32_t atomic_stripe(const cell_ref& c) noexcept {
     cell_word* w = c.word(atomic_stripe(c), i);
     std::uint64_t old = w->load(detail::memory_order_relaxed);
     while (!w->compare_exchange_weak(old, double_to_word(word_to_double(old) + d), detail::memory_order_relaxed,
-                                     detail::memory_order_relaxed)) {
-    }
+                                     detail::memory_order_relaxed)) {}
 }
 
 #if VITALS_HAVE_RSEQ
@@ -418,9 +407,8 @@ inline constexpr std::uint64_t spill_max_add = std::uint64_t{1} << 20;
 /// amount, one pending per thread.
 inline bool percpu_add_spilling(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
 #if VITALS_HAVE_RSEQ
-    const int r = on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
-        return rseq_add_high(w, n, cpu, off);
-    });
+    const int r = on_current_cpu(
+        c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) { return rseq_add_high(w, n, cpu, off); });
     if (r != 0) [[likely]]
         return r == 1;
 #endif
@@ -432,9 +420,8 @@ inline bool percpu_add_spilling(const cell_ref& c, std::uint32_t i, std::uint64_
 /// percpu_add_spilling this keeps every word below 2^63 but for the small adds in flight.
 inline bool percpu_add_checked(const cell_ref& c, std::uint32_t i, std::uint64_t n) noexcept {
 #if VITALS_HAVE_RSEQ
-    const int r = on_current_cpu(c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) {
-        return rseq_add_below_high(w, n, cpu, off);
-    });
+    const int r = on_current_cpu(
+        c, i, [n](cell_word* w, std::uint32_t cpu, std::ptrdiff_t off) { return rseq_add_below_high(w, n, cpu, off); });
     if (r != 0) [[likely]]
         return r > 0;
 #endif
@@ -492,7 +479,8 @@ inline std::uint64_t percpu_sum(const cell_ref& c, std::uint32_t i) noexcept {
 /// Sum of word i over every stripe, as doubles, in stripe order.
 inline double percpu_sum_double(const cell_ref& c, std::uint32_t i) noexcept {
     double s = 0;
-    for (std::uint32_t k = 0; k < c.stripes(); ++k) s += word_to_double(c.word(k, i)->load(detail::memory_order_relaxed));
+    for (std::uint32_t k = 0; k < c.stripes(); ++k)
+        s += word_to_double(c.word(k, i)->load(detail::memory_order_relaxed));
     return s;
 }
 

@@ -44,7 +44,8 @@ public:
         const std::uint32_t first = current_cpu_hint() % n_;
         for (std::uint32_t k = 0;; ++k) {
             stripe& s = stripes_[(first + k) % n_];
-            if (s.lock.load(detail::memory_order_relaxed) == 0 && s.lock.exchange(1, detail::memory_order_acquire) == 0) {
+            if (s.lock.load(detail::memory_order_relaxed) == 0 &&
+                s.lock.exchange(1, detail::memory_order_acquire) == 0) {
                 struct unlock {
                     stripe& s;
                     ~unlock() { s.lock.store(0, detail::memory_order_release); }

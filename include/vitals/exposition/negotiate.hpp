@@ -20,7 +20,8 @@ enum class exposition_format {
 };
 
 /// Content-Type of OpenMetrics 1.0.0 text.
-inline constexpr std::string_view openmetrics_content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+inline constexpr std::string_view openmetrics_content_type =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Content-Type of the length-delimited protobuf format.
 inline constexpr std::string_view protobuf_content_type =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
@@ -28,16 +29,19 @@ inline constexpr std::string_view protobuf_content_type =
 /// The Content-Type to send with a format.
 [[nodiscard]] constexpr std::string_view content_type_of(exposition_format f) noexcept {
     switch (f) {
-        case exposition_format::openmetrics_1_0_0: return openmetrics_content_type;
-        case exposition_format::protobuf_delimited: return protobuf_content_type;
-        case exposition_format::text_0_0_4: break;
+        case exposition_format::openmetrics_1_0_0:
+            return openmetrics_content_type;
+        case exposition_format::protobuf_delimited:
+            return protobuf_content_type;
+        case exposition_format::text_0_0_4:
+            break;
     }
     return "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /// The outcome of negotiation: the format to render and the exact Content-Type to send.
 struct negotiated_format {
-    exposition_format format = exposition_format::text_0_0_4;  ///< What to render.
+    exposition_format format = exposition_format::text_0_0_4;                        ///< What to render.
     std::string_view content_type = content_type_of(exposition_format::text_0_0_4);  ///< Static string.
 };
 

@@ -40,13 +40,20 @@ inline string_ref openmetrics_family_name(string_ref name, metric_type t) noexce
 
 inline string_ref openmetrics_type_name(metric_type t) noexcept {
     switch (t) {
-        case metric_type::counter: return "counter";
-        case metric_type::gauge: return "gauge";
-        case metric_type::histogram: return "histogram";
-        case metric_type::summary: return "summary";
-        case metric_type::info: return "info";
-        case metric_type::stateset: return "stateset";
-        case metric_type::unknown: break;
+        case metric_type::counter:
+            return "counter";
+        case metric_type::gauge:
+            return "gauge";
+        case metric_type::histogram:
+            return "histogram";
+        case metric_type::summary:
+            return "summary";
+        case metric_type::info:
+            return "info";
+        case metric_type::stateset:
+            return "stateset";
+        case metric_type::unknown:
+            break;
     }
     return "unknown";
 }
@@ -133,9 +140,8 @@ public:
                                  span<const exemplar* const> ex) override {
         // OpenMetrics 1.0 text has no native buckets: expose the classic ones, or just +Inf.
         const std::uint64_t only_inf[1] = {h.count};
-        histogram_sample_with_exemplars(s, h.classic_cumulative.empty() ? span<const std::uint64_t>(only_inf)
-                                                                        : h.classic_cumulative,
-                                        h.sum, ex);
+        histogram_sample_with_exemplars(
+            s, h.classic_cumulative.empty() ? span<const std::uint64_t>(only_inf) : h.classic_cumulative, h.sum, ex);
     }
 
     void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,

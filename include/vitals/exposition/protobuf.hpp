@@ -36,7 +36,9 @@ inline void pb_varint(std::string& out, std::uint64_t v) {
     buf[n++] = static_cast<char>(v);
     out.append(buf, n);
 }
-inline void pb_tag(std::string& out, std::uint32_t field, std::uint32_t wire) { pb_varint(out, (std::uint64_t{field} << 3) | wire); }
+inline void pb_tag(std::string& out, std::uint32_t field, std::uint32_t wire) {
+    pb_varint(out, (std::uint64_t{field} << 3) | wire);
+}
 inline std::uint64_t pb_zigzag(std::int64_t v) noexcept {
     return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
 }
@@ -84,13 +86,18 @@ inline void pb_timestamp(std::string& out, std::uint32_t field, double seconds) 
 
 inline std::uint64_t pb_type(metric_type t) noexcept {
     switch (t) {
-        case metric_type::counter: return 0;
+        case metric_type::counter:
+            return 0;
         case metric_type::gauge:
         case metric_type::info:
-        case metric_type::stateset: return 1;
-        case metric_type::summary: return 2;
-        case metric_type::histogram: return 4;
-        case metric_type::unknown: break;
+        case metric_type::stateset:
+            return 1;
+        case metric_type::summary:
+            return 2;
+        case metric_type::histogram:
+            return 4;
+        case metric_type::unknown:
+            break;
     }
     return 3;  // UNTYPED
 }

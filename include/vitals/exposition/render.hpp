@@ -16,9 +16,14 @@ namespace vitals {
 /// `opt` applies to OpenMetrics and protobuf; text 0.0.4 has no optional parts.
 inline void render(const metric_source& r, exposition_format f, std::string& out, exposition_options opt = {}) {
     switch (f) {
-        case exposition_format::openmetrics_1_0_0: render_openmetrics(r, out, opt); return;
-        case exposition_format::protobuf_delimited: render_protobuf(r, out, opt); return;
-        case exposition_format::text_0_0_4: break;
+        case exposition_format::openmetrics_1_0_0:
+            render_openmetrics(r, out, opt);
+            return;
+        case exposition_format::protobuf_delimited:
+            render_protobuf(r, out, opt);
+            return;
+        case exposition_format::text_0_0_4:
+            break;
     }
     render_text(r, out);
 }

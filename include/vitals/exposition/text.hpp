@@ -88,8 +88,7 @@ protected:
         put(p, static_cast<std::size_t>(buf + sizeof buf - p));
     }
     /// `{const,series,extra_name="extra_value"}`, or nothing when all are empty.
-    void put_labels(string_ref const_block, string_ref block, string_ref extra_name = {},
-                    string_ref extra_value = {}) {
+    void put_labels(string_ref const_block, string_ref block, string_ref extra_name = {}, string_ref extra_value = {}) {
         if (const_block.empty() && block.empty() && extra_name.empty()) return;
         put('{');
         put(const_block);
@@ -127,13 +126,19 @@ private:
 
 inline string_ref text_type_name(metric_type t) noexcept {
     switch (t) {
-        case metric_type::counter: return "counter";
-        case metric_type::gauge: return "gauge";
-        case metric_type::histogram: return "histogram";
-        case metric_type::summary: return "summary";
+        case metric_type::counter:
+            return "counter";
+        case metric_type::gauge:
+            return "gauge";
+        case metric_type::histogram:
+            return "histogram";
+        case metric_type::summary:
+            return "summary";
         case metric_type::info:
-        case metric_type::stateset: return "gauge";
-        case metric_type::unknown: break;
+        case metric_type::stateset:
+            return "gauge";
+        case metric_type::unknown:
+            break;
     }
     return "untyped";
 }
@@ -225,7 +230,8 @@ public:
         for (const auto& q : quantiles) {
             char buf[max_double_chars];
             put(h_.name);
-            this->put_labels(h_.const_block, s.label_block(), "quantile", string_ref(buf, format_double_label(buf, q.quantile)));
+            this->put_labels(h_.const_block, s.label_block(), "quantile",
+                             string_ref(buf, format_double_label(buf, q.quantile)));
             put(' ');
             this->put_double(q.value);
             put('\n');

@@ -31,23 +31,23 @@ namespace vitals::health {
 /// largest check timeout; `p` must outlive the operation.
 template <class Executor, class CompletionToken>
 auto async_run(probe& p, const Executor& ex, CompletionToken&& token, std::vector<std::string> exclude = {}) {
-  return boost::asio::async_initiate<CompletionToken, void(readiness_report)>(
-      [&p, ex](auto handler, std::vector<std::string> excluded) {
-        using handler_type = decltype(handler);
-        // std::function needs a copyable callable; Asio handlers may be move-only.
-        auto h = std::make_shared<handler_type>(std::move(handler));
-        auto target = boost::asio::get_associated_executor(*h, ex);
-        auto work = std::make_shared<boost::asio::executor_work_guard<decltype(target)>>(target);
-        p.async_run(
-            [h, target, work](readiness_report r) {
-              boost::asio::post(target, [h, work, r = std::move(r)]() mutable {
-                (*h)(std::move(r));
-                work->reset();
-              });
-            },
-            std::move(excluded));
-      },
-      token, std::move(exclude));
+    return boost::asio::async_initiate<CompletionToken, void(readiness_report)>(
+        [&p, ex](auto handler, std::vector<std::string> excluded) {
+            using handler_type = decltype(handler);
+            // std::function needs a copyable callable; Asio handlers may be move-only.
+            auto h = std::make_shared<handler_type>(std::move(handler));
+            auto target = boost::asio::get_associated_executor(*h, ex);
+            auto work = std::make_shared<boost::asio::executor_work_guard<decltype(target)>>(target);
+            p.async_run(
+                [h, target, work](readiness_report r) {
+                    boost::asio::post(target, [h, work, r = std::move(r)]() mutable {
+                        (*h)(std::move(r));
+                        work->reset();
+                    });
+                },
+                std::move(excluded));
+        },
+        token, std::move(exclude));
 }
 
 }  // namespace vitals::health

@@ -110,12 +110,12 @@ class exposer {
 public:
     /// A request as a handler sees it; every view is valid during the call only.
     struct request {
-        std::string_view method;  ///< "GET", "HEAD", "POST"…
-        std::string_view target;  ///< As sent.
-        std::string_view path;    ///< The target's path.
-        std::string_view query;   ///< After '?', without it.
+        std::string_view method;                         ///< "GET", "HEAD", "POST"…
+        std::string_view target;                         ///< As sent.
+        std::string_view path;                           ///< The target's path.
+        std::string_view query;                          ///< After '?', without it.
         span<const http::detail::header_field> headers;  ///< In the order sent.
-        std::string_view body;    ///< Empty unless the handler takes a body.
+        std::string_view body;                           ///< Empty unless the handler takes a body.
 
         /// The first header named `name` (case-insensitive), empty when absent.
         [[nodiscard]] std::string_view header(std::string_view name) const noexcept {
@@ -218,7 +218,8 @@ private:
             reg.counter<"vitals_exposer_connections_rejected_total", labels<"reason">>(
                 "Connections the exposer closed before answering, or answered with an error and closed, by reason.");
         decltype(reg.counter<"vitals_exposer_requests_total", labels<"code">>("")) requests =
-            reg.counter<"vitals_exposer_requests_total", labels<"code">>("Requests the exposer answered, by status code.");
+            reg.counter<"vitals_exposer_requests_total", labels<"code">>(
+                "Requests the exposer answered, by status code.");
         histogram duration = reg.histogram<"vitals_exposer_scrape_duration_seconds">(
             "Time to render (and compress) a scrape answer.",
             std::vector<double>{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
@@ -342,9 +343,9 @@ private:
         int fd = -1;
         connection* prev = nullptr;
         connection* next = nullptr;
-        std::string in;               // bytes received and not yet consumed
-        std::size_t scanned = 0;      // how far `in` was searched for the end of a head
-        std::string out;              // answers not yet sent
+        std::string in;           // bytes received and not yet consumed
+        std::size_t scanned = 0;  // how far `in` was searched for the end of a head
+        std::string out;          // answers not yet sent
         std::size_t out_sent = 0;
         clock::time_point phase_start{};  // when the current wait (idle, request, write) began
         enum class phase : std::uint8_t { idle, request, write, linger } ph = phase::request;
@@ -470,8 +471,10 @@ private:
         for (connection* c = head_; c;) {
             connection* next = c->next;
             // Answers being written finish; a request not complete yet is not started.
-            if (c->out.size() == c->out_sent) close_connection(*c);
-            else c->close_after_write = true;
+            if (c->out.size() == c->out_sent)
+                close_connection(*c);
+            else
+                c->close_after_write = true;
             c = next;
         }
     }
@@ -716,41 +719,71 @@ private:
 
     static std::string_view reason(int status) noexcept {
         switch (status) {
-            case 200: return "OK";
-            case 201: return "Created";
-            case 204: return "No Content";
-            case 301: return "Moved Permanently";
-            case 302: return "Found";
-            case 304: return "Not Modified";
-            case 400: return "Bad Request";
-            case 401: return "Unauthorized";
-            case 403: return "Forbidden";
-            case 404: return "Not Found";
-            case 405: return "Method Not Allowed";
-            case 406: return "Not Acceptable";
-            case 408: return "Request Timeout";
-            case 411: return "Length Required";
-            case 413: return "Content Too Large";
-            case 414: return "URI Too Long";
-            case 417: return "Expectation Failed";
-            case 429: return "Too Many Requests";
-            case 431: return "Request Header Fields Too Large";
-            case 500: return "Internal Server Error";
-            case 501: return "Not Implemented";
-            case 503: return "Service Unavailable";
-            case 505: return "HTTP Version Not Supported";
-            default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+            case 200:
+                return "OK";
+            case 201:
+                return "Created";
+            case 204:
+                return "No Content";
+            case 301:
+                return "Moved Permanently";
+            case 302:
+                return "Found";
+            case 304:
+                return "Not Modified";
+            case 400:
+                return "Bad Request";
+            case 401:
+                return "Unauthorized";
+            case 403:
+                return "Forbidden";
+            case 404:
+                return "Not Found";
+            case 405:
+                return "Method Not Allowed";
+            case 406:
+                return "Not Acceptable";
+            case 408:
+                return "Request Timeout";
+            case 411:
+                return "Length Required";
+            case 413:
+                return "Content Too Large";
+            case 414:
+                return "URI Too Long";
+            case 417:
+                return "Expectation Failed";
+            case 429:
+                return "Too Many Requests";
+            case 431:
+                return "Request Header Fields Too Large";
+            case 500:
+                return "Internal Server Error";
+            case 501:
+                return "Not Implemented";
+            case 503:
+                return "Service Unavailable";
+            case 505:
+                return "HTTP Version Not Supported";
+            default:
+                return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
         }
     }
 
     static std::string_view refusal_reason(int status) noexcept {
         switch (status) {
-            case 408: return "header_timeout";
-            case 413: return "body_too_large";
-            case 414: return "request_line_too_long";
-            case 431: return "header_too_large";
-            case 500: return "internal_error";
-            default: return "bad_request";
+            case 408:
+                return "header_timeout";
+            case 413:
+                return "body_too_large";
+            case 414:
+                return "request_line_too_long";
+            case 431:
+                return "header_too_large";
+            case 500:
+                return "internal_error";
+            default:
+                return "bad_request";
         }
     }
 
@@ -796,8 +829,10 @@ private:
             out += v;
             out += "\r\n";
         }
-        if (close) out += "Connection: close\r\n";
-        else if (keep_alive_1_0) out += "Connection: keep-alive\r\n";
+        if (close)
+            out += "Connection: close\r\n";
+        else if (keep_alive_1_0)
+            out += "Connection: keep-alive\r\n";
         out += "\r\n";
     }
 
@@ -820,15 +855,16 @@ private:
                 res = response{500, "text/plain; charset=utf-8", "internal error\n", {}};
             }
             if (res.status < 100 || res.status > 599) res.status = 500;
-            if (res.content_type.find_first_of("\r\n") != std::string::npos) res.content_type = "application/octet-stream";
+            if (res.content_type.find_first_of("\r\n") != std::string::npos)
+                res.content_type = "application/octet-stream";
             simple(res.status, res.content_type, res.body, res.headers);
             return;
         }
         const bool is_metrics = metrics_ && !opt_.metrics_path.empty() && h.path == opt_.metrics_path;
         const bool is_live = live_ && h.path == opt_.live_path;
-        const bool is_ready = ready_ && (h.path == opt_.ready_path ||
-                                         (h.path.size() > opt_.ready_path.size() && h.path.starts_with(opt_.ready_path) &&
-                                          h.path[opt_.ready_path.size()] == '/'));
+        const bool is_ready = ready_ && (h.path == opt_.ready_path || (h.path.size() > opt_.ready_path.size() &&
+                                                                       h.path.starts_with(opt_.ready_path) &&
+                                                                       h.path[opt_.ready_path.size()] == '/'));
         if (!is_metrics && !is_live && !is_ready) {
             simple(404, "text/plain; charset=utf-8", "not found\n", {});
             return;
@@ -872,8 +908,10 @@ private:
                 zero = !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
             }
             if (http::detail::iequals(item, "gzip") || http::detail::iequals(item, "x-gzip")) {
-                if (zero) gzip_refused = true;
-                else gzip = true;
+                if (zero)
+                    gzip_refused = true;
+                else
+                    gzip = true;
             } else if (item == "*" && !zero) {
                 star = true;
             }
@@ -974,15 +1012,21 @@ private:
     void link_tail(connection& c) noexcept {
         c.prev = tail_;
         c.next = nullptr;
-        if (tail_) tail_->next = &c;
-        else head_ = &c;
+        if (tail_)
+            tail_->next = &c;
+        else
+            head_ = &c;
         tail_ = &c;
     }
     void unlink(connection& c) noexcept {
-        if (c.prev) c.prev->next = c.next;
-        else head_ = c.next;
-        if (c.next) c.next->prev = c.prev;
-        else tail_ = c.prev;
+        if (c.prev)
+            c.prev->next = c.next;
+        else
+            head_ = c.next;
+        if (c.next)
+            c.next->prev = c.prev;
+        else
+            tail_ = c.prev;
         c.prev = c.next = nullptr;
     }
     void move_to_tail(connection& c) noexcept {

@@ -26,9 +26,7 @@ template <class T>
 concept status_integer = std::integral<std::remove_cvref_t<T>> && !std::same_as<std::remove_cvref_t<T>, bool>;
 
 template <class T>
-concept has_status_member = requires(const T& t) {
-    requires status_integer<decltype(t.status)>;
-};
+concept has_status_member = requires(const T& t) { requires status_integer<decltype(t.status)>; };
 
 template <class T>
 concept has_result_int = requires(const T& t) {

@@ -44,8 +44,8 @@ inline constexpr std::size_t method_count = 10;
 
 /// The `method` label value of `id`.
 [[nodiscard]] constexpr std::string_view method_name(method_id id) noexcept {
-    constexpr std::string_view names[method_count] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                                      "PATCH",   "OPTIONS", "CONNECT", "TRACE", "other"};
+    constexpr std::string_view names[method_count] = {"GET",   "HEAD",    "POST",    "PUT",   "DELETE",
+                                                      "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"};
     return names[static_cast<std::size_t>(id)];
 }
 
@@ -71,8 +71,8 @@ inline constexpr std::size_t error_type_count = 6;
 
 /// The `error_type` label value of `e` (empty for none).
 [[nodiscard]] constexpr std::string_view error_type_name(error_type e) noexcept {
-    constexpr std::string_view names[error_type_count] = {"", "client_error", "server_error",
-                                                          "exception", "timeout", "cancelled"};
+    constexpr std::string_view names[error_type_count] = {"",          "client_error", "server_error",
+                                                          "exception", "timeout",      "cancelled"};
     return names[static_cast<std::size_t>(e)];
 }
 
@@ -129,7 +129,8 @@ enum class metric_names : std::uint8_t {
 };
 
 /// The bucket boundaries OpenTelemetry advises for `http.server.request.duration` (5 ms to 10 s).
-inline constexpr fixed_buckets otel_duration_buckets{{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}};
+inline constexpr fixed_buckets otel_duration_buckets{
+    {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}};
 
 /// Settings of one route template, given when it is registered.
 struct route_options {
@@ -176,7 +177,7 @@ using vitals_duration_family = layered_histogram_family<labels<"method", "endpoi
 struct route_sinks {
     operational_metrics* ops = nullptr;
     histogram_family<labels<"method", "endpoint">>* duration = nullptr;  // vitals' names
-    otel_duration_family::layer_type* otel = nullptr;                     // OpenTelemetry's names
+    otel_duration_family::layer_type* otel = nullptr;                    // OpenTelemetry's names
 };
 }  // namespace detail
 
@@ -255,17 +256,16 @@ private:
         table* p = tables_[t].load(std::memory_order_acquire);
         if (!p) {
             auto fresh = std::make_unique<table>();
-            if (tables_[t].compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel))
-                p = fresh.release();
+            if (tables_[t].compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel)) p = fresh.release();
         }
         auto& slot = p->slots[detail::status_index(status)];
         counter* c = slot.load(std::memory_order_acquire);
         if (c) return *c;
         const std::string_view st = status_label(status);
-        auto made = std::make_unique<counter>(
-            t == 0 ? sinks_.ops->requests_total.with(method(), label_, st)
-                   : sinks_.ops->requests_failed_total.with(method(), label_, st,
-                                                            error_type_name(static_cast<error_type>(t))));
+        auto made =
+            std::make_unique<counter>(t == 0 ? sinks_.ops->requests_total.with(method(), label_, st)
+                                             : sinks_.ops->requests_failed_total.with(
+                                                   method(), label_, st, error_type_name(static_cast<error_type>(t))));
         if (slot.compare_exchange_strong(c, made.get(), std::memory_order_acq_rel)) return *made.release();
         return *c;
     }
@@ -301,7 +301,7 @@ private:
     const gauge& in_flight_;
     method_id method_;
     std::string endpoint_;
-    std::string label_;  // the endpoint's label value (empty for unmatched under OpenTelemetry's names)
+    std::string label_;                  // the endpoint's label value (empty for unmatched under OpenTelemetry's names)
     std::optional<histogram> duration_;  // vitals' names
     std::array<std::atomic<table*>, error_type_count> tables_{};
     std::atomic<histogram_table*> by_status_{};  // OpenTelemetry's names
@@ -368,7 +368,10 @@ public:
     /// OpenTelemetry's names, their duration histogram in `r`. Throws invalid_argument_error for
     /// bad buckets, registration_error when `r` already has these names defined otherwise.
     explicit instrumentation(registry& r, instrumentation_options options = {})
-        : options_(std::move(options)), owned_(make_operational(r)), ops_(*owned_), in_flight_(make_in_flight(r)),
+        : options_(std::move(options)),
+          owned_(make_operational(r)),
+          ops_(*owned_),
+          in_flight_(make_in_flight(r)),
           unmatched_(sinks_for(bounds()), in_flight_, std::string(unmatched_endpoint), unmatched_label()) {}
 
     /// Uses operational metrics the caller already has (registered in `r`), so that one
@@ -376,7 +379,9 @@ public:
     /// names every route then has the buckets of `ops.request_duration`: buckets in `options` or
     /// in a route's options that differ from those throw invalid_argument_error.
     instrumentation(registry& r, operational_metrics& ops, instrumentation_options options = {})
-        : options_(std::move(options)), ops_(ops), in_flight_(make_in_flight(r)),
+        : options_(std::move(options)),
+          ops_(ops),
+          in_flight_(make_in_flight(r)),
           unmatched_((register_otel(r), sinks_for(bounds())), in_flight_, std::string(unmatched_endpoint),
                      unmatched_label()) {}
 
@@ -405,9 +410,10 @@ public:
                                              "' is already registered with other buckets");
             return *it->second;
         }
-        const auto sinks = route.buckets.empty() ? sinks_for(bounds()) : sinks_for({route.buckets.data(), route.buckets.size()});
-        std::unique_ptr<endpoint_metrics> e(new endpoint_metrics(sinks, in_flight_, std::string(route_template),
-                                                                 std::string(route_template)));
+        const auto sinks =
+            route.buckets.empty() ? sinks_for(bounds()) : sinks_for({route.buckets.data(), route.buckets.size()});
+        std::unique_ptr<endpoint_metrics> e(
+            new endpoint_metrics(sinks, in_flight_, std::string(route_template), std::string(route_template)));
         return *endpoints_.emplace(std::string(route_template), std::move(e)).first->second;
     }
 
@@ -436,9 +442,8 @@ private:
         if (register_otel(r)) return std::make_unique<operational_metrics>(r);
         // Under vitals' names the latency family is a layered one, so that routes may have
         // buckets of their own; operational_metrics records into its first layer.
-        auto fresh = std::make_unique<detail::vitals_duration_family>("http_request_duration_seconds",
-                                                                     "HTTP request latency in seconds.", bounds(),
-                                                                     r.labels().pairs());
+        auto fresh = std::make_unique<detail::vitals_duration_family>(
+            "http_request_duration_seconds", "HTTP request latency in seconds.", bounds(), r.labels().pairs());
         try {
             durations_ = &r.add_family(std::move(fresh));
         } catch (const registration_error&) {
@@ -482,7 +487,7 @@ private:
 
     instrumentation_options options_;
     detail::vitals_duration_family* durations_ = nullptr;  // null: ops_.request_duration alone
-    detail::otel_duration_family* otel_ = nullptr;        // OpenTelemetry's names only
+    detail::otel_duration_family* otel_ = nullptr;         // OpenTelemetry's names only
     std::unique_ptr<operational_metrics> owned_;
     operational_metrics& ops_;
     gauge in_flight_;

@@ -102,8 +102,9 @@ public:
 private:
     std::unique_ptr<layer_type> make_layer(span<const double> bounds) {
         auto layout = ::vitals::detail::shared<const histogram_layout>::make(bounds);
-        auto l = std::make_unique<layer_type>(name(), help(), typename ::vitals::detail::histogram_series::params{
-                                                                  static_cast<decltype(layout)&&>(layout)});
+        auto l = std::make_unique<layer_type>(
+            name(), help(),
+            typename ::vitals::detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)});
         l->apply_const_labels({const_labels_.data(), const_labels_.size()});
         return l;
     }

@@ -46,26 +46,32 @@ public:
         detail::dependent_t<counter_family<labels<"method", "endpoint", "status", "error_type">>, Registry>;
 
     explicit basic_operational_metrics(Registry& r)
-        : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>("Seconds since the service last started.")),
-          starts_(r.template counter<"service_starts_total", labels<"service">>("Number of times the service has started.")),
+        : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>(
+              "Seconds since the service last started.")),
+          starts_(r.template counter<"service_starts_total", labels<"service">>(
+              "Number of times the service has started.")),
           request_duration(r.template histogram<"http_request_duration_seconds", labels<"method", "endpoint">>(
               "HTTP request latency in seconds.", http_duration_buckets)),
           requests_total(r.template counter<"http_requests_total", labels<"method", "endpoint", "status">>(
               "HTTP requests handled, by method, route template and status code.")),
-          requests_failed_total(r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
-              "HTTP requests that failed (4xx and 5xx), by error type.")) {}
+          requests_failed_total(
+              r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
+                  "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
     /// Registers the same families except the latency histogram: `durations` is used
     /// instead (same name, labels and help, made by the caller; vitals::http::instrumentation
     /// passes one that renders several bucket layouts under one name).
     basic_operational_metrics(Registry& r, duration_family& durations)
-        : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>("Seconds since the service last started.")),
-          starts_(r.template counter<"service_starts_total", labels<"service">>("Number of times the service has started.")),
+        : uptime_(r.template callback_gauge<"uptime_seconds", labels<"service">>(
+              "Seconds since the service last started.")),
+          starts_(r.template counter<"service_starts_total", labels<"service">>(
+              "Number of times the service has started.")),
           request_duration(durations),
           requests_total(r.template counter<"http_requests_total", labels<"method", "endpoint", "status">>(
               "HTTP requests handled, by method, route template and status code.")),
-          requests_failed_total(r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
-              "HTTP requests that failed (4xx and 5xx), by error type.")) {}
+          requests_failed_total(
+              r.template counter<"http_requests_failed_total", labels<"method", "endpoint", "status", "error_type">>(
+                  "HTTP requests that failed (4xx and 5xx), by error type.")) {}
 
     ~basic_operational_metrics() {
         fork_link_.hooks->remove(&fork_link_);
@@ -93,8 +99,9 @@ public:
         }
         if (fresh) {
             // Shared with the uptime callback, which the registry may call after this object is gone.
-            uptime_.set([start = fresh->start] { return detail::monotonic_now() - start->load(detail::memory_order_relaxed); },
-                        service);
+            uptime_.set(
+                [start = fresh->start] { return detail::monotonic_now() - start->load(detail::memory_order_relaxed); },
+                service);
         }
         starts_.labels(service).inc();
     }

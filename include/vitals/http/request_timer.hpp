@@ -59,8 +59,7 @@ public:
         try {
             const std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
             route_->record(status_, marked_, d.count());
-        } catch (...) {
-        }
+        } catch (...) {}
         if (counted_) route_->end();
     }
 

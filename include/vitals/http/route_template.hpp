@@ -132,7 +132,8 @@ public:
             }
             const auto lit = std::string_view(text_).substr(s.offset, s.length);
             if (lit.find_first_of("*?|$") != std::string_view::npos)
-                throw invalid_argument_error("vitals: route template '" + text_ + "' holds a civetweb pattern character");
+                throw invalid_argument_error("vitals: route template '" + text_ +
+                                             "' holds a civetweb pattern character");
             out += lit;
         }
         out += '$';

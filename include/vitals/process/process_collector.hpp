@@ -198,16 +198,21 @@ private:
 inline void register_process_metrics(registry& r) {
     auto reader = std::make_shared<detail::process_reader>();
     auto nan_if_missing = [](std::optional<double> v) { return v ? *v : std::nan(""); };
-    r.callback_counter<"process_cpu_seconds_total">("Total user and system CPU time spent in seconds.")
-        .set([reader] { return reader->cpu_seconds(); });
-    r.callback_gauge<"process_resident_memory_bytes">("Resident memory size in bytes.")
-        .set([reader] { return reader->resident_bytes(); });
-    r.callback_gauge<"process_virtual_memory_bytes">("Virtual memory size in bytes.")
-        .set([reader] { return reader->virtual_bytes(); });
-    r.callback_gauge<"process_open_fds">("Number of open file descriptors.")
-        .set([nan_if_missing] { return nan_if_missing(detail::count_open_fds()); });
-    r.callback_gauge<"process_max_fds">("Maximum number of open file descriptors.")
-        .set([nan_if_missing] { return nan_if_missing(detail::max_open_fds()); });
+    r.callback_counter<"process_cpu_seconds_total">("Total user and system CPU time spent in seconds.").set([reader] {
+        return reader->cpu_seconds();
+    });
+    r.callback_gauge<"process_resident_memory_bytes">("Resident memory size in bytes.").set([reader] {
+        return reader->resident_bytes();
+    });
+    r.callback_gauge<"process_virtual_memory_bytes">("Virtual memory size in bytes.").set([reader] {
+        return reader->virtual_bytes();
+    });
+    r.callback_gauge<"process_open_fds">("Number of open file descriptors.").set([nan_if_missing] {
+        return nan_if_missing(detail::count_open_fds());
+    });
+    r.callback_gauge<"process_max_fds">("Maximum number of open file descriptors.").set([nan_if_missing] {
+        return nan_if_missing(detail::max_open_fds());
+    });
     r.callback_gauge<"process_start_time_seconds">("Start time of the process since unix epoch in seconds.")
         .set([reader] { return reader->start_time_seconds(); });
 }

@@ -63,8 +63,12 @@ public:
     class responder {
     public:
         responder(responder&& o) noexcept
-            : timer_(std::move(o.timer_)), send_(std::move(o.send_)), head_(o.head_), version_(o.version_),
-              keep_alive_(o.keep_alive_), done_(o.done_) {
+            : timer_(std::move(o.timer_)),
+              send_(std::move(o.send_)),
+              head_(o.head_),
+              version_(o.version_),
+              keep_alive_(o.keep_alive_),
+              done_(o.done_) {
             o.done_ = true;
         }
         responder& operator=(responder&&) = delete;
@@ -73,7 +77,8 @@ public:
         ~responder() {
             if (done_) return;
             try {
-                (*this)(plain(version_, keep_alive_, boost::beast::http::status::internal_server_error, "internal error\n"));
+                (*this)(plain(version_, keep_alive_, boost::beast::http::status::internal_server_error,
+                              "internal error\n"));
             } catch (...) {  // a destructor must not throw; the timer still records
             }
         }
@@ -98,8 +103,11 @@ public:
     private:
         friend class beast_router;
         responder(route_metrics& r, sender send, const request& req)
-            : timer_(std::in_place, r), send_(std::move(send)), head_(req.method() == boost::beast::http::verb::head),
-              version_(req.version()), keep_alive_(req.keep_alive()) {}
+            : timer_(std::in_place, r),
+              send_(std::move(send)),
+              head_(req.method() == boost::beast::http::verb::head),
+              version_(req.version()),
+              keep_alive_(req.keep_alive()) {}
 
         std::optional<request_timer> timer_;  // emptied (recorded) when answered
         sender send_;
@@ -156,7 +164,8 @@ public:
             return from(req, vitals::health::handle_ready(ready, "", query_of(req), options));
         });
         add_service(std::string(ready_path) + "/{check}", [&ready, options](const request& req, const route_params& p) {
-            return from(req, vitals::health::handle_ready(ready, "/" + std::string(p["check"]), query_of(req), options));
+            return from(req,
+                        vitals::health::handle_ready(ready, "/" + std::string(p["check"]), query_of(req), options));
         });
         return *this;
     }
@@ -165,7 +174,8 @@ public:
     /// the handler throws or is asynchronous (those need async_handle()).
     response handle(const request& req) const {
         response out;
-        async_handle(req, [&out](response&& res) { out = std::move(res); }, true);
+        async_handle(
+            req, [&out](response&& res) { out = std::move(res); }, true);
         return out;
     }
 
@@ -237,9 +247,9 @@ private:
             if (r.method != req.method() && !(head && r.method == boost::beast::http::verb::get)) continue;
             if (!r.metrics) return send(run_unrecorded(r, req, params));
             responder done(r.metrics->for_method(method), std::move(send), req);
-            if (r.async && sync_only) return done(plain(req.version(), req.keep_alive(),
-                                                        boost::beast::http::status::internal_server_error,
-                                                        "asynchronous route: serve it with async_handle\n"));
+            if (r.async && sync_only)
+                return done(plain(req.version(), req.keep_alive(), boost::beast::http::status::internal_server_error,
+                                  "asynchronous route: serve it with async_handle\n"));
             try {
                 if (r.async) return r.async(req, params, std::move(done));
                 done(r.sync(req, params));

@@ -97,12 +97,14 @@ public:
         service(ready_path, [&ready, options](mg_connection* conn) {
             return send(conn, vitals::health::handle_ready(ready, "", query_of(conn), options));
         });
-        service(std::string(ready_path) + "/{check}", [&ready, options, prefix = std::string(ready_path)](mg_connection* conn) {
-            const mg_request_info* info = mg_get_request_info(conn);
-            const std::string_view path = info && info->local_uri_raw ? info->local_uri_raw : "";
-            const std::string_view suffix = path.size() > prefix.size() ? path.substr(prefix.size()) : std::string_view{};
-            return send(conn, vitals::health::handle_ready(ready, suffix, query_of(conn), options));
-        });
+        service(std::string(ready_path) + "/{check}",
+                [&ready, options, prefix = std::string(ready_path)](mg_connection* conn) {
+                    const mg_request_info* info = mg_get_request_info(conn);
+                    const std::string_view path = info && info->local_uri_raw ? info->local_uri_raw : "";
+                    const std::string_view suffix =
+                        path.size() > prefix.size() ? path.substr(prefix.size()) : std::string_view{};
+                    return send(conn, vitals::health::handle_ready(ready, suffix, query_of(conn), options));
+                });
         return *this;
     }
 
@@ -202,9 +204,10 @@ private:
                     }
             }
             if (!e) return;  // a service endpoint that is not counted
-            const double seconds = s.start.time_since_epoch().count()
-                                       ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count()
-                                       : 0.0;
+            const double seconds =
+                s.start.time_since_epoch().count()
+                    ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count()
+                    : 0.0;
             e->for_method(ri->request_method ? ri->request_method : "").record(status, error_type::none, seconds);
         } catch (...) {  // never let an exception into C
         }

@@ -43,17 +43,17 @@ public:
             unmatched_state() = {std::chrono::steady_clock::now(), false};
             return httplib::Server::HandlerResponse::Unhandled;
         });
-        server_.set_error_handler(httplib::Server::HandlerWithResponse(
-            [&inst, routes = routes_, error_handler = std::move(error_handler)](const httplib::Request& req,
-                                                                                httplib::Response& res) {
-            auto handled = httplib::Server::HandlerResponse::Unhandled;
-            if (error_handler) handled = error_handler(req, res);
-            // A route matched when cpp-httplib filled `matches`; our handlers recorded those.
-            if (req.matches.empty()) record_unrouted(inst, *routes, req, res);
-            return handled;
-        }));
+        server_.set_error_handler(
+            httplib::Server::HandlerWithResponse([&inst, routes = routes_, error_handler = std::move(error_handler)](
+                                                     const httplib::Request& req, httplib::Response& res) {
+                auto handled = httplib::Server::HandlerResponse::Unhandled;
+                if (error_handler) handled = error_handler(req, res);
+                // A route matched when cpp-httplib filled `matches`; our handlers recorded those.
+                if (req.matches.empty()) record_unrouted(inst, *routes, req, res);
+                return handled;
+            }));
         server_.set_logger([&inst, routes = routes_, logger = std::move(logger)](const httplib::Request& req,
-                                                                                  const httplib::Response& res) {
+                                                                                 const httplib::Response& res) {
             if (req.matches.empty()) record_unrouted(inst, *routes, req, res);
             // Requests cpp-httplib refuses before routing (400, 414) skip the pre-routing handler.
             unmatched_state() = {};
@@ -83,12 +83,14 @@ public:
         return *this;
     }
     /// Registers `handler` for DELETE on `tmpl`.
-    httplib_adapter& Delete(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Delete(std::string_view tmpl, httplib::Server::Handler handler,
+                            const route_options& options = {}) {
         server_.Delete(pattern(tmpl), wrap("DELETE", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for OPTIONS on `tmpl`.
-    httplib_adapter& Options(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Options(std::string_view tmpl, httplib::Server::Handler handler,
+                             const route_options& options = {}) {
         server_.Options(pattern(tmpl), wrap("OPTIONS", tmpl, std::move(handler), options));
         return *this;
     }
@@ -115,7 +117,8 @@ public:
         service(ready_path, [&ready, options](const httplib::Request& req, httplib::Response& res) {
             send(res, vitals::health::handle_ready(ready, "", query_string(req), options));
         });
-        service(std::string(ready_path) + "/{check}", [&ready, options](const httplib::Request& req, httplib::Response& res) {
+        service(std::string(ready_path) + "/{check}", [&ready, options](const httplib::Request& req,
+                                                                        httplib::Response& res) {
             send(res, vitals::health::handle_ready(ready, "/" + req.matches[1].str(), query_string(req), options));
         });
         return *this;
@@ -149,9 +152,7 @@ public:
     }
 
     /// The regex cpp-httplib is given for `tmpl`.
-    [[nodiscard]] static std::string pattern(std::string_view tmpl) {
-        return route_template(tmpl).to_regex();
-    }
+    [[nodiscard]] static std::string pattern(std::string_view tmpl) { return route_template(tmpl).to_regex(); }
 
 private:
     static void send(httplib::Response& res, const vitals::health::response& r) {
@@ -212,9 +213,8 @@ private:
             }
         if (!e) return;  // a service endpoint that is not counted
         const auto now = std::chrono::steady_clock::now();
-        const double seconds = state.start.time_since_epoch().count()
-                                   ? std::chrono::duration<double>(now - state.start).count()
-                                   : 0.0;
+        const double seconds =
+            state.start.time_since_epoch().count() ? std::chrono::duration<double>(now - state.start).count() : 0.0;
         try {
             e->for_method(req.method).record(res.status, error_type::none, seconds);
         } catch (...) {  // never fail a response for a metric

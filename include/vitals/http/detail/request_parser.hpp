@@ -34,17 +34,17 @@ struct header_field {
 
 /// A parsed request head; every view points into the parsed buffer.
 struct request_head {
-    std::string_view method;   ///< A token, e.g. "GET".
-    std::string_view target;   ///< The request target as sent (origin form, or absolute form).
-    std::string_view path;     ///< The target's path, without the query ("/" when an absolute target has none).
-    std::string_view query;    ///< After '?', without it; empty when none.
-    int version_minor = 1;     ///< HTTP/1.0 or HTTP/1.1.
-    std::vector<header_field> headers{};   ///< In the order sent.
+    std::string_view method;  ///< A token, e.g. "GET".
+    std::string_view target;  ///< The request target as sent (origin form, or absolute form).
+    std::string_view path;    ///< The target's path, without the query ("/" when an absolute target has none).
+    std::string_view query;   ///< After '?', without it; empty when none.
+    int version_minor = 1;    ///< HTTP/1.0 or HTTP/1.1.
+    std::vector<header_field> headers{};            ///< In the order sent.
     std::optional<std::uint64_t> content_length{};  ///< Content-Length, when sent.
-    bool chunked = false;      ///< Transfer-Encoding was sent (any coding).
-    bool keep_alive = true;    ///< Whether the connection may stay open after the answer.
-    bool expect_continue = false;  ///< `Expect: 100-continue`.
-    std::size_t head_size = 0;     ///< Bytes of the head, CRLFCRLF included.
+    bool chunked = false;                           ///< Transfer-Encoding was sent (any coding).
+    bool keep_alive = true;                         ///< Whether the connection may stay open after the answer.
+    bool expect_continue = false;                   ///< `Expect: 100-continue`.
+    std::size_t head_size = 0;                      ///< Bytes of the head, CRLFCRLF included.
 };
 
 /// What parse_request_head found.
@@ -57,8 +57,8 @@ enum class parse_status : std::uint8_t {
 /// The result of parse_request_head.
 struct parse_result {
     parse_status status = parse_status::incomplete;  ///< See parse_status.
-    int error_status = 0;   ///< 400, 414, 431, 501 or 505 when status is error.
-    request_head head{};    ///< Valid when status is complete.
+    int error_status = 0;                            ///< 400, 414, 431, 501 or 505 when status is error.
+    request_head head{};                             ///< Valid when status is complete.
 };
 
 /// Case-insensitive ASCII comparison.
@@ -77,9 +77,24 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
 inline bool is_tchar(char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-        case '.': case '^': case '_': case '`': case '|': case '~': return true;
-        default: return false;
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -216,8 +231,10 @@ inline parse_result parse_request_head(std::string_view buf, const request_limit
     if (h.chunked && h.content_length) return fail(400);
     if (h.version_minor >= 1 && hosts != 1) return fail(400);
     if (hosts > 1) return fail(400);
-    if (connection_close) h.keep_alive = false;
-    else if (h.version_minor == 0) h.keep_alive = connection_keep_alive;
+    if (connection_close)
+        h.keep_alive = false;
+    else if (h.version_minor == 0)
+        h.keep_alive = connection_keep_alive;
     r.status = parse_status::complete;
     return r;
 }
