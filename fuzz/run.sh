@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-fuzz}
-[ -f "$build/build.ninja" ] || CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false -Dbench=false >/dev/null
+[ -f "$build/build.ninja" ] || CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=false -Dexamples=false -Dbench=false -Dwerror=true >/dev/null
 ninja -C "$build" -j"$(nproc)"
 # A smaller quarantine keeps RSS well under the limit on long runs.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64}

@@ -5,14 +5,16 @@
 #   SANITIZE   e.g. address,undefined or thread (default: none)
 #   MESON_TEST_ARGS  extra arguments for `meson test` (e.g. --suite core)
 #   SKIP_INSTALL     set to skip installing missing Debian packages (scripts/install-deps.sh)
+#   WERROR     true (default) builds with -Werror, as CI does; false for a compiler newer than CI's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${SKIP_INSTALL:-}" ] || ./scripts/install-deps.sh
 build=${BUILD_DIR:-build}
 # -g1 (line tables) keeps sanitizer reports readable at a fraction of full debug info's build time.
-opts=(-Dbench=true -Doptimization=2 -Ddebug=false -Dcpp_args=-g1)
+werror=-Dwerror=${WERROR:-true}
+opts=(-Dbench=true -Doptimization=2 -Ddebug=false -Dcpp_args=-g1 "$werror")
 if [ -n "${SANITIZE:-}" ]; then
-  opts=(-Db_sanitize="$SANITIZE" -Db_lundef=false -Dbench=false -Doptimization=1 -Ddebug=false -Dcpp_args=-g1)
+  opts=(-Db_sanitize="$SANITIZE" -Db_lundef=false -Dbench=false -Doptimization=1 -Ddebug=false -Dcpp_args=-g1 "$werror")
 fi
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "${opts[@]}"

@@ -3,9 +3,11 @@
 # takes it in, and checks what each prints:
 #   1. Meson subproject: subprojects/vitals.wrap (a wrap-file whose source archive is the tree)
 #   2. Meson dependency('vitals') on an installed vitals, through pkg-config
-#   3. CMake find_package(vitals CONFIG) + vitals::vitals, from a relocated installation
+#   3. CMake find_package(vitals CONFIG) + vitals::vitals, from a relocated Meson installation
 #   4. pkg-config --cflags/--libs on a plain compiler line
 #   5. A plain compiler line: -I include -pthread
+#   6. CMake add_subdirectory, FetchContent (SOURCE_DIR, and URL of the release archive), and
+#      find_package after a CMake install of the release archive
 # Everything happens in a temporary directory that is removed at the end. CXX picks the compiler.
 set -euo pipefail
 
@@ -116,6 +118,40 @@ for request in "$major.$(( minor + 1 ))" "$(( major + 1 )).0"; do
   fi
 done
 echo "consumers: cmake version checks ok"
+
+# --- 6. CMake: add_subdirectory, FetchContent, find_package after a CMake install ------------------
+# All from the release archive of step 1, unpacked: what a project vendors or downloads.
+mkdir -p "$tmp/src"
+tar -xzf "$archive" -C "$tmp/src"
+src="$tmp/src/vitals-$version"
+project cmake_embed
+for how in subdirectory fetch_source fetch_url; do
+  b="$tmp/cmake_embed/build-$how"
+  cmake -S "$tmp/cmake_embed" -B "$b" -DVITALS_HOW="$how" -DVITALS_SOURCE="$src" -DVITALS_ARCHIVE="$archive" \
+    -DVITALS_ARCHIVE_SHA256="$(sha256sum "$archive" | cut -d' ' -f1)" >"$tmp/log" 2>&1 ||
+    { cat "$tmp/log"; fail "cmake $how: configure"; }
+  # Taken in by another project, vitals builds nothing of its own and installs nothing.
+  if cmake --build "$b" --target help | grep -q vitals_example; then fail "cmake $how: vitals' examples are built"; fi
+  grep -rqs --include=cmake_install.cmake "vitalsTargets" "$b" && fail "cmake $how: vitals installs itself into the consumer"
+  cmake --build "$b" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake $how: build"; }
+  check "cmake-$how" "$b/consumer"
+done
+# vitals as the top-level CMake project: its examples build and run (ctest), then it installs.
+cmake -S "$src" -B "$tmp/vitals-cmake-build" -DCMAKE_INSTALL_PREFIX="$tmp/cmake-prefix" \
+  -DCMAKE_CXX_FLAGS="-Wall -Wextra -Wpedantic -Werror" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: cmake configure"; }
+cmake --build "$tmp/vitals-cmake-build" -j "$(nproc)" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: cmake build"; }
+(cd "$tmp/vitals-cmake-build" && ctest --output-on-failure) >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: ctest"; }
+echo "consumers: vitals as a top-level CMake project: examples built and run"
+cmake --install "$tmp/vitals-cmake-build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "vitals: cmake install"; }
+cmake -S "$tmp/cmake" -B "$tmp/cmake/build-cmake-installed" -DCMAKE_PREFIX_PATH="$tmp/cmake-prefix" >"$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "cmake installed by cmake: configure"; }
+cmake --build "$tmp/cmake/build-cmake-installed" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake installed by cmake: build"; }
+check cmake-find-package-cmake-install "$tmp/cmake/build-cmake-installed/consumer"
+# The CMake install's version file also keeps to SameMajorVersion.
+if cmake -S "$tmp/cmake" -B "$tmp/cmake/build-cmake-next" -DCMAKE_PREFIX_PATH="$tmp/cmake-prefix" \
+     -DVITALS_REQUEST="$(( ${version%%.*} + 1 )).0" >"$tmp/log" 2>&1; then
+  fail "cmake install: a request for the next major version was accepted"
+fi
 
 # --- 5. A plain compiler line -----------------------------------------------------------------------------
 project plain

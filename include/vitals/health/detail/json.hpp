@@ -161,7 +161,8 @@ inline void append_number(std::string& out, std::int64_t v) {
     std::array<char, 24> buf{};
     auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
     (void)ec;  // 24 chars always fit an int64
-    out.append(buf.data(), end);
+    // A length, not an iterator pair: GCC 12 at -O3 warns falsely (-Wrestrict) on the latter.
+    out.append(buf.data(), static_cast<std::size_t>(end - buf.data()));
 }
 
 /// Streaming writer that tracks commas so callers cannot produce
