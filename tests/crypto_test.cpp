@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "vitals/health/detail/base64.hpp"
+#include "vitals/detail/base64.hpp"
 #include "vitals/health/detail/md5.hpp"
 #include "vitals/health/detail/sha256.hpp"
 #include "vitals/health/checks.hpp"
@@ -182,8 +182,8 @@ TEST(Base64, Rfc4648Vectors) {
         {"foobar", "Zm9vYmFy"},
     };
     for (const auto& [plain, encoded] : vectors) {
-        EXPECT_EQ(d::base64_encode(plain), encoded);
-        const auto decoded = d::base64_decode(encoded);
+        EXPECT_EQ(vitals::detail::base64_encode(plain), encoded);
+        const auto decoded = vitals::detail::base64_decode(encoded);
         ASSERT_TRUE(decoded) << encoded;
         EXPECT_EQ(*decoded, plain);
     }
@@ -193,7 +193,7 @@ TEST(Base64, BinaryRoundTrip) {
     std::string all;
     for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
     for (std::size_t n = 0; n <= all.size(); n += 37) {
-        const auto decoded = d::base64_decode(d::base64_encode(all.substr(0, n)));
+        const auto decoded = vitals::detail::base64_decode(vitals::detail::base64_encode(all.substr(0, n)));
         ASSERT_TRUE(decoded);
         EXPECT_EQ(*decoded, all.substr(0, n));
     }
@@ -202,7 +202,7 @@ TEST(Base64, BinaryRoundTrip) {
 TEST(Base64, RejectsNonCanonicalInput) {
     for (std::string_view bad :
          {"Zg=", "Zg", "Z===", "====", "Zm9v=", "Zg==Zg==", "Zh==", "Zm9=", "Zm 9v", "Zm9\n", "Zm-v", "Zm_v"}) {
-        EXPECT_FALSE(d::base64_decode(bad)) << bad;
+        EXPECT_FALSE(vitals::detail::base64_decode(bad)) << bad;
     }
 }
 

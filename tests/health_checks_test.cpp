@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "support/servers.hpp"
-#include "vitals/health/detail/base64.hpp"
-#include "vitals/health/detail/socket.hpp"
+#include "vitals/detail/base64.hpp"
+#include "vitals/detail/socket.hpp"
 #include "vitals/health/probe.hpp"
 
 using namespace std::chrono_literals;
@@ -90,7 +90,7 @@ h::postgres_check pg_at(std::uint16_t port) {
 // --- socket helper -------------------------------------------------------
 
 TEST(HealthSocket, ParsesHostPort) {
-    using vitals::health::detail::parse_host_port;
+    using vitals::detail::parse_host_port;
     auto a = parse_host_port("127.0.0.1:6379");
     ASSERT_TRUE(a);
     EXPECT_EQ(a->host, "127.0.0.1");
@@ -105,7 +105,7 @@ TEST(HealthSocket, ParsesHostPort) {
     EXPECT_FALSE(parse_host_port("host:65536"));
     EXPECT_FALSE(parse_host_port("host:12a"));
     EXPECT_FALSE(parse_host_port(":80"));
-    EXPECT_EQ(vitals::health::detail::format_host_port("::1", 80), "[::1]:80");
+    EXPECT_EQ(vitals::detail::format_host_port("::1", 80), "[::1]:80");
 }
 
 TEST(HealthSocket, ReadUntilIsBoundedInSize) {
@@ -113,7 +113,7 @@ TEST(HealthSocket, ReadUntilIsBoundedInSize) {
         fake_peer::send_all(fd, std::string(10000, 'x'));
         self.stall(2s);
     });
-    vitals::health::detail::tcp_socket s;
+    vitals::detail::tcp_socket s;
     ASSERT_TRUE(s.connect("127.0.0.1", peer.port(), in(2s))) << s.error();
     std::string buf;
     EXPECT_FALSE(s.read_until(buf, "\r\n", 100, in(2s)));
@@ -326,7 +326,7 @@ fake_peer::handler scram_impostor(std::function<std::string()> final_message) {
         const auto r = initial.find("r=");
         if (type != 'p' || r == std::string::npos) return;
         const std::string nonce = initial.substr(r + 2);
-        const std::string salt = vitals::health::detail::base64_encode("salt");
+        const std::string salt = vitals::detail::base64_encode("salt");
         fake_peer::send_all(fd, pg_auth(11, "r=" + nonce + "IMPOSTOR,s=" + salt + ",i=4096"));
         if (read_frontend(self, fd).first != 'p') return;
         fake_peer::send_all(fd, final_message());
@@ -566,8 +566,7 @@ TEST(HealthPostgresCheck, ScramServerMustProveItKnowsThePassword) {
     const scenario scenarios[] = {
         {"wrong signature",
          [] {
-             return pg_auth(12, "v=" + vitals::health::detail::base64_encode(std::string(32, '\0'))) + pg_auth(0) +
-                    pg_ready();
+             return pg_auth(12, "v=" + vitals::detail::base64_encode(std::string(32, '\0'))) + pg_auth(0) + pg_ready();
          },
          "does not match"},
         {"no SASLFinal", [] { return pg_auth(0) + pg_session_start(); }, "without proving"},
@@ -734,7 +733,7 @@ TEST_F(HealthPostgresLogin, LogCheckSeesAClientThatHangsUpRudely) {
     // and so the log check above would notice.
     const std::size_t offset = log_size();
     {
-        vitals::health::detail::tcp_socket s;
+        vitals::detail::tcp_socket s;
         ASSERT_TRUE(s.connect("127.0.0.1", port(), in(5s))) << s.error();
         std::string body = u32(3u << 16) + std::string("user\0md5_user\0database\0app\0\0", 28);
         ASSERT_TRUE(s.send_all(u32(static_cast<std::uint32_t>(body.size() + 4)) + body, in(5s))) << s.error();

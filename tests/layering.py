@@ -2,13 +2,14 @@
 """Layers only point down: every vitals header includes only headers of its own layer or below.
 
     base/        vocabulary and errors (string_ref, span, text_buffer, error), version.hpp
-    detail/      shared internals: atomics, per-CPU cells, hashing, text
+    detail/      shared internals: atomics, per-CPU cells, hashing, text, sockets, base64
     core/        metrics, families, registries
     exposition/  formats
     http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
+    push/        the Pushgateway client (same rank as the integrations)
     vitals.hpp   the umbrella
 
-A layer's own internals live in <layer>/detail/ (health/detail/: JSON, sockets, the digests of
+A layer's own internals live in <layer>/detail/ (health/detail/: JSON and the digests of
 PostgreSQL's login): only headers of that layer may include them.
 
     layering.py INCLUDE_DIR
@@ -17,7 +18,7 @@ import pathlib
 import re
 import sys
 
-RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4}
+RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4, "push": 4}
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 

@@ -24,10 +24,10 @@
 #include <utility>
 
 #include "../base/error.hpp"
-#include "detail/base64.hpp"
+#include "../detail/base64.hpp"
 #include "detail/md5.hpp"
 #include "detail/sha256.hpp"
-#include "detail/socket.hpp"
+#include "../detail/socket.hpp"
 #include "checker.hpp"
 
 namespace vitals::health {
@@ -60,9 +60,9 @@ public:
 
     /// Connects and immediately closes.
     check_result check(deadline_t deadline) const {
-        vitals::health::detail::tcp_socket s;
+        vitals::detail::tcp_socket s;
         if (!s.connect(host_, port_, deadline)) return unhealthy(s.error());
-        return healthy("connected to " + vitals::health::detail::format_host_port(host_, port_));
+        return healthy("connected to " + vitals::detail::format_host_port(host_, port_));
     }
 
 private:
@@ -94,7 +94,7 @@ public:
 
     /// Sends [AUTH,] PING and validates the simple-string replies.
     check_result check(deadline_t deadline) const {
-        vitals::health::detail::tcp_socket s;
+        vitals::detail::tcp_socket s;
         if (!s.connect(opts_.host, opts_.port, deadline)) return unhealthy(s.error());
 
         // Commands go out as RESP arrays so passwords with spaces survive intact.
@@ -137,8 +137,7 @@ private:
         }
     }
 
-    static bool read_line(vitals::health::detail::tcp_socket& s, std::string& buffer, std::string& line,
-                          deadline_t deadline) {
+    static bool read_line(vitals::detail::tcp_socket& s, std::string& buffer, std::string& line, deadline_t deadline) {
         const auto pos = s.read_until(buffer, "\r\n", max_line, deadline);
         if (!pos) return false;
         line = buffer.substr(0, *pos);
@@ -229,7 +228,7 @@ public:
             return fail("SCRAM server nonce does not extend ours");
         for (char c : nonce)
             if (c < 0x21 || c > 0x7E) return fail("malformed SCRAM server nonce");
-        const auto salt = vitals::health::detail::base64_decode(salt_b64);
+        const auto salt = vitals::detail::base64_decode(salt_b64);
         if (!salt || salt->empty()) return fail("malformed SCRAM salt");
         std::uint64_t iterations = 0;
         if (iterations_text.empty() || iterations_text.size() > 10) return fail("malformed SCRAM iteration count");
@@ -247,8 +246,7 @@ public:
         if (salted.empty()) return fail("timed out deriving the SCRAM key (i=" + std::to_string(iterations) + ")");
         const auto client_key = hmac_sha256_of(salted, "Client Key");
         const auto stored_key = vitals::health::detail::sha256_of(as_bytes(client_key));
-        const std::string without_proof =
-            "c=" + vitals::health::detail::base64_encode(gs2_header) + ",r=" + std::string(nonce);
+        const std::string without_proof = "c=" + vitals::detail::base64_encode(gs2_header) + ",r=" + std::string(nonce);
         const std::string auth_message = first_bare_ + "," + std::string(server_first) + "," + without_proof;
         const auto client_signature = hmac_sha256_of(as_bytes(stored_key), auth_message);
         std::string proof(as_bytes(client_key));
@@ -256,7 +254,7 @@ public:
             proof[i] = static_cast<char>(static_cast<std::uint8_t>(proof[i]) ^ client_signature[i]);
         const auto server_key = hmac_sha256_of(salted, "Server Key");
         server_signature_ = std::string(as_bytes(hmac_sha256_of(as_bytes(server_key), auth_message)));
-        return without_proof + ",p=" + vitals::health::detail::base64_encode(proof);
+        return without_proof + ",p=" + vitals::detail::base64_encode(proof);
     }
 
     /// Checks server-final-message ("v=<signature>"): true only when the server
@@ -267,7 +265,7 @@ public:
             return refuse("server rejected the SCRAM proof: " + printable(server_final.substr(2)));
         if (!server_final.starts_with("v=")) return refuse("malformed SCRAM server-final-message");
         server_final.remove_prefix(2);
-        const auto signature = vitals::health::detail::base64_decode(server_final.substr(0, server_final.find(',')));
+        const auto signature = vitals::detail::base64_decode(server_final.substr(0, server_final.find(',')));
         if (!signature || signature->size() != server_signature_.size())
             return refuse("malformed SCRAM server signature");
         unsigned diff = 0;
@@ -356,7 +354,7 @@ public:
     /// Connects, sends a StartupMessage, and either classifies the answer (no
     /// password) or logs in and runs SELECT 1.
     check_result check(deadline_t deadline) const {
-        vitals::health::detail::tcp_socket s;
+        vitals::detail::tcp_socket s;
         if (!s.connect(opts_.host, opts_.port, deadline)) return unhealthy(s.error());
         if (!s.send_all(startup_message(), deadline)) return unhealthy("postgres: " + s.error());
         conversation c{s, deadline, {}, {}};
@@ -382,7 +380,7 @@ private:
     };
 
     struct conversation {
-        vitals::health::detail::tcp_socket& socket;
+        vitals::detail::tcp_socket& socket;
         deadline_t deadline;
         std::string buffer;
         std::string error;
@@ -500,7 +498,7 @@ private:
                     method = "SCRAM-SHA-256";
                     // The user name inside SCRAM is ignored by PostgreSQL (it takes the
                     // startup message's); libpq leaves it empty too.
-                    scram.emplace("", opts_.password, vitals::health::detail::base64_encode(*random));
+                    scram.emplace("", opts_.password, vitals::detail::base64_encode(*random));
                     const std::string first = scram->client_first();
                     std::string body = "SCRAM-SHA-256";
                     body.push_back('\0');
@@ -673,7 +671,7 @@ public:
 
     /// Sends the request and parses the status line.
     check_result check(deadline_t deadline) const {
-        vitals::health::detail::tcp_socket s;
+        vitals::detail::tcp_socket s;
         if (!s.connect(host_, port_, deadline)) return unhealthy(s.error());
         const std::string request = "GET " + path_ + " HTTP/1.1\r\nHost: " + host_header_ +
                                     "\r\nUser-Agent: vitals-health\r\nAccept: */*\r\nConnection: close\r\n\r\n";
@@ -713,7 +711,7 @@ private:
         const std::string_view after_host = v6 ? authority.substr(close + 1) : std::string_view{};
         const bool has_port = v6 ? !after_host.empty() : authority.find(':') != std::string_view::npos;
         if (has_port) {
-            auto hp = vitals::health::detail::parse_host_port(authority);
+            auto hp = vitals::detail::parse_host_port(authority);
             if (!hp) throw vitals::invalid_argument_error("http_check: bad host:port in URL");
             host_ = hp->host;
             port_ = hp->port;
@@ -759,8 +757,7 @@ public:
                                   std::to_string(counter.fetch_add(1, std::memory_order_relaxed)) + ".tmp");
         const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-            return unhealthy("cannot create file in " + dir_.string() + ": " +
-                             vitals::health::detail::errno_text(errno));
+            return unhealthy("cannot create file in " + dir_.string() + ": " + vitals::detail::errno_text(errno));
         static constexpr std::string_view payload = "vitals health probe\n";
         std::string failure;
         std::size_t written = 0;
@@ -768,18 +765,17 @@ public:
             const ssize_t n = ::write(fd, payload.data() + written, payload.size() - written);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
-                failure =
-                    "write failed in " + dir_.string() + ": " + vitals::health::detail::errno_text(n < 0 ? errno : EIO);
+                failure = "write failed in " + dir_.string() + ": " + vitals::detail::errno_text(n < 0 ? errno : EIO);
                 break;
             }
             written += static_cast<std::size_t>(n);
         }
         if (failure.empty() && ::fsync(fd) != 0)
-            failure = "fsync failed in " + dir_.string() + ": " + vitals::health::detail::errno_text(errno);
+            failure = "fsync failed in " + dir_.string() + ": " + vitals::detail::errno_text(errno);
         if (::close(fd) != 0 && failure.empty())
-            failure = "close failed in " + dir_.string() + ": " + vitals::health::detail::errno_text(errno);
+            failure = "close failed in " + dir_.string() + ": " + vitals::detail::errno_text(errno);
         if (::unlink(file.c_str()) != 0 && failure.empty())
-            failure = "cannot remove file in " + dir_.string() + ": " + vitals::health::detail::errno_text(errno);
+            failure = "cannot remove file in " + dir_.string() + ": " + vitals::detail::errno_text(errno);
         if (!failure.empty()) return unhealthy(std::move(failure));
         return healthy("writable");
     }

@@ -1,5 +1,7 @@
 // Base64 (RFC 4648, section 4: the standard alphabet, with padding), as SCRAM
-// authentication exchanges salts, proofs and signatures.
+// authentication exchanges salts, proofs and signatures and HTTP basic auth
+// sends credentials; and its URL-safe variant (section 5), which the
+// Pushgateway wants for grouping-key values that a path cannot carry.
 #pragma once
 
 #include <cstddef>
@@ -8,11 +10,10 @@
 #include <string>
 #include <string_view>
 
-namespace vitals::health::detail {
+namespace vitals::detail {
 
-/// `data` in base64 with '=' padding.
-inline std::string base64_encode(std::string_view data) {
-    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// `data` in base64 over `alphabet` (64 characters), with '=' padding.
+inline std::string base64_encode_with(std::string_view data, const char* alphabet) {
     std::string out;
     out.reserve((data.size() + 2) / 3 * 4);
     std::size_t i = 0;
@@ -35,6 +36,16 @@ inline std::string base64_encode(std::string_view data) {
         out.push_back('=');
     }
     return out;
+}
+
+/// `data` in base64 with '=' padding.
+inline std::string base64_encode(std::string_view data) {
+    return base64_encode_with(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+}
+
+/// `data` in base64url (RFC 4648 section 5: '-' and '_' for '+' and '/'), with '=' padding.
+inline std::string base64url_encode(std::string_view data) {
+    return base64_encode_with(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 }
 
 /// Decodes padded base64; nullopt for anything that is not canonical base64
@@ -79,4 +90,4 @@ inline std::optional<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
-}  // namespace vitals::health::detail
+}  // namespace vitals::detail

@@ -1,9 +1,9 @@
 // Deadline-bounded blocking-style TCP client over POSIX sockets.
 //
-// Health checks must never hang past their deadline, so the socket is kept
-// non-blocking and every wait goes through poll() with the time remaining.
-// Errors are reported as human-readable strings because the only consumer is
-// a check result message.
+// Health checks and pushes must never hang past their deadline, so the socket
+// is kept non-blocking and every wait goes through poll() with the time
+// remaining. Errors are reported as human-readable strings because they end
+// up in a check result or push result message.
 #pragma once
 
 #include <arpa/inet.h>
@@ -27,7 +27,7 @@
 #include <system_error>
 #include <utility>
 
-namespace vitals::health::detail {
+namespace vitals::detail {
 
 /// A host and port as given by the user; `host` has no IPv6 brackets.
 struct host_port {
@@ -332,4 +332,4 @@ private:
     std::string error_;
 };
 
-}  // namespace vitals::health::detail
+}  // namespace vitals::detail
