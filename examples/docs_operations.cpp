@@ -17,11 +17,13 @@
 int main() {
     // SERVICE_NAME and ENVIRONMENT become the service and environment labels the rules and the
     // dashboard select on.
-    vitals::registry ops(vitals::const_labels_from_env("api", "development"));
+    // The same SERVICE_NAME names the process's uptime and starts (see below).
+    const vitals::string_ref service = vitals::service_name_from_env("api");
+    vitals::registry ops(vitals::const_labels_from_env(service, "development"));
 
     // uptime_seconds, service_starts_total and the http_* metrics the rules are written for.
     vitals::operational_metrics metrics(ops);
-    metrics.service_started("api");
+    metrics.service_started(service);
 
     // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, ...
     vitals::register_process_metrics(ops);

@@ -9,12 +9,14 @@
 #include <string>
 
 int main() {
-    // Every series this registry renders carries service and environment labels.
-    vitals::registry ops_registry(vitals::const_labels_from_env("api", "development"));
+    // Every series this registry renders carries service and environment labels. The process's
+    // own uptime is tracked under the same name, so uptime_seconds{service} matches the rest.
+    const vitals::string_ref service = vitals::service_name_from_env("api");
+    vitals::registry ops_registry(vitals::const_labels_from_env(service, "development"));
 
     // One declaration registers uptime, starts, request latency, totals and failures.
     vitals::operational_metrics ops(ops_registry);
-    ops.service_started("api");
+    ops.service_started(service);
     ops.service_started("event-writer");
 
     // Keep a handle to a hot series: updating it is one add to the current CPU's word.

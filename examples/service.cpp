@@ -222,10 +222,8 @@ int main(int argc, char** argv) try {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    const vitals::const_labels labels = vitals::const_labels_from_env("api", "development");
-    std::string service = "api";
-    for (const auto& [k, v] : labels)
-        if (k == "service") service = v;
+    const vitals::string_ref service = vitals::service_name_from_env("api");
+    const vitals::const_labels labels = vitals::const_labels_from_env(service, "development");
 
     vitals::registry operational(labels);
     vitals::http::instrumentation inst(operational);

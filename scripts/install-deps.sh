@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config cmake g++ clang libclang-rt-14-dev clang-format-16
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
-  prometheus prometheus-pushgateway python3-prometheus-client
+  prometheus prometheus-pushgateway python3-prometheus-client python3-yaml
   redis-server postgresql
   libcpp-httplib-dev libboost-dev libcivetweb-dev wrk procps ca-certificates
 )

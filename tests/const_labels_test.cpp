@@ -1,12 +1,15 @@
 // core/const_labels.hpp: the label pairs a registry adds to every series.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <vitals/core/const_labels.hpp>
+#include <vitals/core/registry.hpp>
 
 using vitals::const_labels;
 
@@ -50,6 +53,27 @@ TEST(const_labels, copies_are_deep_and_set_value_replaces_one) {
     a.clear();
     EXPECT_TRUE(a.empty());
     EXPECT_EQ(c[1].value, "eu");
+}
+
+// The name passed to service_started() and the const label come from the same variable, so
+// uptime_seconds{service} cannot disagree with the service label of the http_* series.
+TEST(const_labels, service_name_from_env_agrees_with_the_const_label) {
+    auto service_label = [] {
+        for (const auto& [name, value] : vitals::const_labels_from_env("api", "development"))
+            if (name == "service") return std::string(value);
+        return std::string();
+    };
+    ::unsetenv("SERVICE_NAME");
+    EXPECT_EQ(vitals::service_name_from_env("api"), "api");
+    EXPECT_TRUE(vitals::service_name_from_env().empty());
+    EXPECT_EQ(service_label(), "api");
+    ::setenv("SERVICE_NAME", "", 1);  // set but empty: the fallback, as for the const label
+    EXPECT_EQ(vitals::service_name_from_env("api"), "api");
+    EXPECT_EQ(service_label(), "api");
+    ::setenv("SERVICE_NAME", "archon72-api", 1);
+    EXPECT_EQ(vitals::service_name_from_env("api"), "archon72-api");
+    EXPECT_EQ(service_label(), "archon72-api");
+    ::unsetenv("SERVICE_NAME");
 }
 
 }  // namespace

@@ -92,4 +92,14 @@ private:
     detail::pod_vector<label_pair> pairs_;
 };
 
+/// The service name a process reports: $SERVICE_NAME when it is set and not empty, else
+/// `fallback`. const_labels_from_env makes the same choice for the `service` label, so passing
+/// this name to operational_metrics::service_started() keeps `uptime_seconds{service}` equal to
+/// the service label of every other series. The view points into the environment or at
+/// `fallback`: valid until SERVICE_NAME is changed and while `fallback` lives.
+[[nodiscard]] inline string_ref service_name_from_env(string_ref fallback = {}) noexcept {
+    const char* v = std::getenv("SERVICE_NAME");
+    return (v && *v) ? string_ref(v) : fallback;
+}
+
 }  // namespace vitals
