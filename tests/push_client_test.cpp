@@ -244,7 +244,12 @@ TEST_P(push_format, PutPostDeleteSemantics) {
     const auto del = g.remove();
     ASSERT_TRUE(del) << del.message;
     EXPECT_EQ(del.status, 202);
-    served = gw.metrics();
+    // 202 Accepted: the gateway applies a DELETE from its queue, after answering. Poll, bounded.
+    for (int i = 0; i < 200; ++i) {
+        served = gw.metrics();
+        if (families_in_group(served, "pc_sem", "x").empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     EXPECT_TRUE(families_in_group(served, "pc_sem", "x").empty());
     EXPECT_FALSE(value_of(served, "push_time_seconds", group).has_value()) << "DELETE must remove the group";
     EXPECT_EQ(families_in_group(served, "pc_sem", "y"), std::vector<std::string>{"pc_c"});
@@ -309,6 +314,13 @@ TEST(push, HostileGroupingValuesArriveExactly) {
         EXPECT_TRUE(g.remove()) << values[i];
     }
     ASSERT_TRUE(slash_job.remove());
+    // DELETEs are applied from the gateway's queue after their 202: poll, bounded.
+    const auto any_left = [&] {
+        for (const auto& f : gw.metrics().families)
+            if (f.name == "pc_hostile") return true;
+        return false;
+    };
+    for (int i = 0; i < 200 && any_left(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (const auto& f : gw.metrics().families) EXPECT_NE(f.name, "pc_hostile") << "a group survived its DELETE";
 }
 
