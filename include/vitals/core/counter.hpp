@@ -16,6 +16,7 @@
 #include "exemplar_store.hpp"
 #include "../detail/cell_pool.hpp"
 #include "../detail/percpu.hpp"
+#include "handle.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -197,6 +198,9 @@ private:
 /// The operations of a counter, shared by the owning handle and the scoped reference.
 template <class Derived>
 class counter_operations {
+protected:
+    using series_type = detail::counter_series;  // the series basic_handle owns
+
 public:
     /// Adds one.
     void inc() const { series().add(std::uint64_t{1}); }
@@ -238,28 +242,12 @@ private:
     detail::counter_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
 };
 
-/// A handle to one counter series. Cheap to copy (a reference count), free to use: an increment
-/// is an add to the current CPU's word, with no locked instruction where rseq is available.
-///
-/// A handle keeps its series alive. If the series is removed from its family, the handle still
-/// works but its increments are no longer exposed; creating the same label values again starts a
-/// new series at zero.
-class counter : public counter_operations<counter> {
-public:
-    explicit counter(detail::series_ptr<detail::counter_series> p) noexcept
-        : p_(static_cast<detail::series_ptr<detail::counter_series>&&>(p)) {}
-
-private:
-    friend class counter_operations<counter>;
-    detail::counter_series& series_ref() const noexcept { return *p_.get(); }
-    detail::series_ptr<detail::counter_series> p_;
-};
+/// A handle to one counter series (see basic_handle for what handles guarantee).
+using counter = basic_handle<counter_operations>;
 
 }  // namespace vitals
 
 namespace vitals::detail {
-template <class Series>
-struct series_traits;
 template <>
 struct series_traits<counter_series> {
     using handle = counter;

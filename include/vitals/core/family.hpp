@@ -408,16 +408,18 @@ private:
 
 }  // namespace detail
 
-/// A metric family: every series of one metric. `Series` is the metric kind; `Labels` the label
-/// names, fixed at compile time (labels<...>) or given at registration (dynamic_labels).
-template <class Series, label_set Labels>
-class metric_family final : private detail::label_name_store<Labels>, public family_base {
-    using traits = detail::series_traits<Series>;
-    using store = detail::label_name_store<Labels>;
-    static constexpr bool dynamic = store::dynamic;
+namespace detail {
+
+/// What a family of one kind does whatever its label names are: the lock-free lookup, creation
+/// under the series limit, removal with a grace period, the render, fork(). metric_family adds
+/// only what the label names decide (how values are given and checked), so the code below exists
+/// once per kind, not once per label set.
+template <class Series>
+class family_impl : public family_base {
+    using traits = series_traits<Series>;
 
 public:
-    /// The owning handle type: vitals::counter, vitals::gauge or vitals::histogram.
+    /// The owning handle type: vitals::counter, vitals::gauge, vitals::histogram...
     using handle = typename traits::handle;
 
     /// A reference to a series for immediate use: `family.labels("GET", "/").inc()`. It keeps a
@@ -429,32 +431,277 @@ public:
         scoped& operator=(const scoped&) = delete;
 
     private:
-        friend class metric_family;
+        friend class family_impl;
         friend typename traits::template operations<scoped>;
-        scoped(metric_family& f, const detail::label_key& k) : section_(f.gate_), series_(f.find_or_create(k)) {}
+        scoped(family_impl& f, const label_key& k) : section_(f.gate_), series_(f.find_or_create(k)) {}
         Series& series_ref() const noexcept { return *series_; }
-        detail::read_section section_;
+        read_section section_;
         Series* series_;
     };
 
+    ~family_impl() override {
+        // Nothing else can use the family now; releasing may free series (and their slots).
+        for (Series* s : order_) s->release();
+        for (Series* s : retired_) s->release();
+        for (void* t : retired_tables_) series_table<Series>::destroy(t);
+    }
+
+    /// Removes every series.
+    void clear() {
+        {
+            lock_guard lock(mu_);
+            for (Series* s : order_) table_.erase(s);
+            retired_.append(order_.data(), order_.size());
+            order_.clear();
+        }
+        reclaim();
+    }
+
+    [[nodiscard]] std::size_t size() const override {
+        lock_guard lock(mu_);
+        return order_.size();
+    }
+
+    /// The family's parameters (histogram buckets; empty for counters and gauges).
+    [[nodiscard]] const typename Series::params& params() const noexcept { return params_; }
+
+    void collect(sample_visitor& v) override {
+        reclaim();
+        lock_guard render(render_mu_);
+        // The list is copied and the lock let go at once: creating and removing series never
+        // waits for a render. The read section keeps every copied series alive until the end.
+        read_section section(gate_);
+        {
+            lock_guard lock(mu_);
+            render_list_.clear();
+            render_list_.append(order_.data(), order_.size());
+        }
+        if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
+            v.begin_family(header(params_.layout.get()));
+        else
+            v.begin_family(header());
+        for (Series* s : render_list_) emit(v, *s);
+        v.end_family();
+    }
+
+    [[nodiscard]] string_ref kind() const noexcept override {
+        if constexpr (requires { Series::kind_name; })
+            return Series::kind_name;
+        else
+            return family_base::kind();
+    }
+
+    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
+        text_buffer d = common_difference(other);
+        if (!d.empty()) return d;
+        const auto* o = dynamic_cast<const family_impl*>(&other);
+        if (!o) return definition_field("definition", kind(), other.kind());
+        if constexpr (requires { params_.difference(o->params_); })
+            if (!(params_ == o->params_)) return params_.difference(o->params_);
+        if (!same_definition(other)) return definition_field("definition", kind(), other.kind());
+        return {};
+    }
+
+    void fork_prepare() noexcept override {
+        render_mu_.lock();
+        mu_.lock();
+        gate_.fork_lock().lock();
+        for (Series* s : order_) s->fork_prepare();
+        for (Series* s : retired_) s->fork_prepare();
+    }
+    void fork_parent() noexcept override {
+        for (Series* s : retired_) s->fork_parent();
+        for (Series* s : order_) s->fork_parent();
+        gate_.fork_lock().unlock();
+        mu_.unlock();
+        render_mu_.unlock();
+    }
+    void fork_child() noexcept override {
+        for (Series* s : retired_) s->fork_child();
+        for (Series* s : order_) s->fork_child();
+        gate_.reset_in_child();
+        mu_.reset_after_fork();
+        render_mu_.reset_after_fork();
+    }
+
+protected:
+    family_impl(string_ref name, string_ref help, span<const string_ref> label_names, typename Series::params params)
+        : family_base(name, help, Series::type, label_names), params_(static_cast<typename Series::params&&>(params)) {}
+
+    /// Same help, label names and parameters (the caller checks that the types match).
+    [[nodiscard]] bool same_parts(const family_impl& o) const {
+        return o.help() == help() && o.params_ == params_ && same_names(label_names(), o.label_names());
+    }
+
+    handle handle_for(const label_key& k) {
+        read_section section(gate_);
+        return handle(series_ptr<Series>(find_or_create(k)));
+    }
+    scoped scoped_for(const label_key& k) { return scoped(*this, k); }
+
+    bool remove_key(const label_key& key) {
+        {
+            lock_guard lock(mu_);
+            Series* s = table_.find(key);
+            if (!s) return false;
+            table_.erase(s);
+            order_.remove(s);
+            retired_.push_back(s);
+        }
+        reclaim();
+        return true;
+    }
+
+private:
+    // Never null: GCC would otherwise see a null path through series_ptr's check and warn about
+    // the updates that follow it.
+    [[gnu::returns_nonnull]] Series* find_or_create(const label_key& k) {
+        if (Series* s = table_.find(k)) [[likely]]
+            return s;
+        return create(k);
+    }
+
+    // A series is built before the family lock is taken, and dropped after it is let go when
+    // another thread won the race: building and dropping take the cell pool's lock, which is
+    // never taken inside a family's (the order fork() relies on, detail/fork_hooks.hpp).
+    [[gnu::noinline, gnu::returns_nonnull]] Series* create(const label_key& k) {
+        pod_vector<string_ref> overflow_values;
+        for (std::size_t i = 0; i < label_names().size(); ++i) overflow_values.push_back(overflow_label_value);
+        const span<const string_ref> overflow_view{overflow_values.data(), overflow_values.size()};
+        const label_key overflow{overflow_view, hash_values(overflow_view)};
+        Series* fresh = nullptr;
+        bool fresh_is_overflow = false, counted = false;
+        struct drop {
+            Series*& s;
+            ~drop() {
+                if (s) s->release();
+            }
+        } dropper{fresh};
+        for (;;) {
+            bool want_overflow = false;
+            {
+                lock_guard lock(mu_);
+                if (Series* s = table_.find(k)) return s;
+                if (order_.size() >= series_limit()) [[unlikely]] {
+                    if (!counted) count_rejection();
+                    counted = true;
+                    if (Series* s = table_.find(overflow)) return s;
+                    want_overflow = true;
+                }
+                if (fresh && fresh_is_overflow == want_overflow) {
+                    insert_locked(fresh);
+                    Series* s = fresh;
+                    fresh = nullptr;
+                    return s;
+                }
+            }
+            if (fresh) fresh->release();
+            fresh = nullptr;
+            fresh = new Series(params_, label_names(), want_overflow ? overflow : k);
+            fresh_is_overflow = want_overflow;
+        }
+    }
+
+    void insert_locked(Series* s) {
+        // Room for the push_backs below, so that nothing throws once the series is in the table;
+        // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
+        if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
+        // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
+        // it from under a lock-free reader.
+        retired_tables_.reserve(retired_tables_.size() + 1);
+        void* old = table_.insert(s);
+        order_.push_back(s);
+        if (old) retired_tables_.push_back(old);
+    }
+
+    // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
+    // Runs without the family mutex: a lookup that is waiting for the mutex (to create a series)
+    // sits inside its read section, and the grace period must be able to see it leave.
+    void reclaim() {
+        pod_vector<Series*> series;
+        pod_vector<void*> tables;
+        {
+            lock_guard lock(mu_);
+            if (retired_.empty() && retired_tables_.empty()) return;
+            series.swap(retired_);
+            tables.swap(retired_tables_);
+        }
+        if (gate_.synchronize()) {
+            for (Series* s : series) s->release();
+            for (void* t : tables) series_table<Series>::destroy(t);
+            return;
+        }
+        lock_guard lock(mu_);  // not yet: keep them for the next attempt
+        try {
+            retired_.append(series.data(), series.size());
+            retired_tables_.append(tables.data(), tables.size());
+        } catch (...) {
+            // Out of memory: what could not be kept is leaked, never freed under a reader.
+        }
+    }
+
+    void emit(sample_visitor& v, Series& s) {
+        if constexpr (requires { s.emit_locked(v); }) {  // kinds that know their own visitor call
+            s.emit_locked(v);
+        } else if constexpr (std::is_same_v<Series, histogram_series>) {
+            scratch_.resize(s.bucket_count());
+            const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
+            const double sum = s.read(cumulative);
+            if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
+            exemplar_scratch_.resize(s.bucket_count());
+            exemplar_ptrs_.assign(s.bucket_count(), nullptr);
+            for (std::size_t i = 0; i < s.bucket_count(); ++i)
+                if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
+            v.histogram_sample_with_exemplars(s, cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
+        } else if constexpr (std::is_same_v<Series, gauge_series>) {
+            v.gauge_sample(s, s.read());
+        } else {
+            exemplar_scratch_.resize(1);
+            if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
+                v.counter_sample_with_exemplar(s, s.read(), &exemplar_scratch_[0]);
+            else
+                v.counter_sample(s, s.read());
+        }
+    }
+
+    typename Series::params params_;
+    reader_gate gate_;
+    mutex render_mu_;  // one render at a time: the scratch below is the render's
+    mutable mutex mu_;
+    series_table<Series> table_;
+    pod_vector<Series*> order_;  // creation order: the render order
+    pod_vector<Series*> retired_;
+    pod_vector<void*> retired_tables_;  // outgrown series_table<Series> tables
+    pod_vector<Series*> render_list_;   // reused by every render: no allocation once warm
+    pod_vector<std::uint64_t> scratch_;
+    scratch_array<exemplar> exemplar_scratch_;
+    pod_vector<const exemplar*> exemplar_ptrs_;
+};
+
+}  // namespace detail
+
+/// A metric family: every series of one metric. `Series` is the metric kind; `Labels` the label
+/// names, fixed at compile time (labels<...>) or given at registration (dynamic_labels). All but
+/// the checks of label values is detail::family_impl<Series>, shared by every label set.
+template <class Series, label_set Labels>
+class metric_family final : private detail::label_name_store<Labels>, public detail::family_impl<Series> {
+    using impl = detail::family_impl<Series>;
+    using store = detail::label_name_store<Labels>;
+    static constexpr bool dynamic = store::dynamic;
+
+public:
+    using typename impl::handle;
+    using typename impl::scoped;
+
     metric_family(string_ref name, string_ref help, typename Series::params params)
         requires(!dynamic)
-        : family_base(name, help, Series::type, store::label_name_span()),
-          params_(static_cast<typename Series::params&&>(params)) {}
+        : impl(name, help, store::label_name_span(), static_cast<typename Series::params&&>(params)) {}
     /// A dynamic_labels family: `names` checked (invalid_argument_error), none of `reserved`.
     metric_family(string_ref name, string_ref help, typename Series::params params, span<const string_ref> names,
                   span<const string_ref> reserved = {})
         requires(dynamic)
         : store(name, names, reserved),
-          family_base(name, help, Series::type, store::label_name_span()),
-          params_(static_cast<typename Series::params&&>(params)) {}
-
-    ~metric_family() override {
-        // Nothing else can use the family now; releasing may free series (and their slots).
-        for (Series* s : order_) s->release();
-        for (Series* s : retired_) s->release();
-        for (void* t : retired_tables_) detail::series_table<Series>::destroy(t);
-    }
+          impl(name, help, store::label_name_span(), static_cast<typename Series::params&&>(params)) {}
 
     /// A handle to the series with these label values, created (at zero) if it does not exist.
     /// Exactly one value per label, in declaration order; anything convertible to string_view.
@@ -462,8 +709,7 @@ public:
     handle with(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<sizeof...(V)> key(values...);
-        detail::read_section section(gate_);
-        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+        return this->handle_for(key.key());
     }
 
     /// A scoped reference to the series with these label values (see `scoped`); the fastest way
@@ -472,7 +718,7 @@ public:
     scoped labels(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<sizeof...(V)> key(values...);
-        return scoped(*this, key.key());
+        return this->scoped_for(key.key());
     }
 
     /// with() by named values: `with(vitals::label<"status">("200"), vitals::label<"method">("GET"))`.
@@ -482,8 +728,7 @@ public:
     handle with(const named_label_value<Given>&... values) {
         check_names<Given...>();
         detail::normalized_values<sizeof...(Given)> key(static_cast<Labels*>(nullptr), values...);
-        detail::read_section section(gate_);
-        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+        return this->handle_for(key.key());
     }
 
     /// labels() by named values (see with()); as fast as the positional form.
@@ -492,7 +737,7 @@ public:
     scoped labels(const named_label_value<Given>&... values) {
         check_names<Given...>();
         detail::normalized_values<sizeof...(Given)> key(static_cast<Labels*>(nullptr), values...);
-        return scoped(*this, key.key());
+        return this->scoped_for(key.key());
     }
 
     /// with() for a dynamic_labels family, the values in a list whose length is known only at run
@@ -500,26 +745,25 @@ public:
     handle with(span<const string_ref> values)
         requires(dynamic)
     {
-        store::check_value_count(values.size(), name());
+        store::check_value_count(values.size(), this->name());
         detail::runtime_values key(values);
-        detail::read_section section(gate_);
-        return handle(detail::series_ptr<Series>(find_or_create(key.key())));
+        return this->handle_for(key.key());
     }
     /// labels() for a dynamic_labels family, the values in a run-time list (see with()).
     scoped labels(span<const string_ref> values)
         requires(dynamic)
     {
-        store::check_value_count(values.size(), name());
+        store::check_value_count(values.size(), this->name());
         detail::runtime_values key(values);
-        return scoped(*this, key.key());
+        return this->scoped_for(key.key());
     }
     /// remove() for a dynamic_labels family, the values in a run-time list.
     bool remove(span<const string_ref> values)
         requires(dynamic)
     {
-        store::check_value_count(values.size(), name());
+        store::check_value_count(values.size(), this->name());
         detail::runtime_values key(values);
-        return remove_key(key.key());
+        return this->remove_key(key.key());
     }
     /// The list forms above for any range of strings (a std::vector<std::string>, say).
     template <class Range>
@@ -547,112 +791,41 @@ public:
     bool remove(const V&... values) {
         check_arity<sizeof...(V)>();
         detail::normalized_values<sizeof...(V)> key(values...);
-        return remove_key(key.key());
+        return this->remove_key(key.key());
     }
 
-private:
-    bool remove_key(const detail::label_key& key) {
-        {
-            detail::lock_guard lock(mu_);
-            Series* s = table_.find(key);
-            if (!s) return false;
-            table_.erase(s);
-            order_.remove(s);
-            retired_.push_back(s);
-        }
-        reclaim();
-        return true;
+    /// Info families: adds the series with these label values (nothing happens if it exists).
+    template <class... V>
+        requires(Series::type == metric_type::info)
+    void set(const V&... values) {
+        (void)labels(values...);
+    }
+    /// Info families: replaces every series with the one with these label values (information
+    /// that changes, such as a reloaded configuration's hash).
+    template <class... V>
+        requires(Series::type == metric_type::info)
+    void replace(const V&... values) {
+        this->clear();
+        set(values...);
     }
 
-public:
-    /// Removes every series.
-    void clear() {
-        {
-            detail::lock_guard lock(mu_);
-            for (Series* s : order_) table_.erase(s);
-            retired_.append(order_.data(), order_.size());
-            order_.clear();
-        }
-        reclaim();
-    }
-
-    [[nodiscard]] std::size_t size() const override {
-        detail::lock_guard lock(mu_);
-        return order_.size();
-    }
-
-    /// The family's parameters (histogram buckets; empty for counters and gauges).
-    [[nodiscard]] const typename Series::params& params() const noexcept { return params_; }
-
-    void collect(sample_visitor& v) override {
-        reclaim();
-        detail::lock_guard render(render_mu_);
-        // The list is copied and the lock let go at once: creating and removing series never
-        // waits for a render. The read section keeps every copied series alive until the end.
-        detail::read_section section(gate_);
-        {
-            detail::lock_guard lock(mu_);
-            render_list_.clear();
-            render_list_.append(order_.data(), order_.size());
-        }
-        if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
-            v.begin_family(header(params_.layout.get()));
-        else
-            v.begin_family(header());
-        for (Series* s : render_list_) emit(v, *s);
-        v.end_family();
+    /// Stateset families: the states, in declaration order.
+    [[nodiscard]] auto states() const noexcept
+        requires(Series::type == metric_type::stateset)
+    {
+        return this->params().states->names();
     }
 
     [[nodiscard]] bool same_definition(const family_base& other) const override {
+        // The registry hands out an existing family as the requested type: same type first.
         const auto* o = dynamic_cast<const metric_family*>(&other);
-        return o && o->help() == help() && o->params_ == params_ && detail::same_names(label_names(), o->label_names());
-    }
-
-    [[nodiscard]] string_ref kind() const noexcept override {
-        if constexpr (requires { Series::kind_name; })
-            return Series::kind_name;
-        else
-            return family_base::kind();
-    }
-
-    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
-        text_buffer d = common_difference(other);
-        if (!d.empty()) return d;
-        const auto* o = dynamic_cast<const metric_family*>(&other);
-        if (!o) return detail::definition_field("definition", kind(), other.kind());
-        if constexpr (requires { params_.difference(o->params_); })
-            if (!(params_ == o->params_)) return params_.difference(o->params_);
-        return {};
-    }
-
-    void fork_prepare() noexcept override {
-        render_mu_.lock();
-        mu_.lock();
-        gate_.fork_lock().lock();
-        for (Series* s : order_) s->fork_prepare();
-        for (Series* s : retired_) s->fork_prepare();
-    }
-    void fork_parent() noexcept override {
-        for (Series* s : retired_) s->fork_parent();
-        for (Series* s : order_) s->fork_parent();
-        gate_.fork_lock().unlock();
-        mu_.unlock();
-        render_mu_.unlock();
-    }
-    void fork_child() noexcept override {
-        for (Series* s : retired_) s->fork_child();
-        for (Series* s : order_) s->fork_child();
-        gate_.reset_in_child();
-        mu_.reset_after_fork();
-        render_mu_.reset_after_fork();
+        return o && this->same_parts(*o);
     }
 
 private:
-    span<const string_ref> names_span() const noexcept { return store::label_name_span(); }
-
     template <std::size_t Given>
     void check_arity() const {
-        store::template check_values<Given>(name());
+        store::template check_values<Given>(this->name());
     }
     template <fixed_string... Given>
     static constexpr void check_names() {
@@ -668,130 +841,6 @@ private:
                           "vitals: wrong number of label values: name every label of the family once");
         }
     }
-
-    // Never null: GCC would otherwise see a null path through series_ptr's check and warn about
-    // the updates that follow it.
-    [[gnu::returns_nonnull]] Series* find_or_create(const detail::label_key& k) {
-        if (Series* s = table_.find(k)) [[likely]]
-            return s;
-        return create(k);
-    }
-
-    // A series is built before the family lock is taken, and dropped after it is let go when
-    // another thread won the race: building and dropping take the cell pool's lock, which is
-    // never taken inside a family's (the order fork() relies on, detail/fork_hooks.hpp).
-    [[gnu::noinline, gnu::returns_nonnull]] Series* create(const detail::label_key& k) {
-        detail::pod_vector<string_ref> overflow_values;
-        for (std::size_t i = 0; i < store::label_count(); ++i) overflow_values.push_back(overflow_label_value);
-        const span<const string_ref> overflow_view{overflow_values.data(), overflow_values.size()};
-        const detail::label_key overflow{overflow_view, detail::hash_values(overflow_view)};
-        Series* fresh = nullptr;
-        bool fresh_is_overflow = false, counted = false;
-        struct drop {
-            Series*& s;
-            ~drop() {
-                if (s) s->release();
-            }
-        } dropper{fresh};
-        for (;;) {
-            bool want_overflow = false;
-            {
-                detail::lock_guard lock(mu_);
-                if (Series* s = table_.find(k)) return s;
-                if (order_.size() >= series_limit()) [[unlikely]] {
-                    if (!counted) count_rejection();
-                    counted = true;
-                    if (Series* s = table_.find(overflow)) return s;
-                    want_overflow = true;
-                }
-                if (fresh && fresh_is_overflow == want_overflow) {
-                    insert_locked(fresh);
-                    Series* s = fresh;
-                    fresh = nullptr;
-                    return s;
-                }
-            }
-            if (fresh) fresh->release();
-            fresh = nullptr;
-            fresh = new Series(params_, names_span(), want_overflow ? overflow : k);
-            fresh_is_overflow = want_overflow;
-        }
-    }
-
-    void insert_locked(Series* s) {
-        // Room for the push_backs below, so that nothing throws once the series is in the table;
-        // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
-        if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
-        // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
-        // it from under a lock-free reader.
-        retired_tables_.reserve(retired_tables_.size() + 1);
-        void* old = table_.insert(s);
-        order_.push_back(s);
-        if (old) retired_tables_.push_back(old);
-    }
-
-    // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
-    // Runs without the family mutex: a lookup that is waiting for the mutex (to create a series)
-    // sits inside its read section, and the grace period must be able to see it leave.
-    void reclaim() {
-        detail::pod_vector<Series*> series;
-        detail::pod_vector<void*> tables;
-        {
-            detail::lock_guard lock(mu_);
-            if (retired_.empty() && retired_tables_.empty()) return;
-            series.swap(retired_);
-            tables.swap(retired_tables_);
-        }
-        if (gate_.synchronize()) {
-            for (Series* s : series) s->release();
-            for (void* t : tables) detail::series_table<Series>::destroy(t);
-            return;
-        }
-        detail::lock_guard lock(mu_);  // not yet: keep them for the next attempt
-        try {
-            retired_.append(series.data(), series.size());
-            retired_tables_.append(tables.data(), tables.size());
-        } catch (...) {
-            // Out of memory: what could not be kept is leaked, never freed under a reader.
-        }
-    }
-
-    void emit(sample_visitor& v, Series& s) {
-        if constexpr (requires { s.emit_locked(v); }) {  // kinds that know their own visitor call
-            s.emit_locked(v);
-        } else if constexpr (std::is_same_v<Series, detail::histogram_series>) {
-            scratch_.resize(s.bucket_count());
-            const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
-            const double sum = s.read(cumulative);
-            if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
-            exemplar_scratch_.resize(s.bucket_count());
-            exemplar_ptrs_.assign(s.bucket_count(), nullptr);
-            for (std::size_t i = 0; i < s.bucket_count(); ++i)
-                if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
-            v.histogram_sample_with_exemplars(s, cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
-        } else if constexpr (std::is_same_v<Series, detail::gauge_series>) {
-            v.gauge_sample(s, s.read());
-        } else {
-            exemplar_scratch_.resize(1);
-            if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
-                v.counter_sample_with_exemplar(s, s.read(), &exemplar_scratch_[0]);
-            else
-                v.counter_sample(s, s.read());
-        }
-    }
-
-    typename Series::params params_;
-    detail::reader_gate gate_;
-    detail::mutex render_mu_;  // one render at a time: the scratch below is the render's
-    mutable detail::mutex mu_;
-    detail::series_table<Series> table_;
-    detail::pod_vector<Series*> order_;  // creation order: the render order
-    detail::pod_vector<Series*> retired_;
-    detail::pod_vector<void*> retired_tables_;  // outgrown series_table<Series> tables
-    detail::pod_vector<Series*> render_list_;   // reused by every render: no allocation once warm
-    detail::pod_vector<std::uint64_t> scratch_;
-    detail::scratch_array<exemplar> exemplar_scratch_;
-    detail::pod_vector<const exemplar*> exemplar_ptrs_;
 };
 
 }  // namespace vitals

@@ -13,6 +13,7 @@
 #include "../detail/math.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/percpu.hpp"
+#include "handle.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -48,6 +49,9 @@ private:
 /// The operations of a gauge, shared by the owning handle and the scoped reference.
 template <class Derived>
 class gauge_operations {
+protected:
+    using series_type = detail::gauge_series;  // the series basic_handle owns
+
 public:
     /// Sets the value.
     void set(double v) const { series().set(v); }
@@ -64,21 +68,10 @@ private:
     detail::gauge_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
 };
 
-/// A handle to one gauge series; see `counter` for what handles guarantee.
-class gauge : public gauge_operations<gauge> {
-public:
-    explicit gauge(detail::series_ptr<detail::gauge_series> p) noexcept
-        : p_(static_cast<detail::series_ptr<detail::gauge_series>&&>(p)) {}
-
-private:
-    friend class gauge_operations<gauge>;
-    detail::gauge_series& series_ref() const noexcept { return *p_.get(); }
-    detail::series_ptr<detail::gauge_series> p_;
-};
+/// A handle to one gauge series (see basic_handle for what handles guarantee).
+using gauge = basic_handle<gauge_operations>;
 
 namespace detail {
-template <class Series>
-struct series_traits;
 template <>
 struct series_traits<gauge_series> {
     using handle = gauge;

@@ -19,6 +19,7 @@
 #include "../base/string_ref.hpp"
 #include "../base/text_buffer.hpp"
 #include "definition_difference.hpp"
+#include "handle.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -277,6 +278,9 @@ struct histogram_snapshot {
 /// The operations of a histogram, shared by the owning handle and the scoped reference.
 template <class Derived>
 class histogram_operations {
+protected:
+    using series_type = detail::histogram_series;  // the series basic_handle owns
+
 public:
     /// Records one observation; NaN is refused (false). +Inf and -Inf are counted in the +Inf and
     /// first bucket respectively and make the sum infinite, as in the Go client.
@@ -304,21 +308,10 @@ private:
     detail::histogram_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
 };
 
-/// A handle to one histogram series; see `counter` for what handles guarantee.
-class histogram : public histogram_operations<histogram> {
-public:
-    explicit histogram(detail::series_ptr<detail::histogram_series> p) noexcept
-        : p_(static_cast<detail::series_ptr<detail::histogram_series>&&>(p)) {}
-
-private:
-    friend class histogram_operations<histogram>;
-    detail::histogram_series& series_ref() const noexcept { return *p_.get(); }
-    detail::series_ptr<detail::histogram_series> p_;
-};
+/// A handle to one histogram series (see basic_handle for what handles guarantee).
+using histogram = basic_handle<histogram_operations>;
 
 namespace detail {
-template <class Series>
-struct series_traits;
 template <>
 struct series_traits<histogram_series> {
     using handle = histogram;

@@ -48,6 +48,20 @@ struct fixed_string {
     return true;
 }
 
+/// A compile-time name that is a valid metric name: `static_assert(vitals::metric_name<"up">)`.
+template <fixed_string Name>
+concept metric_name = is_valid_metric_name(Name.view());
+
+namespace detail {
+/// `Name` as the registry takes it, with the one readable error every compile-time
+/// registration gives for an invalid name.
+template <fixed_string Name>
+consteval string_ref checked_metric_name() noexcept {
+    static_assert(metric_name<Name>, "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+    return Name.view();
+}
+}  // namespace detail
+
 /// Throws invalid_argument_error unless `name` is a valid metric name.
 inline void check_metric_name(string_ref name) {
     if (!is_valid_metric_name(name))

@@ -43,6 +43,7 @@
 #include "family.hpp"
 #include "histogram.hpp"
 #include "names.hpp"
+#include "handle.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -631,6 +632,9 @@ private:
 /// The operations of a native histogram, shared by the owning handle and the scoped reference.
 template <class Derived>
 class native_histogram_operations {
+protected:
+    using series_type = detail::native_histogram_series;  // the series basic_handle owns
+
 public:
     /// Records one observation; NaN is refused (false).
     bool observe(double v) const { return series().observe(v); }
@@ -652,20 +656,10 @@ private:
     detail::native_histogram_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
 };
 
-/// A handle to one native histogram series; see `counter` for what handles guarantee.
-class native_histogram : public native_histogram_operations<native_histogram> {
-public:
-    explicit native_histogram(detail::series_ptr<detail::native_histogram_series> p) noexcept : p_(std::move(p)) {}
-
-private:
-    friend class native_histogram_operations<native_histogram>;
-    detail::native_histogram_series& series_ref() const noexcept { return *p_.get(); }
-    detail::series_ptr<detail::native_histogram_series> p_;
-};
+/// A handle to one native histogram series (see basic_handle for what handles guarantee).
+using native_histogram = basic_handle<native_histogram_operations>;
 
 namespace detail {
-template <class Series>
-struct series_traits;
 template <>
 struct series_traits<native_histogram_series> {
     using handle = native_histogram;

@@ -28,11 +28,9 @@ namespace vitals {
 namespace detail {
 class summary_series;
 class native_histogram_series;
+class info_series;
+class stateset_series;
 }  // namespace detail
-template <label_set Labels>
-class info_family;
-template <label_set Labels>
-class stateset_family;
 
 /// The quantiles a summary reports unless told otherwise: median, 90th and 99th percentile.
 inline constexpr double default_quantiles[] = {0.5, 0.9, 0.99};
@@ -167,9 +165,7 @@ public:
     /// with labels a reference to the family. The name is checked at compile time.
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) counter(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        return counter<Labels>(Name.view(), help);
+        return counter<Labels>(detail::checked_metric_name<Name>(), help);
     }
     /// Registers (or finds) a counter family whose name is known only at run time (checked,
     /// invalid_argument_error when bad).
@@ -193,9 +189,7 @@ public:
     /// Registers (or finds) a gauge family; see counter().
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) gauge(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        return gauge<Labels>(Name.view(), help);
+        return gauge<Labels>(detail::checked_metric_name<Name>(), help);
     }
     /// Registers (or finds) a gauge family with a run-time name.
     template <label_set Labels = labels<>>
@@ -215,9 +209,7 @@ public:
     /// `le` cannot be a label (compile error); bad buckets throw invalid_argument_error.
     template <fixed_string Name, label_set Labels = labels<>>
     decltype(auto) histogram(string_ref help, span<const double> buckets = default_buckets) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        return histogram<Labels>(Name.view(), help, buckets);
+        return histogram<Labels>(detail::checked_metric_name<Name>(), help, buckets);
     }
     /// Registers (or finds) a histogram family with a run-time name.
     template <label_set Labels = labels<>>
@@ -244,16 +236,12 @@ public:
     /// `family.set(fn, label values...)`.
     template <fixed_string Name, label_set Labels = labels<>>
     callback_family<metric_type::gauge, Labels>& callback_gauge(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        return add<callback_family<metric_type::gauge, Labels>>(Name.view(), help);
+        return add<callback_family<metric_type::gauge, Labels>>(detail::checked_metric_name<Name>(), help);
     }
     /// Registers (or finds) a counter whose values are computed at render time.
     template <fixed_string Name, label_set Labels = labels<>>
     callback_family<metric_type::counter, Labels>& callback_counter(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-        return add<callback_family<metric_type::counter, Labels>>(Name.view(), help);
+        return add<callback_family<metric_type::counter, Labels>>(detail::checked_metric_name<Name>(), help);
     }
 
     /// Registers (or finds) a callback gauge with a run-time name (checked, invalid_argument_error).
@@ -290,11 +278,10 @@ public:
     /// Needs <vitals/core/native_histogram.hpp>.
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::native_histogram_series>
     decltype(auto) native_histogram(string_ref help, typename Series::options_type options = {}) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         return unwrap<Labels>(add<metric_family<Series, Labels>>(
-            Name.view(), help, Series::make_params(static_cast<typename Series::options_type&&>(options))));
+            detail::checked_metric_name<Name>(), help,
+            Series::make_params(static_cast<typename Series::options_type&&>(options))));
     }
 
     /// Registers (or finds) a native histogram family with a run-time name (checked).
@@ -322,12 +309,10 @@ public:
     template <fixed_string Name, label_set Labels = labels<>, class Series = detail::summary_series>
     decltype(auto) summary(string_ref help, span<const double> quantiles = default_quantiles,
                            typename Series::options_type options = {}) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
         static_assert(!Labels::contains("quantile"),
                       "vitals: 'quantile' is reserved for summary quantiles and cannot be a label");
-        return unwrap<Labels>(
-            add<metric_family<Series, Labels>>(Name.view(), help, Series::make_params(quantiles, options)));
+        return unwrap<Labels>(add<metric_family<Series, Labels>>(detail::checked_metric_name<Name>(), help,
+                                                                 Series::make_params(quantiles, options)));
     }
 
     /// Registers (or finds) a summary family with a run-time name (checked).
@@ -353,55 +338,57 @@ public:
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
     /// family without it). Add series with `family.set(label values...)`. Needs
     /// <vitals/core/info.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>>
-    info_family<Labels>& info(string_ref help) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::info_series>
+    metric_family<Series, Labels>& info(string_ref help) {
         static_assert(Name.view().ends_with("_info") && Name.view().size() > 5,
                       "vitals: an info metric's name must end in '_info'");
-        return add<info_family<Labels>>(Name.view(), help);
+        return add<metric_family<Series, Labels>>(detail::checked_metric_name<Name>(), help, typename Series::params{});
     }
 
     /// Registers (or finds) an info family with a run-time name (checked; it must end in `_info`).
-    template <label_set Labels = labels<>>
+    template <label_set Labels = labels<>, class Series = detail::info_series>
         requires(!detail::is_dynamic_labels<Labels>)
-    info_family<Labels>& info(string_ref name, string_ref help) {
+    metric_family<Series, Labels>& info(string_ref name, string_ref help) {
         check_info_name(name);
-        return add<info_family<Labels>>(name, help);
+        return add<metric_family<Series, Labels>>(name, help, typename Series::params{});
     }
     /// Registers (or finds) an info family with run-time label names (see counter()).
-    template <class Family = info_family<dynamic_labels>>
-    Family& info(string_ref name, string_ref help, const label_names& names) {
+    template <class Series = detail::info_series>
+    metric_family<Series, dynamic_labels>& info(string_ref name, string_ref help, const label_names& names) {
         check_info_name(name);
-        return add<Family>(name, help, names.view());
+        return add<metric_family<Series, dynamic_labels>>(name, help, typename Series::params{}, names.view());
     }
 
     /// Registers (or finds) a stateset family with the given states; the family's name is also
     /// the label that names a state, so it must be a valid label name distinct from the labels.
-    /// Needs <vitals/core/stateset.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>>
-    stateset_family<Labels>& stateset(string_ref help, span<const string_ref> states) {
-        static_assert(is_valid_metric_name(Name.view()),
-                      "vitals: invalid metric name: must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+    /// States are 1 to 64 distinct non-empty strings without `\`, `"` or line feeds
+    /// (invalid_argument_error otherwise). Needs <vitals/core/stateset.hpp>.
+    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::stateset_series>
+    metric_family<Series, Labels>& stateset(string_ref help, span<const string_ref> states) {
         static_assert(
             is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
             "vitals: a stateset's name is its state label: it must be a valid label name and not one of its labels");
-        return add<stateset_family<Labels>>(Name.view(), help, states);
+        constexpr string_ref name = detail::checked_metric_name<Name>();
+        return add<metric_family<Series, Labels>>(name, help, Series::make_params(name, states));
     }
     /// Registers (or finds) a stateset family with a run-time name, which must also be a valid
     /// label name (it is the state label), distinct from the labels (invalid_argument_error).
-    template <label_set Labels = labels<>>
+    template <label_set Labels = labels<>, class Series = detail::stateset_series>
         requires(!detail::is_dynamic_labels<Labels>)
-    stateset_family<Labels>& stateset(string_ref name, string_ref help, const label_names& states) {
+    metric_family<Series, Labels>& stateset(string_ref name, string_ref help, const label_names& states) {
+        check_metric_name(name);
         if (!is_valid_label_name(name) || detail::labels_contain<Labels>(name))
             throw invalid_argument_error("vitals: a stateset's name is its state label: '", name,
                                          "' must be a valid label name and not one of its labels");
-        return add<stateset_family<Labels>>(name, help, states.view());
+        return add<metric_family<Series, Labels>>(name, help, Series::make_params(name, states.view()));
     }
     /// Registers (or finds) a stateset family with a run-time name and run-time label names.
-    template <class Family = stateset_family<dynamic_labels>>
-    Family& stateset(string_ref name, string_ref help, const label_names& states, const label_names& names) {
-        return add<Family>(name, help, states.view(), names.view());
+    template <class Series = detail::stateset_series>
+    metric_family<Series, dynamic_labels>& stateset(string_ref name, string_ref help, const label_names& states,
+                                                    const label_names& names) {
+        check_metric_name(name);
+        return add<metric_family<Series, dynamic_labels>>(name, help, Series::make_params(name, states.view()),
+                                                          names.view(), span<const string_ref>(&name, 1));
     }
 
     /// The same, with the states in any range of strings (a std::vector<std::string>, say).
@@ -410,7 +397,7 @@ public:
             string_ref(*r.begin());
             r.begin() != r.end();
         }
-    stateset_family<Labels>& stateset(string_ref help, const Range& states) {
+    decltype(auto) stateset(string_ref help, const Range& states) {
         detail::pod_vector<string_ref> views;
         for (const auto& s : states) views.push_back(string_ref(s));
         return stateset<Name, Labels>(help, span<const string_ref>{views.data(), views.size()});
@@ -424,37 +411,9 @@ public:
     auto& add_family(Owner f) {
         using Family = std::remove_reference_t<decltype(*f.get())>;
         static_assert(std::is_base_of_v<family_base, Family>, "vitals: add_family takes an owner of a family");
-        check_metric_name(f->name());
-        // Names the registry renders itself: a family of the same name would be rendered twice.
-        const detail::sample_name_set mine(*f);
-        for (int i = 0; i < mine.count; ++i) {
-            using detail::sample_name;
-            constexpr string_ref rejections = detail::series_limit_rejections_name;
-            constexpr string_ref conflicts = detail::conflicting_definitions_name;
-            if (mine.names[i] == sample_name{rejections, {}} ||
-                mine.names[i] == sample_name{rejections.substr(0, rejections.size() - 6), {}})
-                throw registration_error("vitals: metric '", f->name(), "' would expose '", rejections,
-                                         "', which the registry renders itself (series limit rejections)");
-            if (mine.names[i] == sample_name{conflicts, {}})
-                throw registration_error("vitals: metric '", f->name(), "' would expose '", conflicts,
-                                         "', which a registry_set renders itself (definitions left out)");
-        }
-        detail::lock_guard lock(mu_);
-        for (auto& existing : families_) {
-            if (existing->name() != f->name()) continue;
-            if (existing->same_definition(*f)) return static_cast<Family&>(*existing);
-            throw registration_error("vitals: metric '", f->name(), "' is already registered differently: ",
-                                     existing->definition_difference(*f).view());
-        }
-        for (family_base* existing : families_)
-            if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))
-                throw registration_error("vitals: metric '", f->name(), "' would expose '", clash->base, clash->suffix,
-                                         "', which '", existing->name(), "' already exposes");
-        f->apply_const_labels(const_labels_.pairs());
-        f->set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
-        families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
-        families_.push_back(f.release());
-        return static_cast<Family&>(*families_.back());
+        family_base& registered = adopt(*f.get());
+        if (&registered == f.get()) (void)f.release();  // the registry owns it now
+        return static_cast<Family&>(registered);
     }
 
     /// Calls f.collect(v) for every family, in registration order. When any family has turned
@@ -524,6 +483,42 @@ public:
     }
 
 private:
+    // add_family's work, the same for every family type: returns the family registered under
+    // f's name when it is defined alike, else takes `f` (the caller lets go of it) and returns it.
+    family_base& adopt(family_base& f) {
+        check_metric_name(f.name());
+        // Names the registry renders itself: a family of the same name would be rendered twice.
+        const detail::sample_name_set mine(f);
+        for (int i = 0; i < mine.count; ++i) {
+            using detail::sample_name;
+            constexpr string_ref rejections = detail::series_limit_rejections_name;
+            constexpr string_ref conflicts = detail::conflicting_definitions_name;
+            if (mine.names[i] == sample_name{rejections, {}} ||
+                mine.names[i] == sample_name{rejections.substr(0, rejections.size() - 6), {}})
+                throw registration_error("vitals: metric '", f.name(), "' would expose '", rejections,
+                                         "', which the registry renders itself (series limit rejections)");
+            if (mine.names[i] == sample_name{conflicts, {}})
+                throw registration_error("vitals: metric '", f.name(), "' would expose '", conflicts,
+                                         "', which a registry_set renders itself (definitions left out)");
+        }
+        detail::lock_guard lock(mu_);
+        for (auto& existing : families_) {
+            if (existing->name() != f.name()) continue;
+            if (existing->same_definition(f)) return *existing;
+            throw registration_error("vitals: metric '", f.name(), "' is already registered differently: ",
+                                     existing->definition_difference(f).view());
+        }
+        for (family_base* existing : families_)
+            if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))
+                throw registration_error("vitals: metric '", f.name(), "' would expose '", clash->base, clash->suffix,
+                                         "', which '", existing->name(), "' already exposes");
+        f.apply_const_labels(const_labels_.pairs());
+        f.set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
+        families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
+        families_.push_back(&f);
+        return f;
+    }
+
     template <class Family, class... Args>
     Family& add(string_ref name, string_ref help, Args&&... args) {
         check_metric_name(name);

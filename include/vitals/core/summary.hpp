@@ -36,6 +36,7 @@
 #include "../detail/striped.hpp"
 #include "family.hpp"
 #include "names.hpp"
+#include "handle.hpp"
 #include "series.hpp"
 
 namespace vitals {
@@ -314,6 +315,9 @@ private:
 /// The operations of a summary, shared by the owning handle and the scoped reference.
 template <class Derived>
 class summary_operations {
+protected:
+    using series_type = detail::summary_series;  // the series basic_handle owns
+
 public:
     /// Records one observation; NaN is refused (false).
     bool observe(double v) const { return series().observe(v); }
@@ -359,20 +363,10 @@ private:
     detail::summary_series& series() const { return static_cast<const Derived*>(this)->series_ref(); }
 };
 
-/// A handle to one summary series; see `counter` for what handles guarantee.
-class summary : public summary_operations<summary> {
-public:
-    explicit summary(detail::series_ptr<detail::summary_series> p) noexcept : p_(std::move(p)) {}
-
-private:
-    friend class summary_operations<summary>;
-    detail::summary_series& series_ref() const noexcept { return *p_.get(); }
-    detail::series_ptr<detail::summary_series> p_;
-};
+/// A handle to one summary series (see basic_handle for what handles guarantee).
+using summary = basic_handle<summary_operations>;
 
 namespace detail {
-template <class Series>
-struct series_traits;
 template <>
 struct series_traits<summary_series> {
     using handle = summary;
