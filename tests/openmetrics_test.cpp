@@ -187,7 +187,7 @@ TEST(OpenMetrics, CounterFamilyNameClashIsRefused) {
 }
 
 TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
-    // Families will pass exemplars later; the writer already renders them.
+    // The writer on its own, given exemplars for a counter and for buckets.
     const string_ref names[] = {"route"};
     const string_ref values[] = {"/a"};
     detail::series_base s(names, {values, detail::hash_values(values)});
@@ -201,7 +201,7 @@ TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
     h.type = metric_type::counter;
     h.label_names = fam_names;
     w.begin_family(h);
-    w.counter_sample_with_exemplar(s, counter_value{0, 4, 0}, &ex);
+    w.counter_sample(s.view(), counter_value{0, 4, 0}, &ex);
     w.end_family();
     const double bounds[] = {1, 10};
     histogram_layout layout(bounds);
@@ -211,7 +211,7 @@ TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
     w.begin_family(h);
     const std::uint64_t cum[] = {1, 2, 2};
     const exemplar* per_bucket[] = {&ex, &ex2, nullptr};
-    w.histogram_sample_with_exemplars(s, cum, 7.5, per_bucket);
+    w.histogram_sample(s.view(), cum, 7.5, per_bucket);
     w.end_family();
     w.finish();
     EXPECT_EQ(out,
@@ -225,25 +225,6 @@ TEST(OpenMetrics, ExemplarsOnCountersAndBuckets) {
               "lat_seconds_sum{route=\"/a\"} 7.5\n"
               "# EOF\n");
     expect_parses(out);
-}
-
-TEST(OpenMetrics, OldVisitorsStillWork) {
-    // A visitor that only knows the original three kinds compiles and sees what it can.
-    struct counting : sample_visitor {
-        int gauges = 0, families = 0;
-        void begin_family(const family_header&) override { ++families; }
-        void counter_sample(const detail::series_base&, const counter_value&) override {}
-        void gauge_sample(const detail::series_base&, double) override { ++gauges; }
-        void histogram_sample(const detail::series_base&, vitals::span<const std::uint64_t>, double) override {}
-        void end_family() override {}
-    };
-    registry r;
-    r.info<"x_info">("X.").set();
-    r.stateset<"st">("S.", {"a", "b"}).labels().set("a", true);
-    counting v;
-    r.collect(v);
-    EXPECT_EQ(v.families, 2);
-    EXPECT_EQ(v.gauges, 3);
 }
 
 // `le` and `quantile` are canonical numbers (OpenMetrics 1.0, "Considerations: Canonical Numbers"):

@@ -131,7 +131,7 @@ TEST(Protobuf, ExemplarsWhenPresent) {
     h.type = metric_type::counter;
     h.label_names = names;
     w.begin_family(h);
-    w.counter_sample_with_exemplar(s, counter_value{0, 4, 0}, &ex);
+    w.counter_sample(s.view(), counter_value{0, 4, 0}, &ex);
     w.end_family();
     const auto fams = pb::decode_families(out);
     const auto e = pb::decode(pb::one(fams[0].metrics[0].body, 2).bytes);

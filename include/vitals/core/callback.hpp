@@ -129,15 +129,15 @@ public:
                 x = detail::quiet_nan;
             }
             if constexpr (Type == metric_type::gauge) {
-                v.gauge_sample(*s, x);
+                v.gauge_sample(s->view(), x);
             } else if (!(x >= 0)) {
                 // Not a counter value (negative, or NaN from a failed callback): this
                 // scrape goes without the sample rather than giving consumers one they reject.
                 dropped_.fetch_add(1, detail::memory_order_relaxed);
             } else if (x < 18446744073709551616.0 && x == detail::floor_of(x)) {
-                v.counter_sample(*s, counter_value{0, static_cast<std::uint64_t>(x), 0});
+                v.counter_sample(s->view(), counter_value{0, static_cast<std::uint64_t>(x), 0}, nullptr);
             } else {
-                v.counter_sample(*s, counter_value{0, 0, x});
+                v.counter_sample(s->view(), counter_value{0, 0, x}, nullptr);
             }
         }
         v.end_family();

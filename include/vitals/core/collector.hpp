@@ -301,13 +301,14 @@ inline void collector_output::counter(string_ref name, const label_values& value
     const detail::series_base* s = f_.series_for(name, metric_type::counter, values);
     if (!s) return;
     if (value < 18446744073709551616.0 && value == detail::floor_of(value))
-        v_.counter_sample(*s, counter_value{0, static_cast<std::uint64_t>(value), 0});
+        v_.counter_sample(s->view(), counter_value{0, static_cast<std::uint64_t>(value), 0}, nullptr);
     else
-        v_.counter_sample(*s, counter_value{0, 0, value});
+        v_.counter_sample(s->view(), counter_value{0, 0, value}, nullptr);
 }
 
 inline void collector_output::gauge(string_ref name, const label_values& values, double value) {
-    if (const detail::series_base* s = f_.series_for(name, metric_type::gauge, values)) v_.gauge_sample(*s, value);
+    if (const detail::series_base* s = f_.series_for(name, metric_type::gauge, values))
+        v_.gauge_sample(s->view(), value);
 }
 
 inline void collector_output::histogram(string_ref name, const label_values& values,
@@ -317,7 +318,7 @@ inline void collector_output::histogram(string_ref name, const label_values& val
     for (std::size_t i = 1; ok && i < cumulative.size(); ++i) ok = cumulative[i - 1] <= cumulative[i];
     if (!ok || detail::is_nan(sum)) return f_.drop();
     if (const detail::series_base* s = f_.series_for(name, metric_type::histogram, values))
-        v_.histogram_sample(*s, cumulative, sum);
+        v_.histogram_sample(s->view(), cumulative, sum, {});
 }
 
 inline void collector_output::summary(string_ref name, const label_values& values, span<const quantile_value> quantiles,
@@ -329,11 +330,11 @@ inline void collector_output::summary(string_ref name, const label_values& value
              (i == 0 || quantiles[i - 1].quantile < quantiles[i].quantile);
     if (!ok) return f_.drop();
     if (const detail::series_base* s = f_.series_for(name, metric_type::summary, values))
-        v_.summary_sample(*s, quantiles, sum, count);
+        v_.summary_sample(s->view(), quantiles, sum, count);
 }
 
 inline void collector_output::info(string_ref name, const label_values& values) {
-    if (const detail::series_base* s = f_.series_for(name, metric_type::info, values)) v_.info_sample(*s);
+    if (const detail::series_base* s = f_.series_for(name, metric_type::info, values)) v_.info_sample(s->view());
 }
 
 inline void collector_output::stateset(string_ref name, const label_values& values, span<const bool> states) {
@@ -342,7 +343,7 @@ inline void collector_output::stateset(string_ref name, const label_values& valu
     const detail::series_base* s = f_.series_for(name, metric_type::stateset, values);
     if (!s) return;
     // One series per state: the sample's labels plus <family>="<state>".
-    detail::pod_vector<const detail::series_base*> per_state;
+    detail::pod_vector<series_view> per_state;
     std::vector<string_ref> with_state(values.view().begin(), values.view().end());
     with_state.push_back({});
     for (const auto& st : f_.state_views_) {
@@ -350,9 +351,9 @@ inline void collector_output::stateset(string_ref name, const label_values& valu
         detail::runtime_values key({with_state.data(), with_state.size()});
         f_.per_state_.push_back(std::make_unique<detail::series_base>(
             span<const string_ref>{f_.state_label_names_.data(), f_.state_label_names_.size()}, key.key()));
-        per_state.push_back(f_.per_state_.back().get());
+        per_state.push_back(f_.per_state_.back()->view());
     }
-    v_.stateset_sample(*s, {f_.state_views_.data(), f_.state_views_.size()}, states,
+    v_.stateset_sample(s->view(), {f_.state_views_.data(), f_.state_views_.size()}, states,
                        {per_state.data(), per_state.size()});
 }
 

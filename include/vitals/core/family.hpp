@@ -23,6 +23,7 @@
 #include "exemplar.hpp"
 #include "names.hpp"
 #include "sample_data.hpp"
+#include "sample_visitor.hpp"
 #include "series.hpp"
 #include "../base/span.hpp"
 #include "../base/string_ref.hpp"
@@ -30,86 +31,11 @@
 
 namespace vitals {
 
-class histogram_layout;
 namespace detail {
 class counter_series;
 class gauge_series;
 class histogram_series;
 }  // namespace detail
-
-/// What a family tells an exposition format before its samples.
-struct family_header {
-    string_ref name;                           ///< Metric name.
-    string_ref help;                           ///< Raw help text (valid UTF-8).
-    string_ref unit;                           ///< Unit (OpenMetrics), may be empty.
-    metric_type type = metric_type::unknown;   ///< Metric type.
-    span<const string_ref> label_names;        ///< The family's own label names.
-    string_ref const_block;                    ///< Registry const labels, escaped.
-    span<const label_pair> const_labels;       ///< Registry const labels, raw.
-    const histogram_layout* layout = nullptr;  ///< Buckets, for histograms.
-};
-
-/// Receives a family's samples during a render. Implemented by each exposition format.
-class sample_visitor {
-public:
-    virtual ~sample_visitor() = default;
-    virtual void begin_family(const family_header& h) = 0;
-    virtual void counter_sample(const detail::series_base& s, const counter_value& v) = 0;
-    virtual void gauge_sample(const detail::series_base& s, double v) = 0;
-    /// `cumulative` holds one count per bucket including +Inf; the last one is the count.
-    virtual void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative, double sum) = 0;
-    virtual void end_family() = 0;
-
-    /// The samples that follow belong to the family begun last but come from another registry,
-    /// whose const labels `h` carries (a registry_set merges a family that several registries
-    /// define alike; end_family follows once, after the last part). Default: close the family
-    /// and begin it again, which a visitor that can merge should override.
-    virtual void continue_family(const family_header& h) {
-        end_family();
-        begin_family(h);
-    }
-
-    // The kinds below were added later; each has a default, so a visitor written for counters,
-    // gauges and histograms keeps compiling and renders what it can.
-
-    /// A counter sample with its exemplar (null when none). Default: the sample without it.
-    virtual void counter_sample_with_exemplar(const detail::series_base& s, const counter_value& v,
-                                              const exemplar* ex) {
-        (void)ex;
-        counter_sample(s, v);
-    }
-    /// A histogram sample with one exemplar pointer per bucket (null where none; the span may be
-    /// empty). Default: the sample without them.
-    virtual void histogram_sample_with_exemplars(const detail::series_base& s, span<const std::uint64_t> cumulative,
-                                                 double sum, span<const exemplar* const> bucket_exemplars) {
-        (void)bucket_exemplars;
-        histogram_sample(s, cumulative, sum);
-    }
-    /// A summary: quantiles over its window, and the all-time sum and count. Default: nothing (a
-    /// format without summaries leaves the family empty).
-    virtual void summary_sample(const detail::series_base& s, span<const quantile_value> quantiles, double sum,
-                                std::uint64_t count) {
-        (void)s, (void)quantiles, (void)sum, (void)count;
-    }
-    /// A native histogram, with classic buckets when it keeps them (the header's layout then
-    /// names them). Default: the classic buckets as a histogram sample, or nothing without them.
-    virtual void native_histogram_sample(const detail::series_base& s, const native_histogram_data& h,
-                                         span<const exemplar* const> bucket_exemplars) {
-        if (!h.classic_cumulative.empty())
-            histogram_sample_with_exemplars(s, h.classic_cumulative, h.sum, bucket_exemplars);
-    }
-    /// An info series (its labels are the information). Default: a gauge of value 1, which is how
-    /// formats without an info type show it.
-    virtual void info_sample(const detail::series_base& s) { gauge_sample(s, 1); }
-    /// A stateset series: one flag per state. `per_state[i]` is a series whose labels are the
-    /// series' own plus `<family name>="<states[i]>"`. Default: one 0/1 gauge sample per state.
-    virtual void stateset_sample(const detail::series_base& s, span<const string_ref> states, span<const bool> values,
-                                 span<const detail::series_base* const> per_state) {
-        (void)s, (void)states;
-        for (std::size_t i = 0; i < values.size() && i < per_state.size(); ++i)
-            gauge_sample(*per_state[i], values[i] ? 1.0 : 0.0);
-    }
-};
 
 /// What every family has, whatever its type and labels: the registry holds families by this.
 class family_base {
@@ -647,20 +573,20 @@ private:
             scratch_.resize(s.bucket_count());
             const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
             const double sum = s.read(cumulative);
-            if (!s.exemplars().any()) return v.histogram_sample(s, cumulative, sum);
+            if (!s.exemplars().any()) return v.histogram_sample(s.view(), cumulative, sum, {});
             exemplar_scratch_.resize(s.bucket_count());
             exemplar_ptrs_.assign(s.bucket_count(), nullptr);
             for (std::size_t i = 0; i < s.bucket_count(); ++i)
                 if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
-            v.histogram_sample_with_exemplars(s, cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
+            v.histogram_sample(s.view(), cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
         } else if constexpr (std::is_same_v<Series, gauge_series>) {
-            v.gauge_sample(s, s.read());
+            v.gauge_sample(s.view(), s.read());
         } else {
             exemplar_scratch_.resize(1);
             if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
-                v.counter_sample_with_exemplar(s, s.read(), &exemplar_scratch_[0]);
+                v.counter_sample(s.view(), s.read(), &exemplar_scratch_[0]);
             else
-                v.counter_sample(s, s.read());
+                v.counter_sample(s.view(), s.read(), nullptr);
         }
     }
 

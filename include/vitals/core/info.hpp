@@ -20,7 +20,7 @@ public:
 
     info_series(const params&, span<const string_ref> names, const label_key& key) : series_base(names, key) {}
 
-    void emit_locked(sample_visitor& v) { v.info_sample(*this); }
+    void emit_locked(sample_visitor& v) { v.info_sample(view()); }
 };
 
 }  // namespace detail

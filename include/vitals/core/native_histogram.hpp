@@ -406,7 +406,7 @@ public:
         d.positive = {pos_spans_, pos_deltas_};
         d.negative = {neg_spans_, neg_deltas_};
         d.classic_cumulative = snap_.classic_cumulative;
-        v.native_histogram_sample(*this, d, {});
+        v.native_histogram_sample(view(), d, {});
     }
 
 private:

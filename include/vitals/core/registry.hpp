@@ -573,7 +573,7 @@ private:
                     v.begin_family(h);
             }
             const string_ref value = f->name();
-            v.counter_sample(detail::metric_label_series(value), counter_value{0, n, 0});
+            v.counter_sample(detail::metric_label_series(value).view(), counter_value{0, n, 0}, nullptr);
         }
         return any || begun;
     }

@@ -141,57 +141,29 @@ private:
     // Passes every call on, except that a family merged into the previous one continues it
     // (continue_family instead of begin_family) and the previous one's end_family is held back
     // until it is known that nothing continues it.
-    class merging_visitor final : public sample_visitor {
+    class merging_visitor final : public forwarding_visitor {
     public:
-        explicit merging_visitor(sample_visitor& to) : to_(to) {}
+        explicit merging_visitor(sample_visitor& to) : forwarding_visitor(to) {}
         void begin_next() {
             finish();
             continuing_ = false;
         }
         void continue_next() { continuing_ = open_; }
         void finish() {
-            if (open_) to_.end_family();
+            if (open_) target().end_family();
             open_ = false;
         }
 
         void begin_family(const family_header& h) override {
             if (continuing_)
-                to_.continue_family(h);
+                target().continue_family(h);
             else
-                to_.begin_family(h);
+                target().begin_family(h);
             open_ = true;
         }
-        void continue_family(const family_header& h) override { to_.continue_family(h); }
         void end_family() override {}  // finish() or the next begin_next() ends it
-        void counter_sample(const detail::series_base& s, const counter_value& v) override { to_.counter_sample(s, v); }
-        void counter_sample_with_exemplar(const detail::series_base& s, const counter_value& v,
-                                          const exemplar* ex) override {
-            to_.counter_sample_with_exemplar(s, v, ex);
-        }
-        void gauge_sample(const detail::series_base& s, double v) override { to_.gauge_sample(s, v); }
-        void histogram_sample(const detail::series_base& s, span<const std::uint64_t> cumulative, double sum) override {
-            to_.histogram_sample(s, cumulative, sum);
-        }
-        void histogram_sample_with_exemplars(const detail::series_base& s, span<const std::uint64_t> cumulative,
-                                             double sum, span<const exemplar* const> ex) override {
-            to_.histogram_sample_with_exemplars(s, cumulative, sum, ex);
-        }
-        void summary_sample(const detail::series_base& s, span<const quantile_value> quantiles, double sum,
-                            std::uint64_t count) override {
-            to_.summary_sample(s, quantiles, sum, count);
-        }
-        void native_histogram_sample(const detail::series_base& s, const native_histogram_data& h,
-                                     span<const exemplar* const> ex) override {
-            to_.native_histogram_sample(s, h, ex);
-        }
-        void info_sample(const detail::series_base& s) override { to_.info_sample(s); }
-        void stateset_sample(const detail::series_base& s, span<const string_ref> states, span<const bool> values,
-                             span<const detail::series_base* const> per_state) override {
-            to_.stateset_sample(s, states, values, per_state);
-        }
 
     private:
-        sample_visitor& to_;
         bool open_ = false;
         bool continuing_ = false;
     };
@@ -365,7 +337,7 @@ private:
         v.begin_family(h);
         for (const std::string& name : p.left_out_names) {
             const string_ref value(name.data(), name.size());
-            v.gauge_sample(detail::metric_label_series(value), 1);
+            v.gauge_sample(detail::metric_label_series(value).view(), 1);
         }
         v.end_family();
     }

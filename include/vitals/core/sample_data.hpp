@@ -1,13 +1,29 @@
-// vitals — what the newer metric kinds hand an exposition format per series: summary quantiles and
-// native-histogram buckets. Plain views: a family fills them from scratch buffers of its own during
+// vitals — what the metric kinds hand an exposition format per series: a counter's exact value,
+// summary quantiles and native-histogram buckets. Plain views: a family fills them from scratch buffers of its own during
 // a render, so formats never allocate for them.
 #pragma once
 
 #include <cstdint>
 
 #include "../base/span.hpp"
+#include "../detail/math.hpp"
 
 namespace vitals {
+
+/// A counter's exact value: an integer part (up to 128 bits, as two halves) plus the sum of the
+/// fractional increments.
+struct counter_value {
+    std::uint64_t high = 0;  ///< The integer part's upper 64 bits: set only past 2^64 - 1.
+    std::uint64_t low = 0;   ///< The integer part's lower 64 bits.
+    double fraction = 0;     ///< The sum of non-integer increments.
+
+    /// The value as a double, correctly rounded (to nearest, ties to even).
+    [[nodiscard]] double as_double() const noexcept {
+        return detail::exact_sum_to_double((static_cast<detail::uint128>(high) << 64) | low, fraction);
+    }
+    /// True when the value is an integer that the formats can print exactly.
+    [[nodiscard]] bool is_integer() const noexcept { return fraction == 0; }
+};
 
 /// One quantile of a summary: `quantile` in [0, 1] and its estimated value (NaN when the window
 /// holds no observations).

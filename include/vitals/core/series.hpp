@@ -20,6 +20,29 @@ namespace vitals {
 enum class metric_type { counter, gauge, histogram, summary, info, stateset, unknown };
 
 namespace detail {
+class series_base;
+}
+
+/// A series as an exposition format sees it during a render: its label values, raw and escaped,
+/// and when it was created. Valid for the duration of the visitor call that received it.
+class series_view {
+public:
+    /// The label pairs escaped for the text formats, without braces: `method="GET",code="200"`
+    /// (the family's own labels, in declaration order; const labels come in the family header).
+    [[nodiscard]] string_ref label_block() const noexcept;
+    /// Calls f(string_ref) with each raw (unescaped) label value, in label order.
+    template <class F>
+    void for_each_label_value(F&& f) const;
+    /// When the series was created, in seconds since the Unix epoch (OpenMetrics `_created`).
+    [[nodiscard]] double created_time() const noexcept;
+
+private:
+    friend class detail::series_base;
+    explicit series_view(const detail::series_base* s) noexcept : s_(s) {}
+    const detail::series_base* s_;
+};
+
+namespace detail {
 
 /// Label values checked and hashed for a lookup. Values are valid UTF-8 here (see
 /// normalize_values), since consumers reject anything else.
@@ -91,6 +114,9 @@ public:
 
     [[nodiscard]] std::uint64_t hash() const noexcept { return hash_; }
 
+    /// What a visitor is given of this series.
+    [[nodiscard]] series_view view() const noexcept { return series_view(this); }
+
     /// When the series was created, in seconds since the Unix epoch (OpenMetrics `_created`).
     [[nodiscard]] double created_time() const noexcept { return created_; }
 
@@ -131,6 +157,17 @@ private:
     char* data_ = nullptr;
     std::uint32_t block_size_ = 0;
 };
+
+}  // namespace detail
+
+inline string_ref series_view::label_block() const noexcept { return s_->label_block(); }
+template <class F>
+void series_view::for_each_label_value(F&& f) const {
+    s_->for_each_label_value(static_cast<F&&>(f));
+}
+inline double series_view::created_time() const noexcept { return s_->created_time(); }
+
+namespace detail {
 
 /// An owning pointer to a series (one reference).
 template <class Series>

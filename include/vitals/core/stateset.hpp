@@ -92,7 +92,7 @@ public:
             const label_key k{values, hash_values(values)};
             per_state_.push_back(std::make_unique<series_base>(state_names, k));
         }
-        for (const auto& s : per_state_) per_state_ptrs_.push_back(s.get());
+        for (const auto& s : per_state_) per_state_views_.push_back(s->view());
     }
 
     void set(string_ref state, bool on) { flags_[states_->index(state)].store(on, memory_order_relaxed); }
@@ -105,15 +105,15 @@ public:
     void emit_locked(sample_visitor& v) {
         bool values[64];  // a stateset has at most 64 states
         for (std::size_t i = 0; i < flags_.size(); ++i) values[i] = flags_[i].load(memory_order_relaxed);
-        v.stateset_sample(*this, states_->views(), span<const bool>(values, flags_.size()),
-                          {per_state_ptrs_.data(), per_state_ptrs_.size()});
+        v.stateset_sample(view(), states_->views(), span<const bool>(values, flags_.size()),
+                          {per_state_views_.data(), per_state_views_.size()});
     }
 
 private:
     shared<const state_list> states_;
     std::vector<atomic<bool>> flags_;
     std::vector<std::unique_ptr<series_base>> per_state_;
-    std::vector<const series_base*> per_state_ptrs_;
+    std::vector<series_view> per_state_views_;
 };
 
 }  // namespace detail

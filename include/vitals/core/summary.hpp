@@ -250,7 +250,7 @@ public:
         double sum = 0;
         std::uint64_t count = 0;
         read(quantiles_, scratch_, sum, count);
-        v.summary_sample(*this, scratch_, sum, count);
+        v.summary_sample(view(), scratch_, sum, count);
     }
 
     [[nodiscard]] span<const double> quantiles() const noexcept { return quantiles_; }

@@ -98,11 +98,7 @@ public:
         }
     }
 
-    void counter_sample(const series_base& s, const counter_value& v) override {
-        counter_sample_with_exemplar(s, v, nullptr);
-    }
-
-    void counter_sample_with_exemplar(const series_base& s, const counter_value& v, const exemplar* ex) override {
+    void counter_sample(series_view s, const counter_value& v, const exemplar* ex) override {
         line_start(s, "_total");
         this->put_counter(v);
         put_exemplar(ex);
@@ -110,18 +106,14 @@ public:
         created(s);
     }
 
-    void gauge_sample(const series_base& s, double v) override {
+    void gauge_sample(series_view s, double v) override {
         line_start(s, {});
         this->put_double(v);
         put('\n');
     }
 
-    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
-        histogram_sample_with_exemplars(s, cumulative, sum, {});
-    }
-
-    void histogram_sample_with_exemplars(const series_base& s, span<const std::uint64_t> cumulative, double sum,
-                                         span<const exemplar* const> ex) override {
+    void histogram_sample(series_view s, span<const std::uint64_t> cumulative, double sum,
+                          span<const exemplar* const> ex) override {
         const auto le = h_.layout ? h_.layout->le_canonical() : le_values{};
         for (std::size_t i = 0; i < cumulative.size(); ++i) {
             put(family_);
@@ -136,16 +128,15 @@ public:
         count_sum_created(s, count, sum);
     }
 
-    void native_histogram_sample(const series_base& s, const native_histogram_data& h,
+    void native_histogram_sample(series_view s, const native_histogram_data& h,
                                  span<const exemplar* const> ex) override {
         // OpenMetrics 1.0 text has no native buckets: expose the classic ones, or just +Inf.
         const std::uint64_t only_inf[1] = {h.count};
-        histogram_sample_with_exemplars(
-            s, h.classic_cumulative.empty() ? span<const std::uint64_t>(only_inf) : h.classic_cumulative, h.sum, ex);
+        histogram_sample(s, h.classic_cumulative.empty() ? span<const std::uint64_t>(only_inf) : h.classic_cumulative,
+                         h.sum, ex);
     }
 
-    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
-                        std::uint64_t count) override {
+    void summary_sample(series_view s, span<const quantile_value> quantiles, double sum, std::uint64_t count) override {
         for (const auto& q : quantiles) {
             if (q.value < 0) continue;  // OpenMetrics has no negative quantiles (see count_sum_created)
             char buf[max_double_chars + 2];
@@ -159,13 +150,13 @@ public:
         count_sum_created(s, count, sum);
     }
 
-    void info_sample(const series_base& s) override {
+    void info_sample(series_view s) override {
         line_start(s, "_info");
         put("1\n");
     }
 
-    void stateset_sample(const series_base& s, span<const string_ref> states, span<const bool> values,
-                         span<const series_base* const>) override {
+    void stateset_sample(series_view s, span<const string_ref> states, span<const bool> values,
+                         span<const series_view>) override {
         for (std::size_t i = 0; i < states.size() && i < values.size(); ++i) {
             put(family_);
             // State names were escaped-checked at registration (label-value rules apply).
@@ -182,7 +173,7 @@ public:
     void end_family() override { this->flush(); }
 
 private:
-    void line_start(const series_base& s, string_ref suffix) {
+    void line_start(series_view s, string_ref suffix) {
         put(family_);
         put(suffix);
         this->put_labels(h_.const_block, s.label_block());
@@ -195,7 +186,7 @@ private:
     // or with both infinities therefore shows its buckets (the +Inf bucket is the count) or its
     // non-negative quantiles only: one odd series must not make a strict consumer drop the scrape.
     // Text 0.0.4 and protobuf carry the sum as it is.
-    void count_sum_created(const series_base& s, std::uint64_t count, double sum) {
+    void count_sum_created(series_view s, std::uint64_t count, double sum) {
         const bool negative_buckets = h_.layout && !h_.layout->bounds().empty() && h_.layout->bounds()[0] < 0;
         if (!(sum >= 0) || negative_buckets) return created(s);
         line_start(s, "_count");
@@ -207,7 +198,7 @@ private:
         created(s);
     }
 
-    void created(const series_base& s) {
+    void created(series_view s) {
         if (!opt_.created) return;
         line_start(s, "_created");
         put_seconds(s.created_time());

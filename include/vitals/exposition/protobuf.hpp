@@ -130,10 +130,7 @@ public:
         out_.append(family_.data(), family_.size());
     }
 
-    void counter_sample(const series_base& s, const counter_value& v) override {
-        counter_sample_with_exemplar(s, v, nullptr);
-    }
-    void counter_sample_with_exemplar(const series_base& s, const counter_value& v, const exemplar* ex) override {
+    void counter_sample(series_view s, const counter_value& v, const exemplar* ex) override {
         begin_metric(s);
         inner_.clear();
         pb_double(inner_, 1, v.as_double());
@@ -142,18 +139,15 @@ public:
         end_metric(3);
     }
 
-    void gauge_sample(const series_base& s, double v) override {
+    void gauge_sample(series_view s, double v) override {
         begin_metric(s);
         inner_.clear();
         pb_double(inner_, 1, v);
         end_metric(h_.type == metric_type::unknown ? 5 : 2);
     }
 
-    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
-        histogram_sample_with_exemplars(s, cumulative, sum, {});
-    }
-    void histogram_sample_with_exemplars(const series_base& s, span<const std::uint64_t> cumulative, double sum,
-                                         span<const exemplar* const> ex) override {
+    void histogram_sample(series_view s, span<const std::uint64_t> cumulative, double sum,
+                          span<const exemplar* const> ex) override {
         begin_metric(s);
         inner_.clear();
         const std::uint64_t count = cumulative.empty() ? 0 : cumulative.back();
@@ -162,7 +156,7 @@ public:
         end_metric(7);
     }
 
-    void native_histogram_sample(const series_base& s, const native_histogram_data& h,
+    void native_histogram_sample(series_view s, const native_histogram_data& h,
                                  span<const exemplar* const> ex) override {
         begin_metric(s);
         inner_.clear();
@@ -177,8 +171,7 @@ public:
         end_metric(7);
     }
 
-    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
-                        std::uint64_t count) override {
+    void summary_sample(series_view s, span<const quantile_value> quantiles, double sum, std::uint64_t count) override {
         begin_metric(s);
         inner_.clear();
         pb_uint(inner_, 1, count);
@@ -193,10 +186,10 @@ public:
         end_metric(4);
     }
 
-    void info_sample(const series_base& s) override { gauge_sample(s, 1); }
+    void info_sample(series_view s) override { gauge_sample(s, 1); }
 
-    void stateset_sample(const series_base& s, span<const string_ref> states, span<const bool> values,
-                         span<const series_base* const>) override {
+    void stateset_sample(series_view s, span<const string_ref> states, span<const bool> values,
+                         span<const series_view>) override {
         for (std::size_t i = 0; i < states.size() && i < values.size(); ++i) {
             begin_metric(s);
             pb_label(metric_, tmp_, h_.name, states[i]);
@@ -207,7 +200,7 @@ public:
     }
 
 private:
-    void begin_metric(const series_base& s) {
+    void begin_metric(series_view s) {
         metric_.clear();
         for (const auto& [k, v] : h_.const_labels) pb_label(metric_, tmp_, k, v);
         std::size_t i = 0;

@@ -169,7 +169,7 @@ public:
         put('\n');
     }
 
-    void counter_sample(const series_base& s, const counter_value& v) override {
+    void counter_sample(series_view s, const counter_value& v, const exemplar*) override {
         put(h_.name);
         this->put_labels(h_.const_block, s.label_block());
         put(' ');
@@ -177,7 +177,7 @@ public:
         put('\n');
     }
 
-    void gauge_sample(const series_base& s, double v) override {
+    void gauge_sample(series_view s, double v) override {
         put(h_.name);
         this->put_labels(h_.const_block, s.label_block());
         put(' ');
@@ -185,7 +185,9 @@ public:
         put('\n');
     }
 
-    void histogram_sample(const series_base& s, span<const std::uint64_t> cumulative, double sum) override {
+    // Text 0.0.4 has no exemplars.
+    void histogram_sample(series_view s, span<const std::uint64_t> cumulative, double sum,
+                          span<const exemplar* const>) override {
         const auto le = h_.layout->le_text();
         // Every bucket line starts `name_bucket{const,labels,le="`: put it together once per series
         // (when it fits the scratch array) and copy it per bucket.
@@ -225,8 +227,7 @@ public:
         sum_and_count(s, sum, cumulative.empty() ? 0 : cumulative.back());
     }
 
-    void summary_sample(const series_base& s, span<const quantile_value> quantiles, double sum,
-                        std::uint64_t count) override {
+    void summary_sample(series_view s, span<const quantile_value> quantiles, double sum, std::uint64_t count) override {
         for (const auto& q : quantiles) {
             char buf[max_double_chars];
             put(h_.name);
@@ -240,9 +241,8 @@ public:
     }
 
     // Text 0.0.4 has no native buckets: the classic ones, or just +Inf when there are none.
-    void native_histogram_sample(const series_base& s, const native_histogram_data& h,
-                                 span<const exemplar* const>) override {
-        if (!h.classic_cumulative.empty()) return histogram_sample(s, h.classic_cumulative, h.sum);
+    void native_histogram_sample(series_view s, const native_histogram_data& h, span<const exemplar* const>) override {
+        if (!h.classic_cumulative.empty()) return histogram_sample(s, h.classic_cumulative, h.sum, {});
         put(h_.name);
         put("_bucket");
         this->put_labels(h_.const_block, s.label_block(), "le", "+Inf");
@@ -252,12 +252,20 @@ public:
         sum_and_count(s, h.sum, h.count);
     }
 
+    // No info or stateset type in text 0.0.4: a gauge of 1, and a 0/1 gauge per state.
+    void info_sample(series_view s) override { gauge_sample(s, 1); }
+    void stateset_sample(series_view, span<const string_ref>, span<const bool> values,
+                         span<const series_view> per_state) override {
+        for (std::size_t i = 0; i < values.size() && i < per_state.size(); ++i)
+            gauge_sample(per_state[i], values[i] ? 1.0 : 0.0);
+    }
+
     void continue_family(const family_header& h) override { h_ = h; }
 
     void end_family() override { this->flush(); }
 
 private:
-    void sum_and_count(const series_base& s, double sum, std::uint64_t count) {
+    void sum_and_count(series_view s, double sum, std::uint64_t count) {
         put(h_.name);
         put("_sum");
         this->put_labels(h_.const_block, s.label_block());

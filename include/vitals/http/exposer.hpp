@@ -242,82 +242,57 @@ private:
 
     private:
         // Forwards everything; remembers the family names.
-        class recorder : public sample_visitor {
+        class recorder final : public forwarding_visitor {
         public:
-            recorder(sample_visitor& to, std::vector<std::string>& names) : to_(to), names_(names) {}
+            recorder(sample_visitor& to, std::vector<std::string>& names) : forwarding_visitor(to), names_(names) {}
             void begin_family(const family_header& h) override {
                 names_.emplace_back(h.name.data(), h.name.size());
-                to_.begin_family(h);
-            }
-            void continue_family(const family_header& h) override { to_.continue_family(h); }
-            void end_family() override { to_.end_family(); }
-            void counter_sample(const vitals::detail::series_base& s, const counter_value& c) override {
-                to_.counter_sample(s, c);
-            }
-            void counter_sample_with_exemplar(const vitals::detail::series_base& s, const counter_value& c,
-                                              const exemplar* ex) override {
-                to_.counter_sample_with_exemplar(s, c, ex);
-            }
-            void gauge_sample(const vitals::detail::series_base& s, double g) override { to_.gauge_sample(s, g); }
-            void histogram_sample(const vitals::detail::series_base& s, span<const std::uint64_t> c,
-                                  double sum) override {
-                to_.histogram_sample(s, c, sum);
-            }
-            void histogram_sample_with_exemplars(const vitals::detail::series_base& s, span<const std::uint64_t> c,
-                                                 double sum, span<const exemplar* const> ex) override {
-                to_.histogram_sample_with_exemplars(s, c, sum, ex);
-            }
-            void summary_sample(const vitals::detail::series_base& s, span<const quantile_value> q, double sum,
-                                std::uint64_t count) override {
-                to_.summary_sample(s, q, sum, count);
-            }
-            void native_histogram_sample(const vitals::detail::series_base& s, const native_histogram_data& h,
-                                         span<const exemplar* const> ex) override {
-                to_.native_histogram_sample(s, h, ex);
-            }
-            void info_sample(const vitals::detail::series_base& s) override { to_.info_sample(s); }
-            void stateset_sample(const vitals::detail::series_base& s, span<const string_ref> states,
-                                 span<const bool> values,
-                                 span<const vitals::detail::series_base* const> per_state) override {
-                to_.stateset_sample(s, states, values, per_state);
+                target().begin_family(h);
             }
 
-        protected:
-            sample_visitor& to_;
+        private:
             std::vector<std::string>& names_;
         };
-        // Forwards the families whose names the source left free; the exposer's own families are
-        // counters, gauges and histograms only.
-        class guard final : public sample_visitor {
+        // Forwards the families whose names the source left free.
+        class guard final : public forwarding_visitor {
         public:
-            guard(sample_visitor& to, const std::vector<std::string>& taken) : to_(to), taken_(taken) {}
+            guard(sample_visitor& to, const std::vector<std::string>& taken) : forwarding_visitor(to), taken_(taken) {}
             void begin_family(const family_header& h) override {
                 const std::string_view mine(h.name.data(), h.name.size());
                 skip_ = false;
                 for (const std::string& t : taken_)
                     if (overlaps(mine, t)) skip_ = true;
-                if (!skip_) to_.begin_family(h);
+                if (!skip_) target().begin_family(h);
+            }
+            void continue_family(const family_header& h) override {
+                if (!skip_) target().continue_family(h);
             }
             void end_family() override {
-                if (!skip_) to_.end_family();
+                if (!skip_) target().end_family();
             }
-            void counter_sample(const vitals::detail::series_base& s, const counter_value& c) override {
-                if (!skip_) to_.counter_sample(s, c);
+            void counter_sample(series_view s, const counter_value& c, const exemplar* ex) override {
+                if (!skip_) target().counter_sample(s, c, ex);
             }
-            void counter_sample_with_exemplar(const vitals::detail::series_base& s, const counter_value& c,
-                                              const exemplar* ex) override {
-                if (!skip_) to_.counter_sample_with_exemplar(s, c, ex);
+            void gauge_sample(series_view s, double g) override {
+                if (!skip_) target().gauge_sample(s, g);
             }
-            void gauge_sample(const vitals::detail::series_base& s, double g) override {
-                if (!skip_) to_.gauge_sample(s, g);
+            void histogram_sample(series_view s, span<const std::uint64_t> c, double sum,
+                                  span<const exemplar* const> ex) override {
+                if (!skip_) target().histogram_sample(s, c, sum, ex);
             }
-            void histogram_sample(const vitals::detail::series_base& s, span<const std::uint64_t> c,
-                                  double sum) override {
-                if (!skip_) to_.histogram_sample(s, c, sum);
+            void summary_sample(series_view s, span<const quantile_value> q, double sum, std::uint64_t count) override {
+                if (!skip_) target().summary_sample(s, q, sum, count);
             }
-            void histogram_sample_with_exemplars(const vitals::detail::series_base& s, span<const std::uint64_t> c,
-                                                 double sum, span<const exemplar* const> ex) override {
-                if (!skip_) to_.histogram_sample_with_exemplars(s, c, sum, ex);
+            void native_histogram_sample(series_view s, const native_histogram_data& h,
+                                         span<const exemplar* const> ex) override {
+                if (!skip_) target().native_histogram_sample(s, h, ex);
+            }
+            void info_sample(series_view s) override {
+                if (!skip_) target().info_sample(s);
+            }
+            void stateset_sample(series_view s, span<const string_ref> states, span<const bool> values,
+                                 span<const series_view> per_state) override {
+                if (!skip_) target().stateset_sample(s, states, values, per_state);
             }
 
         private:
@@ -327,7 +302,6 @@ private:
                 if (a.size() > b.size()) std::swap(a, b);
                 return b.substr(0, a.size()) == a && (b.size() == a.size() || b[a.size()] == '_');
             }
-            sample_visitor& to_;
             const std::vector<std::string>& taken_;
             bool skip_ = false;
         };

@@ -111,34 +111,19 @@ private:
 
     // Turns every layer after the first into a continuation of the family the first began, and
     // holds end_family back until the last layer is done.
-    class continuing_visitor final : public sample_visitor {
+    class continuing_visitor final : public forwarding_visitor {
     public:
-        explicit continuing_visitor(sample_visitor& to) : to_(to) {}
+        explicit continuing_visitor(sample_visitor& to) : forwarding_visitor(to) {}
         void begin_family(const family_header& h) override {
             if (begun_)
-                to_.continue_family(h);
+                target().continue_family(h);
             else
-                to_.begin_family(h);
+                target().begin_family(h);
             begun_ = true;
         }
-        void continue_family(const family_header& h) override { to_.continue_family(h); }
         void end_family() override {}
-        void counter_sample(const ::vitals::detail::series_base& s, const counter_value& v) override {
-            to_.counter_sample(s, v);
-        }
-        void gauge_sample(const ::vitals::detail::series_base& s, double v) override { to_.gauge_sample(s, v); }
-        void histogram_sample(const ::vitals::detail::series_base& s, span<const std::uint64_t> cumulative,
-                              double sum) override {
-            to_.histogram_sample(s, cumulative, sum);
-        }
-        void histogram_sample_with_exemplars(const ::vitals::detail::series_base& s,
-                                             span<const std::uint64_t> cumulative, double sum,
-                                             span<const exemplar* const> bucket_exemplars) override {
-            to_.histogram_sample_with_exemplars(s, cumulative, sum, bucket_exemplars);
-        }
 
     private:
-        sample_visitor& to_;
         bool begun_ = false;
     };
 
