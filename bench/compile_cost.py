@@ -79,6 +79,12 @@ int main() { return 0; }
 """,
 }
 
+# The same vitals files in compiled mode (VITALS_COMPILED: the cold code is in libvitals, as
+# prometheus-cpp's is in its library), compiled with -DVITALS_COMPILED.
+for _kind in ("realistic", "handle"):
+    SOURCES[(_kind, "vitals compiled")] = SOURCES[(_kind, "vitals")]
+EXTRA_FLAGS = {"vitals compiled": ["-DVITALS_COMPILED"]}
+
 # Checked for warnings only (--check-warnings): shapes of user files that once made GCC warn. The
 # registration-only file is the realistic one without the render (GCC 12 warned only there).
 WARNING_SOURCES = {
@@ -112,14 +118,15 @@ def main():
         # up in users' files, not in the library's own -fsyntax-only header checks.
         failed = 0
         with tempfile.TemporaryDirectory() as tmp:
-            checked = {kind: text for (kind, lib), text in SOURCES.items() if lib == "vitals"}
-            checked.update(WARNING_SOURCES)
-            for kind, text in checked.items():
-                f = pathlib.Path(tmp) / f"{kind}.cpp"
+            checked = {(kind, lib): text for (kind, lib), text in SOURCES.items() if lib.startswith("vitals")}
+            checked.update({(kind, "vitals"): text for kind, text in WARNING_SOURCES.items()})
+            for (kind, lib), text in checked.items():
+                f = pathlib.Path(tmp) / f"{kind}_{lib.replace(' ', '_')}.cpp"
                 f.write_text(text)
                 for opt in ("-O1", "-O2", "-O3"):
                     r = subprocess.run([args.cxx, "-std=c++20", opt, "-Wall", "-Wextra", "-Wpedantic", "-Werror",
-                                        "-I", args.include, "-c", str(f), "-o", str(f) + ".o"],
+                                        *EXTRA_FLAGS.get(lib, []), "-I", args.include, "-c", str(f), "-o",
+                                        str(f) + ".o"],
                                        capture_output=True, text=True)
                     if r.returncode != 0 or r.stderr.strip():
                         failed += 1
@@ -127,32 +134,50 @@ def main():
         print(f"compile_cost: user files compiled warning-free: {'no' if failed else 'yes'}")
         return 1 if failed else 0
 
+    med = measure(args.cxx, args.include, args.rounds)
+    if med is None:
+        return 1
+    print(f"compile cost, CPU seconds at -O2, median of {args.rounds} paired rounds ({args.cxx})")
+    for line in report(med):
+        print(line)
+    return 0
+
+
+def measure(cxx, include, rounds):
+    """Median CPU seconds of each (kind, library) file, compiled in `rounds` alternating rounds;
+    None when one fails to compile (prometheus-cpp missing, say)."""
     times = {key: [] for key in SOURCES}
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for (kind, lib), text in SOURCES.items():
-            f = pathlib.Path(tmp) / f"{kind}_{lib.replace('-', '_')}.cpp"
+            f = pathlib.Path(tmp) / f"{kind}_{lib.replace('-', '_').replace(' ', '_')}.cpp"
             f.write_text(text)
             files[(kind, lib)] = f
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for key, f in files.items():
-                cmd = [args.cxx, "-std=c++20", "-O2", "-I", args.include, "-c", str(f), "-o", str(f) + ".o"]
+                cmd = [cxx, "-std=c++20", "-O2", *EXTRA_FLAGS.get(key[1], []), "-I", include, "-c", str(f), "-o",
+                       str(f) + ".o"]
                 try:
                     times[key].append(cpu_seconds(cmd))
                 except (subprocess.CalledProcessError, FileNotFoundError) as e:
                     print(f"compile_cost: {key} failed to compile ({e}); is prometheus-cpp-dev installed?",
                           file=sys.stderr)
-                    return 1
+                    return None
+    return {key: statistics.median(v) for key, v in times.items()}
 
-    med = {key: statistics.median(v) for key, v in times.items()}
+
+def report(med):
+    """The measured medians as lines of text: each file, what it adds over the standard headers
+    alone, and its ratio to prometheus-cpp's."""
     base = med[("baseline", "none")]
-    print(f"compile cost, CPU seconds at -O2, median of {args.rounds} paired rounds ({args.cxx})")
-    print(f"  standard headers alone: {base:.2f} s")
+    lines = [f"  standard headers alone: {base:.2f} s"]
     for kind in ("realistic", "handle"):
-        v, p = med[(kind, "vitals")], med[(kind, "prometheus-cpp")]
-        print(f"  {kind:9s}  vitals {v:.2f} s (+{v - base:.2f})   prometheus-cpp {p:.2f} s (+{p - base:.2f})"
-              f"   vitals/prometheus-cpp {v / p:.2f}x")
-    return 0
+        p = med[(kind, "prometheus-cpp")]
+        lines.append(f"  {kind:9s}  prometheus-cpp  {p:.2f} s (+{p - base:.2f})")
+        for lib in ("vitals", "vitals compiled"):
+            v = med[(kind, lib)]
+            lines.append(f"  {'':9s}  {lib:15s} {v:.2f} s (+{v - base:.2f})   {lib}/prometheus-cpp {v / p:.2f}x")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Formats the tree's C++ (include/, tests/, examples/, fuzz/, bench/) with clang-format 16, the
+# Formats the tree's C++ (include/, src/, tests/, examples/, fuzz/, bench/) with clang-format 16, the
 # style in .clang-format (Debian 12: apt-get install clang-format-16; clang-format 14 mangles
 # requires-clauses). With --check, changes nothing and fails when a file is not formatted; the
 # `clang_format` test runs that.
@@ -17,9 +17,9 @@ if [ -z "$cf" ]; then
   exit 77
 fi
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  mapfile -t files < <(git ls-files -- include tests examples fuzz bench | grep -E '\.(hpp|cpp|h)$')
+  mapfile -t files < <(git ls-files -- include src tests examples fuzz bench | grep -E '\.(hpp|cpp|h)$')
 else  # an unpacked release: every C++ file in those folders
-  mapfile -t files < <(find include tests examples fuzz bench -regextype egrep -regex '.*\.(hpp|cpp|h)$' | sort)
+  mapfile -t files < <(find include src tests examples fuzz bench -regextype egrep -regex '.*\.(hpp|cpp|h)$' | sort)
 fi
 if [ "${1:-}" = "--check" ]; then
   "$cf" --dry-run -Werror "${files[@]}"

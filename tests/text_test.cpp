@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <charconv>
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -195,6 +196,29 @@ TEST(Text, MultiLineHelpIsEscaped) {
               std::string::npos)
         << out;
     expect_promtool_clean(out);
+}
+
+TEST(Text, IntegersAsToCharsWritesThem) {
+    // format_uint writes every bucket count; std::to_chars is the reference. Each power of ten and
+    // its neighbours, every value below 1000, 2^64 - 1, and a million random values.
+    std::vector<std::uint64_t> values;
+    for (std::uint64_t v = 0; v < 1000; ++v) values.push_back(v);
+    for (std::uint64_t p = 10; p <= 10000000000000000000ULL; p *= 10) {
+        values.push_back(p - 1);
+        values.push_back(p);
+        values.push_back(p + 1);
+        if (p > 18446744073709551615ULL / 10) break;
+    }
+    values.push_back(18446744073709551615ULL);
+    values.push_back(9007199254740993ULL);  // 2^53 + 1
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 1000000; ++i) values.push_back(rng() >> (rng() % 64));
+    for (const std::uint64_t v : values) {
+        char want[24], got[vitals::detail::max_uint_chars];
+        const auto w = static_cast<std::size_t>(std::to_chars(want, want + sizeof want, v).ptr - want);
+        const std::size_t g = vitals::detail::format_uint(got, v);
+        ASSERT_EQ(std::string(got, g), std::string(want, w)) << v;
+    }
 }
 
 TEST(Text, FloatFormatting) {

@@ -8,6 +8,8 @@
 #   5. A plain compiler line: -I include -pthread
 #   6. CMake add_subdirectory, FetchContent (SOURCE_DIR, and URL of the release archive), and
 #      find_package after a CMake install of the release archive
+#   Ways 1 and 6 also build the consumer in compiled mode (dependency('vitals-compiled'),
+#   vitals::compiled), whose cold code comes from vitals' static library.
 # Everything happens in a temporary directory that is removed at the end. CXX picks the compiler.
 set -euo pipefail
 
@@ -70,6 +72,7 @@ meson setup --wrap-mode=nodownload "$tmp/meson_subproject/build" "$tmp/meson_sub
   { cat "$tmp/log"; fail "meson subproject: setup"; }
 ninja -C "$tmp/meson_subproject/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "meson subproject: build"; }
 check meson-subproject "$tmp/meson_subproject/build/consumer"
+check meson-subproject-compiled "$tmp/meson_subproject/build/consumer_compiled"
 
 # --- install once, for the next three ---------------------------------------------------------------
 meson setup "$tmp/vitals-build" "$root" --prefix "$tmp/prefix" -Dtests=false -Dexamples=false -Dbench=false \
@@ -135,6 +138,7 @@ for how in subdirectory fetch_source fetch_url; do
   grep -rqs --include=cmake_install.cmake "vitalsTargets" "$b" && fail "cmake $how: vitals installs itself into the consumer"
   cmake --build "$b" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake $how: build"; }
   check "cmake-$how" "$b/consumer"
+  check "cmake-$how-compiled" "$b/consumer_compiled"
 done
 # vitals as the top-level CMake project: its examples build and run (ctest), then it installs.
 cmake -S "$src" -B "$tmp/vitals-cmake-build" -DCMAKE_INSTALL_PREFIX="$tmp/cmake-prefix" \

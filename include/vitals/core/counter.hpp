@@ -12,6 +12,7 @@
 #include <limits>
 #include <sched.h>
 
+#include "../base/config.hpp"
 #include "../detail/math.hpp"
 #include "exemplar_store.hpp"
 #include "../detail/cell_pool.hpp"
@@ -94,25 +95,7 @@ public:
     }
 
 private:
-    [[gnu::noinline]] void move_out(std::uint64_t n) noexcept {
-        // Writers that wrap take turns; the odd count tells readers a move is under way.
-        std::uint64_t s = wrap_seq_.load(detail::memory_order_relaxed);
-        for (int spins = 0;; ++spins) {
-            if (!(s & 1) &&
-                wrap_seq_.compare_exchange_weak(s, s + 1, detail::memory_order_acquire, detail::memory_order_relaxed))
-                break;
-            if (spins > 64) sched_yield();
-            s = wrap_seq_.load(detail::memory_order_relaxed);
-        }
-        detail::atomic_thread_fence(detail::memory_order_release);
-        const std::uint64_t taken = percpu_take(cells_.ref(), 0);
-        uint128 over = (static_cast<uint128>(over_high_.load(detail::memory_order_relaxed)) << 64) |
-                       over_low_.load(detail::memory_order_relaxed);
-        over += static_cast<uint128>(taken) + n;
-        over_high_.store(static_cast<std::uint64_t>(over >> 64), detail::memory_order_relaxed);
-        over_low_.store(static_cast<std::uint64_t>(over), detail::memory_order_relaxed);
-        wrap_seq_.store(s + 2, detail::memory_order_release);
-    }
+    [[gnu::cold]] void move_out(std::uint64_t n) noexcept;
 
     cell_slot cells_;
     exemplar_slots exemplars_{1};
@@ -171,6 +154,30 @@ private:
 
 /// A handle to one counter series (see basic_handle for what handles guarantee).
 using counter = basic_handle<counter_operations>;
+
+#if VITALS_COLD_DEFINED
+
+VITALS_COLD void detail::counter_series::move_out(std::uint64_t n) noexcept {
+    // Writers that wrap take turns; the odd count tells readers a move is under way.
+    std::uint64_t s = wrap_seq_.load(detail::memory_order_relaxed);
+    for (int spins = 0;; ++spins) {
+        if (!(s & 1) &&
+            wrap_seq_.compare_exchange_weak(s, s + 1, detail::memory_order_acquire, detail::memory_order_relaxed))
+            break;
+        if (spins > 64) sched_yield();
+        s = wrap_seq_.load(detail::memory_order_relaxed);
+    }
+    detail::atomic_thread_fence(detail::memory_order_release);
+    const std::uint64_t taken = percpu_take(cells_.ref(), 0);
+    uint128 over = (static_cast<uint128>(over_high_.load(detail::memory_order_relaxed)) << 64) |
+                   over_low_.load(detail::memory_order_relaxed);
+    over += static_cast<uint128>(taken) + n;
+    over_high_.store(static_cast<std::uint64_t>(over >> 64), detail::memory_order_relaxed);
+    over_low_.store(static_cast<std::uint64_t>(over), detail::memory_order_relaxed);
+    wrap_seq_.store(s + 2, detail::memory_order_release);
+}
+
+#endif  // VITALS_COLD_DEFINED
 
 }  // namespace vitals
 

@@ -9,6 +9,7 @@
 
 #include <type_traits>
 
+#include "../base/config.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
@@ -40,8 +41,7 @@ class histogram_series;
 /// What every family has, whatever its type and labels: the registry holds families by this.
 class family_base {
 public:
-    family_base(string_ref name, string_ref help, metric_type type, span<const string_ref> names)
-        : name_(name), help_(detail::to_valid_utf8(help)), type_(type), label_names_(names) {}
+    family_base(string_ref name, string_ref help, metric_type type, span<const string_ref> names);
     virtual ~family_base() = default;
     family_base(const family_base&) = delete;
     family_base& operator=(const family_base&) = delete;
@@ -53,16 +53,7 @@ public:
     [[nodiscard]] string_ref unit() const noexcept { return unit_.view(); }
 
     /// Sets the OpenMetrics unit (must be a suffix of the name, as OpenMetrics requires).
-    void set_unit(string_ref unit) {
-        // A counter's unit comes before its `_total`, as OpenMetrics names the family without it.
-        const string_ref base =
-            type_ == metric_type::counter && name().ends_with("_total") ? name().substr(0, name_.size() - 6) : name();
-        if (!unit.empty() &&
-            !(base.size() > unit.size() && base.ends_with(unit) && base[base.size() - unit.size() - 1] == '_'))
-            throw invalid_argument_error("vitals: unit '", unit, "' must be a suffix of '", name(),
-                                         "' after an underscore");
-        unit_ = text_buffer(unit);
-    }
+    void set_unit(string_ref unit);
 
     /// Emits the header and every series to `v`.
     virtual void collect(sample_visitor& v) = 0;
@@ -71,21 +62,7 @@ public:
 
     /// Called by the registry once: const labels apply to every series, except where the family
     /// has a label of the same name (the family's own value takes precedence).
-    void apply_const_labels(span<const label_pair> labels) {
-        const_labels_.clear();
-        const_block_.clear();
-        for (const auto& [k, v] : labels) {
-            bool overridden = false;
-            for (auto n : label_names_) overridden |= (n == k);
-            if (overridden) continue;
-            if (!const_block_.empty()) const_block_ += ',';
-            const_block_ += k;
-            const_block_ += "=\"";
-            detail::append_escaped_label_value(const_block_, v);
-            const_block_ += '"';
-            const_labels_.add(k, v);
-        }
-    }
+    void apply_const_labels(span<const label_pair> labels);
 
     /// fork(): takes every lock of the family and its series (see detail/fork_hooks.hpp), gives
     /// them back in the parent, resets them in the child. Kinds without locks of their own keep
@@ -105,11 +82,7 @@ public:
     /// it: "<what> <this one's> (registered) vs <other's> (new)", for the first of kind, label names, help and the
     /// kind's own parameters (buckets, quantiles, states...) that differs; empty when the two
     /// are alike. Kinds with parameters override it and start from common_difference().
-    [[nodiscard]] virtual text_buffer definition_difference(const family_base& other) const {
-        text_buffer d = common_difference(other);
-        if (d.empty() && !same_definition(other)) d = detail::definition_field("definition", kind(), other.kind());
-        return d;
-    }
+    [[nodiscard]] virtual text_buffer definition_difference(const family_base& other) const;
 
     /// The default limit on the number of series in one family (see set_series_limit).
     static constexpr std::size_t default_series_limit = 10000;
@@ -132,15 +105,7 @@ protected:
     void count_rejection() noexcept { rejections_.fetch_add(1, detail::memory_order_relaxed); }
 
     /// The first of kind, label names and help in which `other` differs (see definition_difference).
-    [[nodiscard]] text_buffer common_difference(const family_base& other) const {
-        if (kind() != other.kind()) return detail::definition_field("kind", kind(), other.kind());
-        if (!detail::same_names(label_names(), other.label_names()))
-            return detail::definition_field("label names", detail::name_list(label_names()).view(),
-                                            detail::name_list(other.label_names()).view());
-        if (help() != other.help())
-            return detail::definition_field("help", detail::quoted(help()).view(), detail::quoted(other.help()).view());
-        return {};
-    }
+    [[nodiscard]] text_buffer common_difference(const family_base& other) const;
 
     family_header header(const histogram_layout* layout = nullptr) const noexcept {
         return {name_.view(), help_.view(),        unit_.view(),          type_,
@@ -255,6 +220,23 @@ private:
     std::size_t live_ = 0;
 };
 
+/// Where repaired label values live while a lookup uses them (see repair_label_values).
+class repaired_label_values {
+public:
+    repaired_label_values() noexcept = default;
+    repaired_label_values(const repaired_label_values&) = delete;
+    repaired_label_values& operator=(const repaired_label_values&) = delete;
+    ~repaired_label_values() { delete[] values_; }
+
+private:
+    friend std::uint64_t repair_label_values(span<string_ref> views, repaired_label_values& out);
+    text_buffer* values_ = nullptr;
+};
+
+/// Points each value of `views` that is not valid UTF-8 at its repair (U+FFFD for bad bytes),
+/// kept in `out`; returns the values' new hash. The rare path of a lookup, out of line.
+[[gnu::cold]] VITALS_COLD std::uint64_t repair_label_values(span<string_ref> views, repaired_label_values& out);
+
 /// Label values as a key: checked for valid UTF-8 (rarely needed: ASCII is checked 8 bytes at a
 /// time) and hashed. Invalid UTF-8 is repaired with U+FFFD, so values that differ only in invalid
 /// bytes name the same series.
@@ -280,24 +262,10 @@ private:
         std::uint64_t seen = 0;  // every byte of every value, OR-ed: no high bit means all ASCII
         hash_ = hash_values({views_, N}, seen);
         if (seen & 0x8080808080808080ULL) [[unlikely]]
-            repair_all();
+            hash_ = repair_label_values({views_, N}, repaired_);
     }
-    [[gnu::noinline]] void repair_all() {
-        bool changed = false;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (is_valid_utf8(views_[i])) continue;
-            if (!repaired_) repaired_.reset(new repaired_values());
-            repaired_->values[i] = to_valid_utf8(views_[i]);
-            views_[i] = repaired_->values[i].view();
-            changed = true;
-        }
-        if (changed) hash_ = hash_values({views_, N});
-    }
-    struct repaired_values {
-        text_buffer values[N == 0 ? 1 : N];
-    };
     string_ref views_[N == 0 ? 1 : N];
-    unique<repaired_values> repaired_;
+    repaired_label_values repaired_;
     std::uint64_t hash_ = 0;
 };
 
@@ -310,25 +278,15 @@ public:
         std::uint64_t seen = 0;
         hash_ = hash_values({views_.data(), views_.size()}, seen);
         if (seen & 0x8080808080808080ULL) [[unlikely]]
-            repair_all();
+            hash_ = repair_label_values({views_.data(), views_.size()}, repaired_);
     }
     runtime_values(const runtime_values&) = delete;
     runtime_values& operator=(const runtime_values&) = delete;
-    ~runtime_values() { delete[] repaired_; }
     [[nodiscard]] label_key key() const noexcept { return {{views_.data(), views_.size()}, hash_}; }
 
 private:
-    [[gnu::noinline]] void repair_all() {
-        repaired_ = new text_buffer[views_.size()];
-        for (std::size_t i = 0; i < views_.size(); ++i) {
-            if (is_valid_utf8(views_[i])) continue;
-            repaired_[i] = to_valid_utf8(views_[i]);
-            views_[i] = repaired_[i].view();
-        }
-        hash_ = hash_values({views_.data(), views_.size()});
-    }
     pod_vector<string_ref> views_;
-    text_buffer* repaired_ = nullptr;
+    repaired_label_values repaired_;
     std::uint64_t hash_ = 0;
 };
 
@@ -365,50 +323,17 @@ public:
         Series* series_;
     };
 
-    ~family_impl() override {
-        // Nothing else can use the family now; releasing may free series (and their slots).
-        for (Series* s : order_) s->release();
-        for (Series* s : retired_) s->release();
-        for (void* t : retired_tables_) series_table<Series>::destroy(t);
-    }
+    ~family_impl() override;
 
     /// Removes every series.
-    void clear() {
-        {
-            lock_guard lock(mu_);
-            for (Series* s : order_) table_.erase(s);
-            retired_.append(order_.data(), order_.size());
-            order_.clear();
-        }
-        reclaim();
-    }
+    void clear();
 
-    [[nodiscard]] std::size_t size() const override {
-        lock_guard lock(mu_);
-        return order_.size();
-    }
+    [[nodiscard]] std::size_t size() const override;
 
     /// The family's parameters (histogram buckets; empty for counters and gauges).
     [[nodiscard]] const typename Series::params& params() const noexcept { return params_; }
 
-    void collect(sample_visitor& v) override {
-        reclaim();
-        lock_guard render(render_mu_);
-        // The list is copied and the lock let go at once: creating and removing series never
-        // waits for a render. The read section keeps every copied series alive until the end.
-        read_section section(gate_);
-        {
-            lock_guard lock(mu_);
-            render_list_.clear();
-            render_list_.append(order_.data(), order_.size());
-        }
-        if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
-            v.begin_family(header(params_.layout.get()));
-        else
-            v.begin_family(header());
-        for (Series* s : render_list_) emit(v, *s);
-        v.end_family();
-    }
+    void collect(sample_visitor& v) override;
 
     [[nodiscard]] string_ref kind() const noexcept override {
         if constexpr (requires { Series::kind_name; })
@@ -417,66 +342,22 @@ public:
             return family_base::kind();
     }
 
-    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override {
-        text_buffer d = common_difference(other);
-        if (!d.empty()) return d;
-        const auto* o = dynamic_cast<const family_impl*>(&other);
-        if (!o) return definition_field("definition", kind(), other.kind());
-        if constexpr (requires { params_.difference(o->params_); })
-            if (!(params_ == o->params_)) return params_.difference(o->params_);
-        if (!same_definition(other)) return definition_field("definition", kind(), other.kind());
-        return {};
-    }
+    [[nodiscard]] text_buffer definition_difference(const family_base& other) const override;
 
-    void fork_prepare() noexcept override {
-        render_mu_.lock();
-        mu_.lock();
-        gate_.fork_lock().lock();
-        for (Series* s : order_) s->fork_prepare();
-        for (Series* s : retired_) s->fork_prepare();
-    }
-    void fork_parent() noexcept override {
-        for (Series* s : retired_) s->fork_parent();
-        for (Series* s : order_) s->fork_parent();
-        gate_.fork_lock().unlock();
-        mu_.unlock();
-        render_mu_.unlock();
-    }
-    void fork_child() noexcept override {
-        for (Series* s : retired_) s->fork_child();
-        for (Series* s : order_) s->fork_child();
-        gate_.reset_in_child();
-        mu_.reset_after_fork();
-        render_mu_.reset_after_fork();
-    }
+    void fork_prepare() noexcept override;
+    void fork_parent() noexcept override;
+    void fork_child() noexcept override;
 
 protected:
-    family_impl(string_ref name, string_ref help, span<const string_ref> label_names, typename Series::params params)
-        : family_base(name, help, Series::type, label_names), params_(static_cast<typename Series::params&&>(params)) {}
+    family_impl(string_ref name, string_ref help, span<const string_ref> label_names, typename Series::params params);
 
     /// Same help, label names and parameters (the caller checks that the types match).
-    [[nodiscard]] bool same_parts(const family_impl& o) const {
-        return o.help() == help() && o.params_ == params_ && same_names(label_names(), o.label_names());
-    }
+    [[nodiscard]] bool same_parts(const family_impl& o) const;
 
-    handle handle_for(const label_key& k) {
-        read_section section(gate_);
-        return handle(series_ptr<Series>(find_or_create(k)));
-    }
+    handle handle_for(const label_key& k);
     scoped scoped_for(const label_key& k) { return scoped(*this, k); }
 
-    bool remove_key(const label_key& key) {
-        {
-            lock_guard lock(mu_);
-            Series* s = table_.find(key);
-            if (!s) return false;
-            table_.erase(s);
-            order_.remove(s);
-            retired_.push_back(s);
-        }
-        reclaim();
-        return true;
-    }
+    bool remove_key(const label_key& key);
 
 private:
     // Never null: GCC would otherwise see a null path through series_ptr's check and warn about
@@ -490,105 +371,16 @@ private:
     // A series is built before the family lock is taken, and dropped after it is let go when
     // another thread won the race: building and dropping take the cell pool's lock, which is
     // never taken inside a family's (the order fork() relies on, detail/fork_hooks.hpp).
-    [[gnu::noinline, gnu::returns_nonnull]] Series* create(const label_key& k) {
-        pod_vector<string_ref> overflow_values;
-        for (std::size_t i = 0; i < label_names().size(); ++i) overflow_values.push_back(overflow_label_value);
-        const span<const string_ref> overflow_view{overflow_values.data(), overflow_values.size()};
-        const label_key overflow{overflow_view, hash_values(overflow_view)};
-        Series* fresh = nullptr;
-        bool fresh_is_overflow = false, counted = false;
-        struct drop {
-            Series*& s;
-            ~drop() {
-                if (s) s->release();
-            }
-        } dropper{fresh};
-        for (;;) {
-            bool want_overflow = false;
-            {
-                lock_guard lock(mu_);
-                if (Series* s = table_.find(k)) return s;
-                if (order_.size() >= series_limit()) [[unlikely]] {
-                    if (!counted) count_rejection();
-                    counted = true;
-                    if (Series* s = table_.find(overflow)) return s;
-                    want_overflow = true;
-                }
-                if (fresh && fresh_is_overflow == want_overflow) {
-                    insert_locked(fresh);
-                    Series* s = fresh;
-                    fresh = nullptr;
-                    return s;
-                }
-            }
-            if (fresh) fresh->release();
-            fresh = nullptr;
-            fresh = new Series(params_, label_names(), want_overflow ? overflow : k);
-            fresh_is_overflow = want_overflow;
-        }
-    }
+    [[gnu::noinline, gnu::returns_nonnull]] Series* create(const label_key& k);
 
-    void insert_locked(Series* s) {
-        // Room for the push_backs below, so that nothing throws once the series is in the table;
-        // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
-        if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
-        // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
-        // it from under a lock-free reader.
-        retired_tables_.reserve(retired_tables_.size() + 1);
-        void* old = table_.insert(s);
-        order_.push_back(s);
-        if (old) retired_tables_.push_back(old);
-    }
+    void insert_locked(Series* s);
 
     // Frees what was unlinked once no lock-free reader can still see it; retried later otherwise.
     // Runs without the family mutex: a lookup that is waiting for the mutex (to create a series)
     // sits inside its read section, and the grace period must be able to see it leave.
-    void reclaim() {
-        pod_vector<Series*> series;
-        pod_vector<void*> tables;
-        {
-            lock_guard lock(mu_);
-            if (retired_.empty() && retired_tables_.empty()) return;
-            series.swap(retired_);
-            tables.swap(retired_tables_);
-        }
-        if (gate_.synchronize()) {
-            for (Series* s : series) s->release();
-            for (void* t : tables) series_table<Series>::destroy(t);
-            return;
-        }
-        lock_guard lock(mu_);  // not yet: keep them for the next attempt
-        try {
-            retired_.append(series.data(), series.size());
-            retired_tables_.append(tables.data(), tables.size());
-        } catch (...) {
-            // Out of memory: what could not be kept is leaked, never freed under a reader.
-        }
-    }
+    void reclaim();
 
-    void emit(sample_visitor& v, Series& s) {
-        if constexpr (requires { s.emit_locked(v); }) {  // kinds that know their own visitor call
-            s.emit_locked(v);
-        } else if constexpr (std::is_same_v<Series, histogram_series>) {
-            scratch_.resize(s.bucket_count());
-            const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
-            const double sum = s.read(cumulative);
-            if (!s.exemplars().any()) return v.histogram_sample(s.view(), cumulative, sum, {});
-            exemplar_scratch_.resize(s.bucket_count());
-            exemplar_ptrs_.assign(s.bucket_count(), nullptr);
-            for (std::size_t i = 0; i < s.bucket_count(); ++i)
-                if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
-            v.histogram_sample(s.view(), cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
-        } else if constexpr (std::is_same_v<Series, gauge_series>) {
-            v.gauge_sample(s.view(), s.read());
-        } else {
-            exemplar_scratch_.resize(1);
-            if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
-                v.counter_sample(s.view(), s.read(), &exemplar_scratch_[0]);
-            else
-                v.counter_sample(s.view(), s.read(), nullptr);
-        }
-    }
+    void emit(sample_visitor& v, Series& s);
 
     typename Series::params params_;
     reader_gate gate_;
@@ -603,6 +395,224 @@ private:
     scratch_array<exemplar> exemplar_scratch_;
     pod_vector<const exemplar*> exemplar_ptrs_;
 };
+
+// Compiled mode: these are instantiated in libvitals for every built-in kind, and not needed here.
+#if !VITALS_EXTERN_TEMPLATES
+template <class Series>
+family_impl<Series>::family_impl(string_ref name, string_ref help, span<const string_ref> label_names,
+                                 typename Series::params params)
+    : family_base(name, help, Series::type, label_names), params_(static_cast<typename Series::params&&>(params)) {}
+
+template <class Series>
+family_impl<Series>::~family_impl() {
+    // Nothing else can use the family now; releasing may free series (and their slots).
+    for (Series* s : order_) s->release();
+    for (Series* s : retired_) s->release();
+    for (void* t : retired_tables_) series_table<Series>::destroy(t);
+}
+
+template <class Series>
+void family_impl<Series>::clear() {
+    {
+        lock_guard lock(mu_);
+        for (Series* s : order_) table_.erase(s);
+        retired_.append(order_.data(), order_.size());
+        order_.clear();
+    }
+    reclaim();
+}
+
+template <class Series>
+std::size_t family_impl<Series>::size() const {
+    lock_guard lock(mu_);
+    return order_.size();
+}
+
+template <class Series>
+void family_impl<Series>::collect(sample_visitor& v) {
+    reclaim();
+    lock_guard render(render_mu_);
+    // The list is copied and the lock let go at once: creating and removing series never
+    // waits for a render. The read section keeps every copied series alive until the end.
+    read_section section(gate_);
+    {
+        lock_guard lock(mu_);
+        render_list_.clear();
+        render_list_.append(order_.data(), order_.size());
+    }
+    if constexpr (requires { params_.layout.get(); })  // histograms: the classic buckets
+        v.begin_family(header(params_.layout.get()));
+    else
+        v.begin_family(header());
+    for (Series* s : render_list_) emit(v, *s);
+    v.end_family();
+}
+
+template <class Series>
+text_buffer family_impl<Series>::definition_difference(const family_base& other) const {
+    text_buffer d = common_difference(other);
+    if (!d.empty()) return d;
+    const auto* o = dynamic_cast<const family_impl*>(&other);
+    if (!o) return definition_field("definition", kind(), other.kind());
+    if constexpr (requires { params_.difference(o->params_); })
+        if (!(params_ == o->params_)) return params_.difference(o->params_);
+    if (!same_definition(other)) return definition_field("definition", kind(), other.kind());
+    return {};
+}
+
+template <class Series>
+void family_impl<Series>::fork_prepare() noexcept {
+    render_mu_.lock();
+    mu_.lock();
+    gate_.fork_lock().lock();
+    for (Series* s : order_) s->fork_prepare();
+    for (Series* s : retired_) s->fork_prepare();
+}
+
+template <class Series>
+void family_impl<Series>::fork_parent() noexcept {
+    for (Series* s : retired_) s->fork_parent();
+    for (Series* s : order_) s->fork_parent();
+    gate_.fork_lock().unlock();
+    mu_.unlock();
+    render_mu_.unlock();
+}
+
+template <class Series>
+void family_impl<Series>::fork_child() noexcept {
+    for (Series* s : retired_) s->fork_child();
+    for (Series* s : order_) s->fork_child();
+    gate_.reset_in_child();
+    mu_.reset_after_fork();
+    render_mu_.reset_after_fork();
+}
+
+template <class Series>
+bool family_impl<Series>::same_parts(const family_impl& o) const {
+    return o.help() == help() && o.params_ == params_ && same_names(label_names(), o.label_names());
+}
+
+template <class Series>
+typename family_impl<Series>::handle family_impl<Series>::handle_for(const label_key& k) {
+    read_section section(gate_);
+    return handle(series_ptr<Series>(find_or_create(k)));
+}
+
+template <class Series>
+bool family_impl<Series>::remove_key(const label_key& key) {
+    {
+        lock_guard lock(mu_);
+        Series* s = table_.find(key);
+        if (!s) return false;
+        table_.erase(s);
+        order_.remove(s);
+        retired_.push_back(s);
+    }
+    reclaim();
+    return true;
+}
+
+template <class Series>
+Series* family_impl<Series>::create(const label_key& k) {
+    pod_vector<string_ref> overflow_values;
+    for (std::size_t i = 0; i < label_names().size(); ++i) overflow_values.push_back(overflow_label_value);
+    const span<const string_ref> overflow_view{overflow_values.data(), overflow_values.size()};
+    const label_key overflow{overflow_view, hash_values(overflow_view)};
+    Series* fresh = nullptr;
+    bool fresh_is_overflow = false, counted = false;
+    struct drop {
+        Series*& s;
+        ~drop() {
+            if (s) s->release();
+        }
+    } dropper{fresh};
+    for (;;) {
+        bool want_overflow = false;
+        {
+            lock_guard lock(mu_);
+            if (Series* s = table_.find(k)) return s;
+            if (order_.size() >= series_limit()) [[unlikely]] {
+                if (!counted) count_rejection();
+                counted = true;
+                if (Series* s = table_.find(overflow)) return s;
+                want_overflow = true;
+            }
+            if (fresh && fresh_is_overflow == want_overflow) {
+                insert_locked(fresh);
+                Series* s = fresh;
+                fresh = nullptr;
+                return s;
+            }
+        }
+        if (fresh) fresh->release();
+        fresh = nullptr;
+        fresh = new Series(params_, label_names(), want_overflow ? overflow : k);
+        fresh_is_overflow = want_overflow;
+    }
+}
+
+template <class Series>
+void family_impl<Series>::insert_locked(Series* s) {
+    // Room for the push_backs below, so that nothing throws once the series is in the table;
+    // grown geometrically (reserve(size + 1) would copy the whole vector on every creation).
+    if (order_.size() == order_.capacity()) order_.reserve(order_.size() * 2 + 8);
+    // Likewise for an outgrown table: freeing it early (because keeping it failed) could pull
+    // it from under a lock-free reader.
+    retired_tables_.reserve(retired_tables_.size() + 1);
+    void* old = table_.insert(s);
+    order_.push_back(s);
+    if (old) retired_tables_.push_back(old);
+}
+
+template <class Series>
+void family_impl<Series>::reclaim() {
+    pod_vector<Series*> series;
+    pod_vector<void*> tables;
+    {
+        lock_guard lock(mu_);
+        if (retired_.empty() && retired_tables_.empty()) return;
+        series.swap(retired_);
+        tables.swap(retired_tables_);
+    }
+    if (gate_.synchronize()) {
+        for (Series* s : series) s->release();
+        for (void* t : tables) series_table<Series>::destroy(t);
+        return;
+    }
+    lock_guard lock(mu_);  // not yet: keep them for the next attempt
+    try {
+        retired_.append(series.data(), series.size());
+        retired_tables_.append(tables.data(), tables.size());
+    } catch (...) {
+        // Out of memory: what could not be kept is leaked, never freed under a reader.
+    }
+}
+
+template <class Series>
+void family_impl<Series>::emit(sample_visitor& v, Series& s) {
+    if constexpr (requires { s.emit_locked(v); }) {  // kinds that know their own visitor call
+        s.emit_locked(v);
+    } else if constexpr (std::is_same_v<Series, histogram_series>) {
+        scratch_.resize(s.bucket_count());
+        const span<std::uint64_t> cumulative{scratch_.data(), scratch_.size()};
+        const double sum = s.read(cumulative);
+        if (!s.exemplars().any()) return v.histogram_sample(s.view(), cumulative, sum, {});
+        exemplar_scratch_.resize(s.bucket_count());
+        exemplar_ptrs_.assign(s.bucket_count(), nullptr);
+        for (std::size_t i = 0; i < s.bucket_count(); ++i)
+            if (s.exemplars().load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
+        v.histogram_sample(s.view(), cumulative, sum, {exemplar_ptrs_.data(), exemplar_ptrs_.size()});
+    } else if constexpr (std::is_same_v<Series, gauge_series>) {
+        v.gauge_sample(s.view(), s.read());
+    } else {
+        exemplar_scratch_.resize(1);
+        if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
+            v.counter_sample(s.view(), s.read(), &exemplar_scratch_[0]);
+        else
+            v.counter_sample(s.view(), s.read(), nullptr);
+    }
+}
+#endif  // !VITALS_EXTERN_TEMPLATES
 
 }  // namespace detail
 
@@ -768,5 +778,65 @@ private:
         }
     }
 };
+
+#if VITALS_COLD_DEFINED
+
+VITALS_COLD std::uint64_t detail::repair_label_values(span<string_ref> views, repaired_label_values& out) {
+    out.values_ = new text_buffer[views.size()];
+    for (std::size_t i = 0; i < views.size(); ++i) {
+        if (is_valid_utf8(views[i])) continue;
+        out.values_[i] = to_valid_utf8(views[i]);
+        views[i] = out.values_[i].view();
+    }
+    return hash_values({views.data(), views.size()});
+}
+
+VITALS_COLD family_base::family_base(string_ref name, string_ref help, metric_type type, span<const string_ref> names)
+    : name_(name), help_(detail::to_valid_utf8(help)), type_(type), label_names_(names) {}
+
+VITALS_COLD void family_base::set_unit(string_ref unit) {
+    // A counter's unit comes before its `_total`, as OpenMetrics names the family without it.
+    const string_ref base =
+        type_ == metric_type::counter && name().ends_with("_total") ? name().substr(0, name_.size() - 6) : name();
+    if (!unit.empty() &&
+        !(base.size() > unit.size() && base.ends_with(unit) && base[base.size() - unit.size() - 1] == '_'))
+        throw invalid_argument_error("vitals: unit '", unit, "' must be a suffix of '", name(),
+                                     "' after an underscore");
+    unit_ = text_buffer(unit);
+}
+
+VITALS_COLD void family_base::apply_const_labels(span<const label_pair> labels) {
+    const_labels_.clear();
+    const_block_.clear();
+    for (const auto& [k, v] : labels) {
+        bool overridden = false;
+        for (auto n : label_names_) overridden |= (n == k);
+        if (overridden) continue;
+        if (!const_block_.empty()) const_block_ += ',';
+        const_block_ += k;
+        const_block_ += "=\"";
+        detail::append_escaped_label_value(const_block_, v);
+        const_block_ += '"';
+        const_labels_.add(k, v);
+    }
+}
+
+VITALS_COLD text_buffer family_base::definition_difference(const family_base& other) const {
+    text_buffer d = common_difference(other);
+    if (d.empty() && !same_definition(other)) d = detail::definition_field("definition", kind(), other.kind());
+    return d;
+}
+
+VITALS_COLD text_buffer family_base::common_difference(const family_base& other) const {
+    if (kind() != other.kind()) return detail::definition_field("kind", kind(), other.kind());
+    if (!detail::same_names(label_names(), other.label_names()))
+        return detail::definition_field("label names", detail::name_list(label_names()).view(),
+                                        detail::name_list(other.label_names()).view());
+    if (help() != other.help())
+        return detail::definition_field("help", detail::quoted(help()).view(), detail::quoted(other.help()).view());
+    return {};
+}
+
+#endif  // VITALS_COLD_DEFINED
 
 }  // namespace vitals

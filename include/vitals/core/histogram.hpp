@@ -19,6 +19,7 @@
 #include "../base/string_ref.hpp"
 #include "../base/text_buffer.hpp"
 #include "definition_difference.hpp"
+#include "../base/config.hpp"
 #include "handle.hpp"
 #include "series.hpp"
 
@@ -121,22 +122,7 @@ class histogram_layout {
 public:
     /// Validates the bounds; throws invalid_argument_error when they are empty, unsorted,
     /// repeated, NaN or infinite (+Inf is always implied as the last bucket).
-    explicit histogram_layout(span<const double> bounds) {
-        if (!detail::valid_bounds(bounds))
-            throw invalid_argument_error(
-                "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
-        bounds_.append(bounds.data(), bounds.size());
-        // The same bounds, then +Inf up to a multiple of four, for the vector search below.
-        padded_.append(bounds.data(), bounds.size());
-        while (padded_.size() % 4) padded_.push_back(__builtin_inf());
-        for (double b : bounds) {
-            char buf[detail::max_double_chars];
-            add(text_, text_ends_, {buf, detail::format_double_label(buf, b)});
-            add(canonical_, canonical_ends_, {buf, detail::format_double_canonical(buf, b)});
-        }
-        add(text_, text_ends_, "+Inf");
-        add(canonical_, canonical_ends_, "+Inf");
-    }
+    explicit histogram_layout(span<const double> bounds);
     histogram_layout(const histogram_layout&) = delete;
     histogram_layout& operator=(const histogram_layout&) = delete;
 
@@ -319,5 +305,26 @@ struct series_traits<histogram_series> {
     using operations = histogram_operations<D>;
 };
 }  // namespace detail
+
+#if VITALS_COLD_DEFINED
+
+VITALS_COLD histogram_layout::histogram_layout(span<const double> bounds) {
+    if (!detail::valid_bounds(bounds))
+        throw invalid_argument_error(
+            "vitals: histogram buckets must be 1 to 1000 finite values in strictly increasing order");
+    bounds_.append(bounds.data(), bounds.size());
+    // The same bounds, then +Inf up to a multiple of four, for the vector search below.
+    padded_.append(bounds.data(), bounds.size());
+    while (padded_.size() % 4) padded_.push_back(__builtin_inf());
+    for (double b : bounds) {
+        char buf[detail::max_double_chars];
+        add(text_, text_ends_, {buf, detail::format_double_label(buf, b)});
+        add(canonical_, canonical_ends_, {buf, detail::format_double_canonical(buf, b)});
+    }
+    add(text_, text_ends_, "+Inf");
+    add(canonical_, canonical_ends_, "+Inf");
+}
+
+#endif  // VITALS_COLD_DEFINED
 
 }  // namespace vitals

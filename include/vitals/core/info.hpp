@@ -51,4 +51,8 @@ struct series_traits<info_series> {
 template <label_set Labels>
 using info_family = metric_family<detail::info_series, Labels>;
 
+#if VITALS_EXTERN_TEMPLATES
+extern template class detail::family_impl<detail::info_series>;  // in libvitals (base/config.hpp)
+#endif
+
 }  // namespace vitals

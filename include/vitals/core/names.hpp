@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../base/config.hpp"
 #include "../base/error.hpp"
 #include "../base/string_ref.hpp"
 
@@ -63,17 +64,10 @@ consteval string_ref checked_metric_name() noexcept {
 }  // namespace detail
 
 /// Throws invalid_argument_error unless `name` is a valid metric name.
-inline void check_metric_name(string_ref name) {
-    if (!is_valid_metric_name(name))
-        throw invalid_argument_error("vitals: invalid metric name '", name, "': must match [a-zA-Z_:][a-zA-Z0-9_:]*");
-}
+VITALS_COLD void check_metric_name(string_ref name);
 
 /// Throws invalid_argument_error unless `name` is a valid label name.
-inline void check_label_name(string_ref name) {
-    if (!is_valid_label_name(name))
-        throw invalid_argument_error("vitals: invalid label name '", name,
-                                     "': must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'");
-}
+VITALS_COLD void check_label_name(string_ref name);
 
 /// A label name and value, as views: `{"trace_id", id}`.
 struct label_pair {
@@ -167,5 +161,17 @@ constexpr bool distinct_names() noexcept {
     return true;
 }
 }  // namespace detail
+
+#if VITALS_COLD_DEFINED
+VITALS_COLD void check_metric_name(string_ref name) {
+    if (!is_valid_metric_name(name))
+        throw invalid_argument_error("vitals: invalid metric name '", name, "': must match [a-zA-Z_:][a-zA-Z0-9_:]*");
+}
+VITALS_COLD void check_label_name(string_ref name) {
+    if (!is_valid_label_name(name))
+        throw invalid_argument_error("vitals: invalid label name '", name,
+                                     "': must match [a-zA-Z_][a-zA-Z0-9_]* and not start with '__'");
+}
+#endif  // VITALS_COLD_DEFINED
 
 }  // namespace vitals

@@ -668,4 +668,8 @@ struct series_traits<native_histogram_series> {
 };
 }  // namespace detail
 
+#if VITALS_EXTERN_TEMPLATES
+extern template class detail::family_impl<detail::native_histogram_series>;  // in libvitals (base/config.hpp)
+#endif
+
 }  // namespace vitals

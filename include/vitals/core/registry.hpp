@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <type_traits>
 
+#include "../base/config.hpp"
 #include "../detail/fork_hooks.hpp"
 #include "../detail/mutex.hpp"
 #include "../detail/pod_vector.hpp"
@@ -53,17 +54,7 @@ using native_histogram_family = metric_family<detail::native_histogram_series, L
 
 /// `service` from $SERVICE_NAME and `environment` from $ENVIRONMENT, each falling back to the given
 /// default; a label whose value ends up empty is left out.
-inline const_labels const_labels_from_env(string_ref default_service = {}, string_ref default_environment = {}) {
-    const_labels out;
-    auto add = [&](const char* label, const char* var, string_ref fallback) {
-        const char* v = std::getenv(var);
-        const string_ref value = (v && *v) ? string_ref(v) : fallback;
-        if (!value.empty()) out.add(label, value);
-    };
-    add("service", "SERVICE_NAME", default_service);
-    add("environment", "ENVIRONMENT", default_environment);
-    return out;
-}
+VITALS_COLD const_labels const_labels_from_env(string_ref default_service = {}, string_ref default_environment = {});
 
 namespace detail {
 
@@ -128,38 +119,31 @@ inline constexpr string_ref conflicting_definitions_name = "vitals_conflicting_d
 
 }  // namespace detail
 
+#if VITALS_EXTERN_TEMPLATES
+// Compiled mode: the family code of these kinds is in libvitals (see base/config.hpp).
+extern template class detail::family_impl<detail::counter_series>;
+extern template class detail::family_impl<detail::gauge_series>;
+extern template class detail::family_impl<detail::histogram_series>;
+#endif
+
 class registry_set;
 
 /// Owns metric families. Thread-safe: families can be registered while others render.
 class registry : public metric_source {
 public:
     /// A registry without const labels.
-    registry() = default;
+    registry();
 
     /// A registry whose const labels apply to every series it renders. Throws
     /// invalid_argument_error for an invalid or repeated label name.
-    explicit registry(const_labels labels) : const_labels_(static_cast<const_labels&&>(labels)) {
-        for (std::size_t i = 0; i < const_labels_.size(); ++i) {
-            check_label_name(const_labels_[i].name);
-            if (!detail::is_valid_utf8(const_labels_[i].value))
-                const_labels_.set_value(i, detail::to_valid_utf8(const_labels_[i].value));
-            for (std::size_t j = 0; j < i; ++j)
-                if (const_labels_[j].name == const_labels_[i].name)
-                    throw invalid_argument_error("vitals: duplicate const label '", const_labels_[i].name, "'");
-        }
-        rejections_const_block_ = escaped_block(const_labels_);
-    }
+    explicit registry(const_labels labels);
 
     /// The same, written inline: `registry r({{"service", "api"}});`.
     registry(std::initializer_list<label_pair> labels) : registry(const_labels(labels)) {}
 
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
-    ~registry() {
-        fork_link_.leave();
-        for (family_base* f : families_) delete f;
-        for (family_base* f : retired_) delete f;
-    }
+    ~registry();
 
     /// Registers (or finds) a counter family. Without labels it returns a vitals::counter handle,
     /// with labels a reference to the family. The name is checked at compile time.
@@ -181,9 +165,11 @@ public:
     /// are checked here (invalid_argument_error: bad or repeated name); the values are given as
     /// for labels<...> (their number checked at run time) or as a list (`labels(span)`). Returns
     /// the family, also when `names` is empty.
-    counter_family<dynamic_labels>& counter(string_ref name, string_ref help, const label_names& names) {
-        return add<metric_family<detail::counter_series, dynamic_labels>>(name, help, detail::counter_series::params{},
-                                                                          names.view());
+    /// (Like every run-time-names form, a template only so that files which never call it do
+    /// not instantiate it: leave `Family` defaulted.)
+    template <class Family = counter_family<dynamic_labels>>
+    Family& counter(string_ref name, string_ref help, const label_names& names) {
+        return add<Family>(name, help, detail::counter_series::params{}, names.view());
     }
 
     /// Registers (or finds) a gauge family; see counter().
@@ -200,9 +186,9 @@ public:
     }
 
     /// Registers (or finds) a gauge family with run-time label names; see counter().
-    gauge_family<dynamic_labels>& gauge(string_ref name, string_ref help, const label_names& names) {
-        return add<metric_family<detail::gauge_series, dynamic_labels>>(name, help, detail::gauge_series::params{},
-                                                                        names.view());
+    template <class Family = gauge_family<dynamic_labels>>
+    Family& gauge(string_ref name, string_ref help, const label_names& names) {
+        return add<Family>(name, help, detail::gauge_series::params{}, names.view());
     }
 
     /// Registers (or finds) a histogram family with the given bucket upper bounds (+Inf implied).
@@ -223,13 +209,13 @@ public:
 
     /// Registers (or finds) a histogram family with run-time label names (see counter()); `le`
     /// cannot be one of them (invalid_argument_error).
-    histogram_family<dynamic_labels>& histogram(string_ref name, string_ref help, const label_names& names,
-                                                span<const double> buckets = default_buckets) {
+    template <class Family = histogram_family<dynamic_labels>>
+    Family& histogram(string_ref name, string_ref help, const label_names& names,
+                      span<const double> buckets = default_buckets) {
         static constexpr string_ref reserved[] = {"le"};
         auto layout = detail::shared<const histogram_layout>::make(buckets);
-        return add<metric_family<detail::histogram_series, dynamic_labels>>(
-            name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}, names.view(),
-            span<const string_ref>(reserved));
+        return add<Family>(name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)},
+                           names.view(), span<const string_ref>(reserved));
     }
 
     /// Registers (or finds) a gauge whose values are computed at render time; add series with
@@ -251,9 +237,9 @@ public:
         return add<callback_family<metric_type::gauge, Labels>>(name, help);
     }
     /// Registers (or finds) a callback gauge with run-time label names (see counter()).
-    callback_family<metric_type::gauge, dynamic_labels>& callback_gauge(string_ref name, string_ref help,
-                                                                        const label_names& names) {
-        return add<callback_family<metric_type::gauge, dynamic_labels>>(name, help, names.view());
+    template <class Family = callback_family<metric_type::gauge, dynamic_labels>>
+    Family& callback_gauge(string_ref name, string_ref help, const label_names& names) {
+        return add<Family>(name, help, names.view());
     }
     /// Registers (or finds) a callback counter with a run-time name.
     template <label_set Labels = labels<>>
@@ -262,9 +248,9 @@ public:
         return add<callback_family<metric_type::counter, Labels>>(name, help);
     }
     /// Registers (or finds) a callback counter with run-time label names (see counter()).
-    callback_family<metric_type::counter, dynamic_labels>& callback_counter(string_ref name, string_ref help,
-                                                                            const label_names& names) {
-        return add<callback_family<metric_type::counter, dynamic_labels>>(name, help, names.view());
+    template <class Family = callback_family<metric_type::counter, dynamic_labels>>
+    Family& callback_counter(string_ref name, string_ref help, const label_names& names) {
+        return add<Family>(name, help, names.view());
     }
 
     // The kinds below live in headers of their own, which keeps <vitals/vitals.hpp> light; the
@@ -420,18 +406,7 @@ public:
     /// series away at its limit, a last family `vitals_series_limit_rejections_total{metric}`
     /// counts them (absent otherwise, so it costs nothing until it matters). Renders take turns;
     /// registering a family never waits for one.
-    void collect(sample_visitor& v) const override {
-        detail::lock_guard render(render_mu_);
-        {
-            detail::lock_guard lock(mu_);
-            render_list_.clear();
-            render_list_.append(families_.data(), families_.size());
-        }
-        for (family_base* f : render_list_) f->collect(v);
-        if (collect_rejections(v, {render_list_.data(), render_list_.size()}, false,
-                               [](const family_base*) { return true; }))
-            v.end_family();
-    }
+    void collect(sample_visitor& v) const override;
 
     /// Removes the family named `name` and frees it; returns false when there is none. It is no
     /// longer rendered, and the name may be registered again (with any definition). Handles to
@@ -440,32 +415,7 @@ public:
     /// this for each before it is unloaded, since a family's code is the plugin's; likewise it
     /// drops every handle to a series its code created (the series' code is the plugin's too),
     /// and joins the threads it started.
-    bool unregister(string_ref name) {
-        family_base* gone = nullptr;
-        {
-            detail::lock_guard render(render_mu_);  // no render is using it
-            detail::lock_guard lock(mu_);
-            for (family_base* f : families_)
-                if (f->name() == name) gone = f;
-            if (gone) families_.remove(gone);
-        }
-        if (!gone) return false;
-        // Outside the locks: freeing series gives their slots back to the pool. A registry_set's
-        // render may still be reading the family (it pins the registry, not its render lock);
-        // when it does not finish within the grace period the family waits for a later one.
-        detail::pod_vector<family_base*> free_now;
-        {
-            detail::lock_guard lock(mu_);
-            retired_.push_back(gone);
-        }
-        if (set_readers_.synchronize()) {
-            detail::lock_guard lock(mu_);
-            free_now.append(retired_.data(), retired_.size());
-            retired_.clear();
-        }
-        for (family_base* f : free_now) delete f;
-        return true;
-    }
+    bool unregister(string_ref name);
 
     /// The series limit given to families registered from now on (default
     /// family_base::default_series_limit); each family can also be changed on its own.
@@ -485,39 +435,7 @@ public:
 private:
     // add_family's work, the same for every family type: returns the family registered under
     // f's name when it is defined alike, else takes `f` (the caller lets go of it) and returns it.
-    family_base& adopt(family_base& f) {
-        check_metric_name(f.name());
-        // Names the registry renders itself: a family of the same name would be rendered twice.
-        const detail::sample_name_set mine(f);
-        for (int i = 0; i < mine.count; ++i) {
-            using detail::sample_name;
-            constexpr string_ref rejections = detail::series_limit_rejections_name;
-            constexpr string_ref conflicts = detail::conflicting_definitions_name;
-            if (mine.names[i] == sample_name{rejections, {}} ||
-                mine.names[i] == sample_name{rejections.substr(0, rejections.size() - 6), {}})
-                throw registration_error("vitals: metric '", f.name(), "' would expose '", rejections,
-                                         "', which the registry renders itself (series limit rejections)");
-            if (mine.names[i] == sample_name{conflicts, {}})
-                throw registration_error("vitals: metric '", f.name(), "' would expose '", conflicts,
-                                         "', which a registry_set renders itself (definitions left out)");
-        }
-        detail::lock_guard lock(mu_);
-        for (auto& existing : families_) {
-            if (existing->name() != f.name()) continue;
-            if (existing->same_definition(f)) return *existing;
-            throw registration_error("vitals: metric '", f.name(), "' is already registered differently: ",
-                                     existing->definition_difference(f).view());
-        }
-        for (family_base* existing : families_)
-            if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))
-                throw registration_error("vitals: metric '", f.name(), "' would expose '", clash->base, clash->suffix,
-                                         "', which '", existing->name(), "' already exposes");
-        f.apply_const_labels(const_labels_.pairs());
-        f.set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
-        families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
-        families_.push_back(&f);
-        return f;
-    }
+    family_base& adopt(family_base& f);
 
     template <class Family, class... Args>
     Family& add(string_ref name, string_ref help, Args&&... args) {
@@ -578,51 +496,22 @@ private:
         return any || begun;
     }
 
-    static text_buffer escaped_block(const const_labels& labels) {
-        text_buffer out;
-        for (const auto& [k, val] : labels) {
-            if (k == "metric") continue;
-            if (!out.empty()) out += ',';
-            out += k;
-            out += "=\"";
-            detail::append_escaped_label_value(out, val);
-            out += '"';
-        }
-        return out;
-    }
+    static text_buffer escaped_block(const const_labels& labels);
 
     // fork(): the registry's locks, then each family's, in the order every path takes them.
     class fork_link final : public detail::fork_participant {
     public:
-        explicit fork_link(registry& r) : r_(r), hooks_(&detail::fork_hooks::instance()) { hooks_->add(this); }
+        explicit fork_link(registry& r);
         // Also when the registry's constructor throws (bad const labels): the registry's
         // destructor does not run then, and a participant left behind would be called by the
         // next fork() after its memory is gone.
-        ~fork_link() { leave(); }
+        ~fork_link();
         fork_link(const fork_link&) = delete;
         fork_link& operator=(const fork_link&) = delete;
-        void leave() noexcept {
-            if (hooks_) hooks_->remove(this);
-            hooks_ = nullptr;
-        }
-        void fork_prepare() noexcept override {
-            r_.render_mu_.lock();
-            r_.mu_.lock();
-            r_.set_readers_.fork_lock().lock();
-            for (family_base* f : r_.families_) f->fork_prepare();
-        }
-        void fork_parent() noexcept override {
-            for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_parent();
-            r_.set_readers_.fork_lock().unlock();
-            r_.mu_.unlock();
-            r_.render_mu_.unlock();
-        }
-        void fork_child() noexcept override {
-            for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_child();
-            r_.set_readers_.reset_in_child();  // also frees its grace-period lock
-            r_.mu_.reset_after_fork();
-            r_.render_mu_.reset_after_fork();
-        }
+        void leave() noexcept;
+        void fork_prepare() noexcept override;
+        void fork_parent() noexcept override;
+        void fork_child() noexcept override;
 
     private:
         registry& r_;
@@ -641,5 +530,160 @@ private:
     text_buffer rejections_const_block_;
     fork_link fork_link_{*this};  // last: registered for fork() once everything else exists
 };
+
+#if VITALS_COLD_DEFINED
+
+VITALS_COLD const_labels const_labels_from_env(string_ref default_service, string_ref default_environment) {
+    const_labels out;
+    auto add = [&](const char* label, const char* var, string_ref fallback) {
+        const char* v = std::getenv(var);
+        const string_ref value = (v && *v) ? string_ref(v) : fallback;
+        if (!value.empty()) out.add(label, value);
+    };
+    add("service", "SERVICE_NAME", default_service);
+    add("environment", "ENVIRONMENT", default_environment);
+    return out;
+}
+
+VITALS_COLD registry::registry() = default;
+
+VITALS_COLD registry::registry(const_labels labels) : const_labels_(static_cast<const_labels&&>(labels)) {
+    for (std::size_t i = 0; i < const_labels_.size(); ++i) {
+        check_label_name(const_labels_[i].name);
+        if (!detail::is_valid_utf8(const_labels_[i].value))
+            const_labels_.set_value(i, detail::to_valid_utf8(const_labels_[i].value));
+        for (std::size_t j = 0; j < i; ++j)
+            if (const_labels_[j].name == const_labels_[i].name)
+                throw invalid_argument_error("vitals: duplicate const label '", const_labels_[i].name, "'");
+    }
+    rejections_const_block_ = escaped_block(const_labels_);
+}
+
+VITALS_COLD registry::~registry() {
+    fork_link_.leave();
+    for (family_base* f : families_) delete f;
+    for (family_base* f : retired_) delete f;
+}
+
+VITALS_COLD family_base& registry::adopt(family_base& f) {
+    check_metric_name(f.name());
+    // Names the registry renders itself: a family of the same name would be rendered twice.
+    const detail::sample_name_set mine(f);
+    for (int i = 0; i < mine.count; ++i) {
+        using detail::sample_name;
+        constexpr string_ref rejections = detail::series_limit_rejections_name;
+        constexpr string_ref conflicts = detail::conflicting_definitions_name;
+        if (mine.names[i] == sample_name{rejections, {}} ||
+            mine.names[i] == sample_name{rejections.substr(0, rejections.size() - 6), {}})
+            throw registration_error("vitals: metric '", f.name(), "' would expose '", rejections,
+                                     "', which the registry renders itself (series limit rejections)");
+        if (mine.names[i] == sample_name{conflicts, {}})
+            throw registration_error("vitals: metric '", f.name(), "' would expose '", conflicts,
+                                     "', which a registry_set renders itself (definitions left out)");
+    }
+    detail::lock_guard lock(mu_);
+    for (auto& existing : families_) {
+        if (existing->name() != f.name()) continue;
+        if (existing->same_definition(f)) return *existing;
+        throw registration_error("vitals: metric '", f.name(),
+                                 "' is already registered differently: ", existing->definition_difference(f).view());
+    }
+    for (family_base* existing : families_)
+        if (const detail::sample_name* clash = mine.shared_with(detail::sample_name_set(*existing)))
+            throw registration_error("vitals: metric '", f.name(), "' would expose '", clash->base, clash->suffix,
+                                     "', which '", existing->name(), "' already exposes");
+    f.apply_const_labels(const_labels_.pairs());
+    f.set_series_limit(default_series_limit_.load(detail::memory_order_relaxed));
+    families_.reserve(families_.size() + 1);  // nothing may throw once ownership moves
+    families_.push_back(&f);
+    return f;
+}
+
+VITALS_COLD void registry::collect(sample_visitor& v) const {
+    detail::lock_guard render(render_mu_);
+    {
+        detail::lock_guard lock(mu_);
+        render_list_.clear();
+        render_list_.append(families_.data(), families_.size());
+    }
+    for (family_base* f : render_list_) f->collect(v);
+    if (collect_rejections(v, {render_list_.data(), render_list_.size()}, false,
+                           [](const family_base*) { return true; }))
+        v.end_family();
+}
+
+VITALS_COLD bool registry::unregister(string_ref name) {
+    family_base* gone = nullptr;
+    {
+        detail::lock_guard render(render_mu_);  // no render is using it
+        detail::lock_guard lock(mu_);
+        for (family_base* f : families_)
+            if (f->name() == name) gone = f;
+        if (gone) families_.remove(gone);
+    }
+    if (!gone) return false;
+    // Outside the locks: freeing series gives their slots back to the pool. A registry_set's
+    // render may still be reading the family (it pins the registry, not its render lock);
+    // when it does not finish within the grace period the family waits for a later one.
+    detail::pod_vector<family_base*> free_now;
+    {
+        detail::lock_guard lock(mu_);
+        retired_.push_back(gone);
+    }
+    if (set_readers_.synchronize()) {
+        detail::lock_guard lock(mu_);
+        free_now.append(retired_.data(), retired_.size());
+        retired_.clear();
+    }
+    for (family_base* f : free_now) delete f;
+    return true;
+}
+
+VITALS_COLD text_buffer registry::escaped_block(const const_labels& labels) {
+    text_buffer out;
+    for (const auto& [k, val] : labels) {
+        if (k == "metric") continue;
+        if (!out.empty()) out += ',';
+        out += k;
+        out += "=\"";
+        detail::append_escaped_label_value(out, val);
+        out += '"';
+    }
+    return out;
+}
+
+VITALS_COLD registry::fork_link::fork_link(registry& r) : r_(r), hooks_(&detail::fork_hooks::instance()) {
+    hooks_->add(this);
+}
+
+VITALS_COLD registry::fork_link::~fork_link() { leave(); }
+
+VITALS_COLD void registry::fork_link::leave() noexcept {
+    if (hooks_) hooks_->remove(this);
+    hooks_ = nullptr;
+}
+
+VITALS_COLD void registry::fork_link::fork_prepare() noexcept {
+    r_.render_mu_.lock();
+    r_.mu_.lock();
+    r_.set_readers_.fork_lock().lock();
+    for (family_base* f : r_.families_) f->fork_prepare();
+}
+
+VITALS_COLD void registry::fork_link::fork_parent() noexcept {
+    for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_parent();
+    r_.set_readers_.fork_lock().unlock();
+    r_.mu_.unlock();
+    r_.render_mu_.unlock();
+}
+
+VITALS_COLD void registry::fork_link::fork_child() noexcept {
+    for (std::size_t i = r_.families_.size(); i-- > 0;) r_.families_[i]->fork_child();
+    r_.set_readers_.reset_in_child();  // also frees its grace-period lock
+    r_.mu_.reset_after_fork();
+    r_.render_mu_.reset_after_fork();
+}
+
+#endif  // VITALS_COLD_DEFINED
 
 }  // namespace vitals

@@ -87,8 +87,7 @@ public:
                           span<const exemplar* const> bucket_exemplars) override {
         to_->histogram_sample(s, cumulative, sum, bucket_exemplars);
     }
-    void summary_sample(series_view s, span<const quantile_value> quantiles, double sum,
-                        std::uint64_t count) override {
+    void summary_sample(series_view s, span<const quantile_value> quantiles, double sum, std::uint64_t count) override {
         to_->summary_sample(s, quantiles, sum, count);
     }
     void native_histogram_sample(series_view s, const native_histogram_data& h,

@@ -154,4 +154,8 @@ struct series_traits<stateset_series> {
 template <label_set Labels>
 using stateset_family = metric_family<detail::stateset_series, Labels>;
 
+#if VITALS_EXTERN_TEMPLATES
+extern template class detail::family_impl<detail::stateset_series>;  // in libvitals (base/config.hpp)
+#endif
+
 }  // namespace vitals

@@ -375,4 +375,8 @@ struct series_traits<summary_series> {
 };
 }  // namespace detail
 
+#if VITALS_EXTERN_TEMPLATES
+extern template class detail::family_impl<detail::summary_series>;  // in libvitals (base/config.hpp)
+#endif
+
 }  // namespace vitals

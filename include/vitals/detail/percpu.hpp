@@ -22,6 +22,7 @@
 #include <cstring>
 #include <sched.h>
 
+#include "../base/config.hpp"
 #include "atomic.hpp"
 
 #if defined(__linux__)
@@ -167,9 +168,10 @@ inline const percpu_layout& percpu_layout_now() noexcept {
     return layout;
 }
 
-#if VITALS_HAVE_RSEQ
+#if VITALS_HAVE_RSEQ && !VITALS_EXTERN_TEMPLATES
 /// Decides the layout when this copy of the code is loaded, so that it takes the rseq path for
-/// series other copies created, even before it creates one of its own.
+/// series other copies created, even before it creates one of its own. (Compiled mode: libvitals,
+/// linked into the same module, does it once for every file.)
 inline const bool percpu_layout_decided = (percpu_layout_now(), true);
 #endif
 

@@ -1,10 +1,14 @@
 // vitals — Prometheus text exposition format 0.0.4.
 #pragma once
 
-#include <charconv>
 #include <cstddef>
 #include <cstring>
 #include <iosfwd>
+
+#include "../base/config.hpp"
+#if VITALS_EXTERN_TEMPLATES
+#include <string>  // compiled mode: the extern template declarations below need it complete
+#endif
 
 #include "../core/family.hpp"
 #include "../core/registry.hpp"
@@ -71,8 +75,8 @@ protected:
         len_ += format_double(p, v);
     }
     void put_uint(std::uint64_t v) {
-        char* p = reserve(24);
-        len_ += static_cast<std::size_t>(std::to_chars(p, p + 24, v).ptr - p);
+        char* p = reserve(max_uint_chars);
+        len_ += format_uint(p, v);
     }
     void put_counter(const counter_value& v) {
         if (!v.is_integer()) return put_double(v.as_double());
@@ -304,5 +308,11 @@ String render_text(const metric_source& r) {
     render_text(r, out);
     return out;
 }
+
+#if VITALS_EXTERN_TEMPLATES
+// Compiled mode: the text render into a std::string is in libvitals (see base/config.hpp).
+extern template void render_text<std::string>(const metric_source&, std::string&);
+extern template std::string render_text<std::string>(const metric_source&);
+#endif
 
 }  // namespace vitals
