@@ -59,6 +59,8 @@
 #include <vitals/health/probe.hpp>
 #include <vitals/http/adapters/httplib.hpp>
 #include <vitals/http/exposer.hpp>
+#include <vitals/process/build_info.hpp>
+#include <vitals/process/process_collector.hpp>
 #include <vitals/vitals.hpp>
 
 namespace {
@@ -228,6 +230,10 @@ int main(int argc, char** argv) try {
     vitals::registry operational(labels);
     vitals::http::instrumentation inst(operational);
     inst.operational().service_started(service);
+    // CPU, memory, file descriptors and start time (the dashboard's process panels), and which
+    // vitals built this.
+    vitals::register_process_metrics(operational);
+    vitals::register_vitals_build_info(operational);
 
     // Payload sizes as a native histogram (Prometheus with --enable-feature=native-histograms
     // asks for protobuf and stores the sparse buckets); the classic buckets serve the text formats.
