@@ -17,22 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "support/openmetrics.hpp"
-#include "support/promtool.hpp"
+#include "support/consumer_checks.hpp"
 
 using namespace vitals;
 
 namespace {
-void expect_parses(const std::string& text) {
-    const auto p = vitals_test::openmetrics_check(text);
-    ASSERT_FALSE(p.parser_missing) << "install Debian's python3-prometheus-client: " << p.output;
-    EXPECT_TRUE(p.ok) << p.output << "\n--- exposition ---\n" << text;
-}
-void expect_promtool_clean(const std::string& text) {
-    const auto r = vitals_test::promtool_check(text);
-    ASSERT_NE(r.exit_code, 127) << "promtool not found";
-    EXPECT_EQ(r.exit_code, 0) << r.output << "\n--- exposition ---\n" << text;
-}
+void expect_parses(const std::string& text) { vitals_test::expect_openmetrics_parses(text); }
+void expect_promtool_clean(const std::string& text) { vitals_test::expect_promtool_accepts(text); }
 }  // namespace
 
 TEST(OpenMetrics, ExactOutput) {

@@ -12,21 +12,14 @@
 #include <thread>
 #include <vector>
 
-#include "support/openmetrics.hpp"
-#include "support/promtool.hpp"
+#include "support/consumer_checks.hpp"
 
 using namespace vitals;
 
 namespace {
 void expect_consumers_accept(registry& r) {
-    const std::string om = render_openmetrics(r);
-    const auto p = vitals_test::openmetrics_check(om);
-    ASSERT_FALSE(p.parser_missing) << "install Debian's python3-prometheus-client: " << p.output;
-    EXPECT_TRUE(p.ok) << p.output << "\n--- exposition ---\n" << om;
-    const std::string text = render_text(r);
-    const auto t = vitals_test::promtool_check(text);
-    ASSERT_NE(t.exit_code, 127) << "promtool not found";
-    EXPECT_EQ(t.exit_code, 0) << t.output << "\n--- exposition ---\n" << text;
+    vitals_test::expect_openmetrics_parses(render_openmetrics(r));
+    vitals_test::expect_promtool_accepts(render_text(r));
 }
 }  // namespace
 
