@@ -510,10 +510,10 @@ TEST(Fork, ChildStartsFromTheParentsValuesAndCountsAlone) {
         if (by_key.with("b").value() != x.b) return why = "b", false;
         if (level.value() != x.level) return why = "level", false;
         const auto s = hist.snapshot();
-        if (s.cumulative.size() != 4) return why = "bucket count", false;
+        if (s.cumulative().size() != 4) return why = "bucket count", false;
         for (std::size_t i = 0; i < 4; ++i)
-            if (s.cumulative[i] != x.buckets[i]) return why = "bucket " + std::to_string(i), false;
-        if (s.sum != x.sum) return why = "sum", false;
+            if (s.cumulative()[i] != x.buckets[i]) return why = "bucket " + std::to_string(i), false;
+        if (s.sum() != x.sum) return why = "sum", false;
         return true;
     };
     std::string why;

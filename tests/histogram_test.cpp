@@ -16,13 +16,13 @@ TEST(Histogram, BucketsAreUpperInclusiveAndCumulative) {
     auto h = r.histogram<"latency_seconds">("l", std::vector<double>{0.1, 1, 10});
     for (double v : {0.05, 0.1, 0.5, 1.0, 5.0, 50.0}) EXPECT_TRUE(h.observe(v));
     const auto s = h.snapshot();
-    ASSERT_EQ(s.cumulative.size(), 4u);
-    EXPECT_EQ(s.cumulative[0], 2u);  // 0.05, 0.1 (le is inclusive)
-    EXPECT_EQ(s.cumulative[1], 4u);
-    EXPECT_EQ(s.cumulative[2], 5u);
-    EXPECT_EQ(s.cumulative[3], 6u);
+    ASSERT_EQ(s.cumulative().size(), 4u);
+    EXPECT_EQ(s.cumulative()[0], 2u);  // 0.05, 0.1 (le is inclusive)
+    EXPECT_EQ(s.cumulative()[1], 4u);
+    EXPECT_EQ(s.cumulative()[2], 5u);
+    EXPECT_EQ(s.cumulative()[3], 6u);
     EXPECT_EQ(s.count(), 6u);
-    EXPECT_DOUBLE_EQ(s.sum, 56.65);
+    EXPECT_DOUBLE_EQ(s.sum(), 56.65);
 }
 
 TEST(Histogram, NaNRefusedInfinitiesCounted) {
@@ -32,17 +32,17 @@ TEST(Histogram, NaNRefusedInfinitiesCounted) {
     EXPECT_TRUE(h.observe(std::numeric_limits<double>::infinity()));
     EXPECT_TRUE(h.observe(-std::numeric_limits<double>::infinity()));
     const auto s = h.snapshot();
-    EXPECT_EQ(s.cumulative[0], 1u);
+    EXPECT_EQ(s.cumulative()[0], 1u);
     EXPECT_EQ(s.count(), 2u);
-    EXPECT_TRUE(std::isnan(s.sum));  // +Inf + -Inf
+    EXPECT_TRUE(std::isnan(s.sum()));  // +Inf + -Inf
 }
 
 TEST(Histogram, DurationsInSeconds) {
     registry r;
     auto h = r.histogram<"d_seconds">("d", http_duration_buckets);
     h.observe(std::chrono::milliseconds(30));
-    EXPECT_DOUBLE_EQ(h.snapshot().sum, 0.03);
-    EXPECT_EQ(h.snapshot().cumulative[2], 1u);  // le=0.05
+    EXPECT_DOUBLE_EQ(h.snapshot().sum(), 0.03);
+    EXPECT_EQ(h.snapshot().cumulative()[2], 1u);  // le=0.05
 }
 
 TEST(Histogram, InvalidBucketsAreRejectedAtRunTime) {
@@ -70,7 +70,7 @@ TEST(Histogram, ManyBucketsUseBinarySearch) {
     for (int i = 1; i <= 100; ++i) h.observe(i);
     const auto s = h.snapshot();
     for (int i = 0; i < 100; ++i)
-        EXPECT_EQ(s.cumulative[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
+        EXPECT_EQ(s.cumulative()[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i + 1));
 }
 
 // Every render taken while writers observe must be self-consistent: buckets non-decreasing and
@@ -91,7 +91,8 @@ TEST(Histogram, RendersStayConsistentUnderConcurrentObserve) {
         do {  // at least once, however fast the writers are
             for (const char* route : {"/a", "/b"}) {
                 const auto s = f.with(route).snapshot();
-                for (std::size_t i = 1; i < s.cumulative.size(); ++i) ASSERT_LE(s.cumulative[i - 1], s.cumulative[i]);
+                for (std::size_t i = 1; i < s.cumulative().size(); ++i)
+                    ASSERT_LE(s.cumulative()[i - 1], s.cumulative()[i]);
             }
             (void)render_text(r);
             ++renders;

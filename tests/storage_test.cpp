@@ -401,17 +401,17 @@ TEST(Storage, ExactWhileThreadsMigrate) {
     EXPECT_EQ(u128_string(as_u128(bytes.exact_value())), u128_string(static_cast<u128>(half) * total));
     for (int t = 0; t < threads; ++t) EXPECT_EQ(mine.with(std::to_string(t)).value(), static_cast<double>(iterations));
     const auto s = hist.snapshot();
-    ASSERT_EQ(s.cumulative.size(), 3u);
+    ASSERT_EQ(s.cumulative().size(), 3u);
     // i % 3 is 0, 1, 2 in turn: buckets le=0.5, le=1.5, +Inf.
     std::uint64_t zeros = 0, ones = 0;
     for (std::uint64_t i = 0; i < iterations; ++i) {
         if (i % 3 == 0) ++zeros;
         if (i % 3 == 1) ++ones;
     }
-    EXPECT_EQ(s.cumulative[0], zeros * threads);
-    EXPECT_EQ(s.cumulative[1], (zeros + ones) * threads);
-    EXPECT_EQ(s.cumulative[2], total);
-    EXPECT_EQ(s.sum, static_cast<double>(threads) * static_cast<double>(ones + 2 * (iterations - zeros - ones)));
+    EXPECT_EQ(s.cumulative()[0], zeros * threads);
+    EXPECT_EQ(s.cumulative()[1], (zeros + ones) * threads);
+    EXPECT_EQ(s.cumulative()[2], total);
+    EXPECT_EQ(s.sum(), static_cast<double>(threads) * static_cast<double>(ones + 2 * (iterations - zeros - ones)));
     EXPECT_EQ(level.value(), 0.5 * threads * static_cast<double>(iterations));
     const auto parsed = vitals_test::read_text_exposition(render_text(r));
     EXPECT_TRUE(parsed.ok()) << parsed.error;
@@ -470,8 +470,8 @@ TEST(Storage, AMillionHistogramSeriesAndTheCapStillHolds) {
         for (std::size_t i = 0; i < per_family; ++i) {
             const auto s = fam->labels(keys[i]).snapshot();
             const std::size_t b = i % 11;
-            const bool ok =
-                s.count() == 1 && s.sum == value_of(i) && s.cumulative[b] == 1 && (b == 0 || s.cumulative[b - 1] == 0);
+            const bool ok = s.count() == 1 && s.sum() == value_of(i) && s.cumulative()[b] == 1 &&
+                            (b == 0 || s.cumulative()[b - 1] == 0);
             wrong += !ok;
         }
     }

@@ -94,7 +94,7 @@ TEST(Stress, VeryLargeFloatingSums) {
     auto h = r.histogram<"size_bytes">("Sizes.", std::vector<double>{1});
     h.observe(1.7e308);
     h.observe(1.7e308);
-    EXPECT_EQ(h.snapshot().sum, std::numeric_limits<double>::infinity());
+    EXPECT_EQ(h.snapshot().sum(), std::numeric_limits<double>::infinity());
     EXPECT_EQ(h.snapshot().count(), 2u);
     const auto parsed = vitals_test::read_text_exposition(render_text(r));
     EXPECT_TRUE(parsed.ok()) << parsed.error;

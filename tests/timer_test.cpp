@@ -32,7 +32,7 @@ TEST_F(fixture, ScopedTimerObservesOncePerScope) {
         std::this_thread::sleep_for(5ms);
     }
     EXPECT_EQ(latency.snapshot().count(), 1u);
-    EXPECT_GE(latency.snapshot().sum, 0.005);
+    EXPECT_GE(latency.snapshot().sum(), 0.005);
 
     scoped_timer t(latency);
     const double s = t.stop();

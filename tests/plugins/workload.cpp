@@ -105,7 +105,7 @@ modules_reading read(vitals::registry& r, const char* prefix) {
     out.main_total = exact_u64(r.counter<"main_total">(main_help).exact_value());
     const auto batch = batches.with("own").snapshot();
     out.batch_count = batch.count();
-    out.batch_sum = batch.sum;
+    out.batch_sum = batch.sum();
     out.in_flight = r.gauge(name_of(prefix, in_flight_suffix), in_flight_help).value();
     return out;
 }

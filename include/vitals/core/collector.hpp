@@ -58,18 +58,15 @@ public:
     virtual void collect(collector_output& out) const = 0;
 };
 
-namespace detail {
-
-/// One family a collector declared.
+/// One family a collector declared (collector_description::families()).
 struct collected_family_spec {
-    std::string name, help;
-    metric_type type = metric_type::unknown;
-    std::vector<std::string> labels;
-    std::vector<double> buckets;      // histograms
-    std::vector<std::string> states;  // statesets
+    std::string name;                         ///< The family's name.
+    std::string help;                         ///< Its help text.
+    metric_type type = metric_type::unknown;  ///< Its kind.
+    std::vector<std::string> labels;          ///< Its label names, in order.
+    std::vector<double> buckets;              ///< Histograms: the finite bucket bounds.
+    std::vector<std::string> states;          ///< Statesets: the states.
 };
-
-}  // namespace detail
 
 /// What collector::describe() declares families in. Each call checks its arguments as the
 /// registry's own functions do (invalid_argument_error for a bad name, label or bucket list).
@@ -102,11 +99,11 @@ public:
     }
 
     /// What was declared, in order.
-    [[nodiscard]] const std::vector<detail::collected_family_spec>& families() const noexcept { return families_; }
+    [[nodiscard]] const std::vector<collected_family_spec>& families() const noexcept { return families_; }
 
 private:
-    detail::collected_family_spec& add(string_ref name, string_ref help, metric_type type, const label_names& labels) {
-        detail::collected_family_spec f;
+    collected_family_spec& add(string_ref name, string_ref help, metric_type type, const label_names& labels) {
+        collected_family_spec f;
         f.name.assign(name.data(), name.size());
         f.help.assign(help.data(), help.size());
         f.type = type;
@@ -114,7 +111,7 @@ private:
         families_.push_back(std::move(f));
         return families_.back();
     }
-    std::vector<detail::collected_family_spec> families_;
+    std::vector<collected_family_spec> families_;
 };
 
 namespace detail {

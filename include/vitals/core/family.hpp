@@ -32,11 +32,27 @@
 
 namespace vitals {
 
+// Each kind's series is defined in the kind's header (core/counter.hpp, core/summary.hpp, ...).
 namespace detail {
 class counter_series;
 class gauge_series;
 class histogram_series;
+class summary_series;
+class native_histogram_series;
+class info_series;
+class stateset_series;
 }  // namespace detail
+
+/// The series type of each metric kind: the first argument of metric_family, and what a
+/// registration's `Series` parameter defaults to. Each is defined with its kind (core/counter.hpp,
+/// core/summary.hpp, ...); users reach series through handles and families, never directly.
+using counter_series = detail::counter_series;
+using gauge_series = detail::gauge_series;                        ///< See counter_series.
+using histogram_series = detail::histogram_series;                ///< See counter_series.
+using summary_series = detail::summary_series;                    ///< See counter_series.
+using native_histogram_series = detail::native_histogram_series;  ///< See counter_series.
+using info_series = detail::info_series;                          ///< See counter_series.
+using stateset_series = detail::stateset_series;                  ///< See counter_series.
 
 /// What every family has, whatever its type and labels: the registry holds families by this.
 class family_base {

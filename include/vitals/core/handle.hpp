@@ -11,6 +11,8 @@ namespace detail {
 /// `operations<D>` (what a handle and a scoped reference can do). Specialized by each kind.
 template <class Series>
 struct series_traits;
+template <class Series>
+class family_impl;
 }  // namespace detail
 
 /// A handle to one series of the kind whose operations `Operations` are: vitals::counter is
@@ -25,12 +27,11 @@ class basic_handle : public Operations<basic_handle<Operations>> {
     using base = Operations<basic_handle<Operations>>;
     using series_type = typename base::series_type;
 
-public:
-    /// A handle to `p`'s series; families hand these out (with(), or a label-less registration).
+    // Only families make handles (with(), or a label-less registration).
     explicit basic_handle(detail::series_ptr<series_type> p) noexcept
         : p_(static_cast<detail::series_ptr<series_type>&&>(p)) {}
-
-private:
+    template <class Series>
+    friend class detail::family_impl;
     friend base;
     series_type& series_ref() const noexcept { return *p_.get(); }
     detail::series_ptr<series_type> p_;

@@ -252,13 +252,20 @@ private:
 }  // namespace detail
 
 /// A point-in-time reading of one histogram series.
-struct histogram_snapshot {
-    /// Per bucket including +Inf, cumulative: a list with size(), operator[], back(), data(),
-    /// begin() and end().
-    detail::pod_vector<std::uint64_t> cumulative;
-    double sum = 0;  ///< Sum of all observed values.
+class histogram_snapshot {
+public:
+    /// Per bucket including +Inf, cumulative: the last is the number of observations.
+    [[nodiscard]] span<const std::uint64_t> cumulative() const noexcept { return {counts_.data(), counts_.size()}; }
+    /// Sum of all observed values.
+    [[nodiscard]] double sum() const noexcept { return sum_; }
     /// Number of observations (the +Inf bucket).
-    [[nodiscard]] std::uint64_t count() const noexcept { return cumulative.empty() ? 0 : cumulative.back(); }
+    [[nodiscard]] std::uint64_t count() const noexcept { return counts_.empty() ? 0 : counts_.back(); }
+
+private:
+    template <class Derived>
+    friend class histogram_operations;
+    detail::pod_vector<std::uint64_t> counts_;
+    double sum_ = 0;
 };
 
 /// The operations of a histogram, shared by the owning handle and the scoped reference.
@@ -285,8 +292,8 @@ public:
     /// Reads the current buckets, sum and count.
     [[nodiscard]] histogram_snapshot snapshot() const {
         histogram_snapshot s;
-        s.cumulative.resize(series().bucket_count());
-        s.sum = series().read({s.cumulative.data(), s.cumulative.size()});
+        s.counts_.resize(series().bucket_count());
+        s.sum_ = series().read({s.counts_.data(), s.counts_.size()});
         return s;
     }
 

@@ -49,7 +49,7 @@ struct series_traits<info_series> {
 /// family of every kind (see metric_family), with set() and replace() for what info is used for;
 /// with(), remove(), clear() and the series limit work as for any kind.
 template <label_set Labels>
-using info_family = metric_family<detail::info_series, Labels>;
+using info_family = metric_family<info_series, Labels>;
 
 #if VITALS_EXTERN_TEMPLATES
 extern template class detail::family_impl<detail::info_series>;  // in libvitals (base/config.hpp)

@@ -25,32 +25,24 @@
 
 namespace vitals {
 
-// Defined in their own headers (core/summary.hpp, native_histogram.hpp, info.hpp, stateset.hpp).
-namespace detail {
-class summary_series;
-class native_histogram_series;
-class info_series;
-class stateset_series;
-}  // namespace detail
-
 /// The quantiles a summary reports unless told otherwise: median, 90th and 99th percentile.
 inline constexpr double default_quantiles[] = {0.5, 0.9, 0.99};
 
 /// A counter family with compile-time labels.
 template <label_set Labels>
-using counter_family = metric_family<detail::counter_series, Labels>;
+using counter_family = metric_family<counter_series, Labels>;
 /// A gauge family with compile-time labels.
 template <label_set Labels>
-using gauge_family = metric_family<detail::gauge_series, Labels>;
+using gauge_family = metric_family<gauge_series, Labels>;
 /// A histogram family with compile-time labels.
 template <label_set Labels>
-using histogram_family = metric_family<detail::histogram_series, Labels>;
+using histogram_family = metric_family<histogram_series, Labels>;
 /// A summary family with compile-time labels.
 template <label_set Labels>
-using summary_family = metric_family<detail::summary_series, Labels>;
+using summary_family = metric_family<summary_series, Labels>;
 /// A native histogram family with compile-time labels.
 template <label_set Labels>
-using native_histogram_family = metric_family<detail::native_histogram_series, Labels>;
+using native_histogram_family = metric_family<native_histogram_series, Labels>;
 
 /// `service` from $SERVICE_NAME and `environment` from $ENVIRONMENT, each falling back to the given
 /// default; a label whose value ends up empty is left out.
@@ -121,9 +113,9 @@ inline constexpr string_ref conflicting_definitions_name = "vitals_conflicting_d
 
 #if VITALS_EXTERN_TEMPLATES
 // Compiled mode: the family code of these kinds is in libvitals (see base/config.hpp).
-extern template class detail::family_impl<detail::counter_series>;
-extern template class detail::family_impl<detail::gauge_series>;
-extern template class detail::family_impl<detail::histogram_series>;
+extern template class detail::family_impl<counter_series>;
+extern template class detail::family_impl<gauge_series>;
+extern template class detail::family_impl<histogram_series>;
 #endif
 
 class registry_set;
@@ -156,8 +148,7 @@ public:
     template <label_set Labels = labels<>>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) counter(string_ref name, string_ref help) {
-        return unwrap<Labels>(
-            add<metric_family<detail::counter_series, Labels>>(name, help, detail::counter_series::params{}));
+        return unwrap<Labels>(add<metric_family<counter_series, Labels>>(name, help, counter_series::params{}));
     }
 
     /// Registers (or finds) a counter family whose label names are known only at run time, e.g.
@@ -169,7 +160,7 @@ public:
     /// not instantiate it: leave `Family` defaulted.)
     template <class Family = counter_family<dynamic_labels>>
     Family& counter(string_ref name, string_ref help, const label_names& names) {
-        return add<Family>(name, help, detail::counter_series::params{}, names.view());
+        return add<Family>(name, help, counter_series::params{}, names.view());
     }
 
     /// Registers (or finds) a gauge family; see counter().
@@ -181,14 +172,13 @@ public:
     template <label_set Labels = labels<>>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) gauge(string_ref name, string_ref help) {
-        return unwrap<Labels>(
-            add<metric_family<detail::gauge_series, Labels>>(name, help, detail::gauge_series::params{}));
+        return unwrap<Labels>(add<metric_family<gauge_series, Labels>>(name, help, gauge_series::params{}));
     }
 
     /// Registers (or finds) a gauge family with run-time label names; see counter().
     template <class Family = gauge_family<dynamic_labels>>
     Family& gauge(string_ref name, string_ref help, const label_names& names) {
-        return add<Family>(name, help, detail::gauge_series::params{}, names.view());
+        return add<Family>(name, help, gauge_series::params{}, names.view());
     }
 
     /// Registers (or finds) a histogram family with the given bucket upper bounds (+Inf implied).
@@ -203,8 +193,8 @@ public:
     decltype(auto) histogram(string_ref name, string_ref help, span<const double> buckets = default_buckets) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         auto layout = detail::shared<const histogram_layout>::make(buckets);
-        return unwrap<Labels>(add<metric_family<detail::histogram_series, Labels>>(
-            name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
+        return unwrap<Labels>(add<metric_family<histogram_series, Labels>>(
+            name, help, histogram_series::params{static_cast<decltype(layout)&&>(layout)}));
     }
 
     /// Registers (or finds) a histogram family with run-time label names (see counter()); `le`
@@ -214,8 +204,8 @@ public:
                       span<const double> buckets = default_buckets) {
         static constexpr string_ref reserved[] = {"le"};
         auto layout = detail::shared<const histogram_layout>::make(buckets);
-        return add<Family>(name, help, detail::histogram_series::params{static_cast<decltype(layout)&&>(layout)},
-                           names.view(), span<const string_ref>(reserved));
+        return add<Family>(name, help, histogram_series::params{static_cast<decltype(layout)&&>(layout)}, names.view(),
+                           span<const string_ref>(reserved));
     }
 
     /// Registers (or finds) a gauge whose values are computed at render time; add series with
@@ -262,7 +252,7 @@ public:
     /// protobuf; classic buckets kept too when `options.classic_buckets` is set). Without labels it
     /// returns a vitals::native_histogram handle. Bad options throw invalid_argument_error.
     /// Needs <vitals/core/native_histogram.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::native_histogram_series>
+    template <fixed_string Name, label_set Labels = labels<>, class Series = native_histogram_series>
     decltype(auto) native_histogram(string_ref help, typename Series::options_type options = {}) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
         return unwrap<Labels>(add<metric_family<Series, Labels>>(
@@ -271,7 +261,7 @@ public:
     }
 
     /// Registers (or finds) a native histogram family with a run-time name (checked).
-    template <label_set Labels = labels<>, class Series = detail::native_histogram_series>
+    template <label_set Labels = labels<>, class Series = native_histogram_series>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) native_histogram(string_ref name, string_ref help, typename Series::options_type options = {}) {
         static_assert(!Labels::contains("le"), "vitals: 'le' is reserved for histogram buckets and cannot be a label");
@@ -280,7 +270,7 @@ public:
     }
     /// Registers (or finds) a native histogram family with run-time label names (see counter());
     /// `le` cannot be one of them.
-    template <class Series = detail::native_histogram_series>
+    template <class Series = native_histogram_series>
     metric_family<Series, dynamic_labels>& native_histogram(string_ref name, string_ref help, const label_names& names,
                                                             typename Series::options_type options = {}) {
         static constexpr string_ref reserved[] = {"le"};
@@ -292,7 +282,7 @@ public:
     /// Registers (or finds) a summary family: the given quantiles (each in [0, 1], distinct) over a
     /// sliding window, plus sum and count. `quantile` cannot be a label (compile error). Without
     /// labels it returns a vitals::summary handle. Needs <vitals/core/summary.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::summary_series>
+    template <fixed_string Name, label_set Labels = labels<>, class Series = summary_series>
     decltype(auto) summary(string_ref help, span<const double> quantiles = default_quantiles,
                            typename Series::options_type options = {}) {
         static_assert(!Labels::contains("quantile"),
@@ -302,7 +292,7 @@ public:
     }
 
     /// Registers (or finds) a summary family with a run-time name (checked).
-    template <label_set Labels = labels<>, class Series = detail::summary_series>
+    template <label_set Labels = labels<>, class Series = summary_series>
         requires(!detail::is_dynamic_labels<Labels>)
     decltype(auto) summary(string_ref name, string_ref help, span<const double> quantiles = default_quantiles,
                            typename Series::options_type options = {}) {
@@ -312,7 +302,7 @@ public:
     }
     /// Registers (or finds) a summary family with run-time label names (see counter());
     /// `quantile` cannot be one of them.
-    template <class Series = detail::summary_series>
+    template <class Series = summary_series>
     metric_family<Series, dynamic_labels>& summary(string_ref name, string_ref help, const label_names& names,
                                                    span<const double> quantiles = default_quantiles,
                                                    typename Series::options_type options = {}) {
@@ -324,7 +314,7 @@ public:
     /// Registers (or finds) an info family; the name must end in `_info` (OpenMetrics names the
     /// family without it). Add series with `family.set(label values...)`. Needs
     /// <vitals/core/info.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::info_series>
+    template <fixed_string Name, label_set Labels = labels<>, class Series = info_series>
     metric_family<Series, Labels>& info(string_ref help) {
         static_assert(Name.view().ends_with("_info") && Name.view().size() > 5,
                       "vitals: an info metric's name must end in '_info'");
@@ -332,14 +322,14 @@ public:
     }
 
     /// Registers (or finds) an info family with a run-time name (checked; it must end in `_info`).
-    template <label_set Labels = labels<>, class Series = detail::info_series>
+    template <label_set Labels = labels<>, class Series = info_series>
         requires(!detail::is_dynamic_labels<Labels>)
     metric_family<Series, Labels>& info(string_ref name, string_ref help) {
         check_info_name(name);
         return add<metric_family<Series, Labels>>(name, help, typename Series::params{});
     }
     /// Registers (or finds) an info family with run-time label names (see counter()).
-    template <class Series = detail::info_series>
+    template <class Series = info_series>
     metric_family<Series, dynamic_labels>& info(string_ref name, string_ref help, const label_names& names) {
         check_info_name(name);
         return add<metric_family<Series, dynamic_labels>>(name, help, typename Series::params{}, names.view());
@@ -349,7 +339,7 @@ public:
     /// the label that names a state, so it must be a valid label name distinct from the labels.
     /// States are 1 to 64 distinct non-empty strings without `\`, `"` or line feeds
     /// (invalid_argument_error otherwise). Needs <vitals/core/stateset.hpp>.
-    template <fixed_string Name, label_set Labels = labels<>, class Series = detail::stateset_series>
+    template <fixed_string Name, label_set Labels = labels<>, class Series = stateset_series>
     metric_family<Series, Labels>& stateset(string_ref help, span<const string_ref> states) {
         static_assert(
             is_valid_label_name(Name.view()) && !Labels::contains(Name.view()),
@@ -359,7 +349,7 @@ public:
     }
     /// Registers (or finds) a stateset family with a run-time name, which must also be a valid
     /// label name (it is the state label), distinct from the labels (invalid_argument_error).
-    template <label_set Labels = labels<>, class Series = detail::stateset_series>
+    template <label_set Labels = labels<>, class Series = stateset_series>
         requires(!detail::is_dynamic_labels<Labels>)
     metric_family<Series, Labels>& stateset(string_ref name, string_ref help, const label_names& states) {
         check_metric_name(name);
@@ -369,7 +359,7 @@ public:
         return add<metric_family<Series, Labels>>(name, help, Series::make_params(name, states.view()));
     }
     /// Registers (or finds) a stateset family with a run-time name and run-time label names.
-    template <class Series = detail::stateset_series>
+    template <class Series = stateset_series>
     metric_family<Series, dynamic_labels>& stateset(string_ref name, string_ref help, const label_names& states,
                                                     const label_names& names) {
         check_metric_name(name);

@@ -152,7 +152,7 @@ struct series_traits<stateset_series> {
 /// The family of every kind (see metric_family), with states(); series start with every state
 /// off.
 template <label_set Labels>
-using stateset_family = metric_family<detail::stateset_series, Labels>;
+using stateset_family = metric_family<stateset_series, Labels>;
 
 #if VITALS_EXTERN_TEMPLATES
 extern template class detail::family_impl<detail::stateset_series>;  // in libvitals (base/config.hpp)

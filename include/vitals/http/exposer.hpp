@@ -110,12 +110,12 @@ class exposer {
 public:
     /// A request as a handler sees it; every view is valid during the call only.
     struct request {
-        std::string_view method;                         ///< "GET", "HEAD", "POST"…
-        std::string_view target;                         ///< As sent.
-        std::string_view path;                           ///< The target's path.
-        std::string_view query;                          ///< After '?', without it.
-        span<const http::detail::header_field> headers;  ///< In the order sent.
-        std::string_view body;                           ///< Empty unless the handler takes a body.
+        std::string_view method;                 ///< "GET", "HEAD", "POST"…
+        std::string_view target;                 ///< As sent.
+        std::string_view path;                   ///< The target's path.
+        std::string_view query;                  ///< After '?', without it.
+        span<const http::header_field> headers;  ///< In the order sent.
+        std::string_view body;                   ///< Empty unless the handler takes a body.
 
         /// The first header named `name` (case-insensitive), empty when absent.
         [[nodiscard]] std::string_view header(std::string_view name) const noexcept {

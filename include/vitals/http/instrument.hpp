@@ -65,13 +65,13 @@ bool read_status_from_argument(A&& a, int& out) {
 // Frameworks use a negative or zero status for "not set yet", then send 200.
 inline int normalise_unset(int s) noexcept { return s <= 0 ? 200 : s; }
 
-/// No status reader: the result or arguments tell the status.
-struct no_status_reader {};
-
 }  // namespace detail
 
+/// The default StatusReader of instrumented_handler: none, the result or arguments tell the status.
+struct no_status_reader {};
+
 /// A handler wrapped by instrument(): same call signature, same result, same exceptions.
-template <class Handler, class StatusReader = detail::no_status_reader>
+template <class Handler, class StatusReader = no_status_reader>
 class instrumented_handler {
 public:
     /// Wraps `h` for `route`; `read` learns the status (see the file comment).
@@ -95,7 +95,7 @@ public:
 private:
     template <class H, class R, class... A>
     static decltype(auto) call(H& handler, R& read, route_metrics& route, A&&... args) {
-        constexpr bool reader = !std::is_same_v<StatusReader, detail::no_status_reader>;
+        constexpr bool reader = !std::is_same_v<StatusReader, no_status_reader>;
         request_timer timer(route);
         // A reader of arguments needs them after the call: they are then passed as lvalues.
         using result = std::conditional_t<reader, std::invoke_result_t<H&, A&...>, std::invoke_result_t<H&, A...>>;

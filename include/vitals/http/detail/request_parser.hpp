@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../header_field.hpp"
+
 namespace vitals::http::detail {
 
 /// Limits a request head must stay within.
@@ -24,12 +26,6 @@ struct request_limits {
     std::size_t max_header_bytes = 16384;
     /// Most header fields; more answers 431.
     std::size_t max_headers = 64;
-};
-
-/// One header field; both views point into the parsed buffer.
-struct header_field {
-    std::string_view name;   ///< As sent (compare case-insensitively).
-    std::string_view value;  ///< Without surrounding whitespace.
 };
 
 /// A parsed request head; every view points into the parsed buffer.
