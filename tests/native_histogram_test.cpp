@@ -582,3 +582,89 @@ TEST(NativeHistogramExact, WidenedZeroThresholdIsTheBoundaryRoundedDown) {
         }
     }
 }
+
+// Exemplars: the latest per classic bucket, shown by OpenMetrics on its bucket and carried by
+// protobuf on the classic buckets, as for a classic histogram.
+TEST(NativeHistogram, ExemplarsOnClassicBuckets) {
+    registry r;
+    auto h = r.native_histogram<"traced_seconds">("Traced.", {.classic_buckets = {0.1, 1}});
+    EXPECT_TRUE(h.observe(0.05, exemplar_labels{{"trace_id", "first"}}));
+    EXPECT_TRUE(h.observe(0.07, exemplar_labels{{"trace_id", "low"}}));  // the latest wins
+    EXPECT_TRUE(h.observe(5, exemplar_labels{{"trace_id", "slow"}}));
+    EXPECT_FALSE(h.observe(std::nan(""), exemplar_labels{{"trace_id", "nan"}}));
+    EXPECT_EQ(h.snapshot().count, 3u);
+
+    const auto om = render_openmetrics(r);
+    EXPECT_NE(om.find("traced_seconds_bucket{le=\"0.1\"} 2 # {trace_id=\"low\"} 0.07 "), std::string::npos) << om;
+    EXPECT_NE(om.find("traced_seconds_bucket{le=\"1.0\"} 2\n"), std::string::npos) << om;
+    EXPECT_NE(om.find("traced_seconds_bucket{le=\"+Inf\"} 3 # {trace_id=\"slow\"} 5 "), std::string::npos) << om;
+    EXPECT_EQ(om.find("first"), std::string::npos) << om;
+    EXPECT_EQ(om.find("nan\""), std::string::npos) << om;
+    const auto parsed = vitals_test::openmetrics_check(om);
+    EXPECT_TRUE(parsed.ok) << parsed.output << om;
+
+    const auto fams = pb::decode_families(render_protobuf(r));
+    ASSERT_EQ(fams.size(), 1u);
+    const auto buckets = pb::all(fams[0].metrics[0].body, 3);
+    ASSERT_EQ(buckets.size(), 3u);  // +Inf sent because it carries an exemplar
+    const auto low = pb::decode(buckets[0]->bytes);
+    const auto low_ex = pb::decode(pb::one(low, 3).bytes);
+    EXPECT_EQ(pb::one(low_ex, 2).as_double(), 0.07);
+    EXPECT_EQ(pb::one(pb::decode(pb::one(low_ex, 1).bytes), 2).bytes, "low");
+    EXPECT_FALSE(pb::has(pb::decode(buckets[1]->bytes), 3));
+    const auto inf = pb::decode(buckets[2]->bytes);
+    EXPECT_TRUE(std::isinf(pb::one(inf, 2).as_double()));
+    EXPECT_EQ(pb::one(pb::decode(pb::one(pb::decode(pb::one(inf, 3).bytes), 1).bytes), 2).bytes, "slow");
+}
+
+// Without classic buckets, OpenMetrics shows the +Inf bucket only, and the exemplar there.
+// Protobuf has no place for it in the model Prometheus 2.42 reads: no bucket is invented.
+TEST(NativeHistogram, ExemplarWithoutClassicBucketsIsOnInf) {
+    registry r;
+    auto h = r.native_histogram<"plain_seconds">("Plain.");
+    h.observe(1);
+    EXPECT_TRUE(h.observe(2, exemplar_labels{{"trace_id", "only"}}));
+    const auto om = render_openmetrics(r);
+    EXPECT_NE(om.find("plain_seconds_bucket{le=\"+Inf\"} 2 # {trace_id=\"only\"} 2 "), std::string::npos) << om;
+    EXPECT_TRUE(vitals_test::openmetrics_check(om).ok) << om;
+    const auto fams = pb::decode_families(render_protobuf(r));
+    ASSERT_EQ(fams.size(), 1u);
+    EXPECT_EQ(pb::all(fams[0].metrics[0].body, 3).size(), 0u);
+    EXPECT_EQ(pb::one(fams[0].metrics[0].body, 1).varint, 2u);
+}
+
+// Exemplars stored by many threads at once while renders read them: every render parses, and
+// the exemplar shown is one that was stored (TSan checks the slots' publication).
+TEST(NativeHistogram, ExemplarsUnderConcurrentObserveAndRender) {
+    registry r;
+    auto& f = r.native_histogram<"busy_seconds", labels<"route">>("Busy.", {.classic_buckets = {0.5}});
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t)
+        writers.emplace_back([&, t] {
+            auto h = f.with("/x");
+            const std::string id = "t" + std::to_string(t);
+            for (int i = 0; i < 20000; ++i) h.observe((i % 2) ? 0.25 : 2.0, exemplar_labels{{"trace_id", id}});
+        });
+    // Every exemplar shown belongs to its bucket and came whole from one writer.
+    auto check = [](const std::string& om) {
+        std::size_t shown = 0;
+        for (std::size_t at = om.find(" # {"); at != std::string::npos; at = om.find(" # {", at + 1)) {
+            const std::size_t line = om.rfind('\n', at) + 1;
+            const std::string head = om.substr(line, at - line);
+            const std::string tail = om.substr(at, om.find('\n', at) - at);
+            const bool low = head.find("le=\"0.5\"") != std::string::npos;
+            EXPECT_TRUE(low || head.find("le=\"+Inf\"") != std::string::npos) << head;
+            EXPECT_NE(tail.find(low ? "\"} 0.25 " : "\"} 2 "), std::string::npos) << head << tail;
+            const std::size_t id = tail.find("trace_id=\"t");
+            EXPECT_TRUE(id != std::string::npos && tail[id + 11] >= '0' && tail[id + 11] <= '3') << tail;
+            ++shown;
+        }
+        return shown;
+    };
+    for (int renders = 0; renders < 50; ++renders) check(render_openmetrics(r));
+    for (auto& w : writers) w.join();
+    const auto om = render_openmetrics(r);
+    EXPECT_NE(om.find("busy_seconds_bucket{route=\"/x\",le=\"0.5\"}"), std::string::npos) << om;
+    EXPECT_EQ(check(om), 2u) << om;
+    EXPECT_TRUE(vitals_test::openmetrics_check(om).ok) << om;
+}

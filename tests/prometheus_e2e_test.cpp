@@ -327,6 +327,8 @@ struct workload {
         jobs.labels("b").inc(1, vitals::exemplar_labels{{"trace_id", "e2e-trace-counter"}});
         auto native = r.native_histogram<"e2e_native_seconds">("Native.", {.classic_buckets = {0.25, 0.5, 1}});
         for (int i = 1; i <= 1000; ++i) native.observe(i / 1000.0);
+        auto traced = r.native_histogram<"e2e_native_traced_seconds">("Native, traced.", {.classic_buckets = {1}});
+        traced.observe(0.5, vitals::exemplar_labels{{"trace_id", "e2e-trace-native"}});
         auto rpc = r.summary<"e2e_rpc_seconds">("Summary.", {0.5, 0.9});
         for (int i = 1; i <= 1000; ++i) rpc.observe(i / 1000.0);
         r.info<"e2e_build_info", vitals::labels<"version">>("Build.").set("1.2.3");
@@ -430,9 +432,11 @@ TEST(PrometheusE2E, ExemplarsReachPrometheus) {
     prometheus_process p(srv.port(), true);
     ASSERT_TRUE(p.started());
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    for (const char* want : {"e2e-trace-histogram", "e2e-trace-counter"}) {
-        const std::string query =
-            std::string(want).find("histogram") != std::string::npos ? "e2e_classic_seconds_bucket" : "e2e_jobs_total";
+    // A native histogram's exemplars come from its classic buckets and belong to the native series.
+    const std::pair<const char*, const char*> cases[] = {{"e2e-trace-histogram", "e2e_classic_seconds_bucket"},
+                                                         {"e2e-trace-counter", "e2e_jobs_total"},
+                                                         {"e2e-trace-native", "e2e_native_traced_seconds"}};
+    for (const auto& [want, query] : cases) {
         const std::string path = "/api/v1/query_exemplars?query=" + url_encode(query) +
                                  "&start=" + std::to_string(now - 600) + "&end=" + std::to_string(now + 600);
         const auto body = p.poll(

@@ -346,18 +346,12 @@ public:
           }),
           cur_schema_(schema_),
           cur_zero_threshold_(zero_threshold_),
-          last_reset_(std::chrono::steady_clock::now()) {}
+          last_reset_(std::chrono::steady_clock::now()),
+          exemplars_(exemplar_count()) {}
 
     bool observe(double v) {
         if (std::isnan(v)) return false;
-        std::uint32_t classic = 0;
-        if (bounds_) {
-            if (finite_ <= 16) {
-                while (classic < finite_ && v > bounds_[classic]) ++classic;
-            } else {
-                classic = static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
-            }
-        }
+        const std::uint32_t classic = bounds_ ? classic_bucket(v) : 0;
         const double a = std::fabs(v);
         const bool zero = a <= zero_threshold_;
         // a > 2^-128, so the key is at least -128 * 2^schema + 1: the page is within the directory.
@@ -377,11 +371,20 @@ public:
         return true;
     }
 
+    /// observe(v), keeping `ex` as the exemplar of v's classic bucket, or of the +Inf bucket when
+    /// the histogram keeps no classic buckets (the latest wins, as for a classic histogram).
+    bool observe(double v, const exemplar_labels& ex) {
+        if (!observe(v)) return false;
+        exemplars_.store(bounds_ ? classic_bucket(v) : 0, ex, v);
+        return true;
+    }
+
     void fork_prepare() noexcept override { read_mu_.lock(); }
     void fork_parent() noexcept override { read_mu_.unlock(); }
     void fork_child() noexcept override {
         read_mu_.reset_after_fork();
         stripes_.reset_in_child();
+        exemplars_.reset_in_child();
     }
 
     /// Reads the histogram, applying the bucket limit (which may change the persistent schema,
@@ -406,7 +409,13 @@ public:
         d.positive = {pos_spans_, pos_deltas_};
         d.negative = {neg_spans_, neg_deltas_};
         d.classic_cumulative = snap_.classic_cumulative;
-        v.native_histogram_sample(view(), d, {});
+        if (!exemplars_.any()) return v.native_histogram_sample(view(), d, {});
+        const std::size_t n = exemplar_count();
+        exemplar_scratch_.resize(n);
+        exemplar_ptrs_.assign(n, nullptr);
+        for (std::size_t i = 0; i < n; ++i)
+            if (exemplars_.load(i, exemplar_scratch_[i])) exemplar_ptrs_[i] = &exemplar_scratch_[i];
+        v.native_histogram_sample(view(), d, {exemplar_ptrs_.data(), n});
     }
 
 private:
@@ -468,6 +477,18 @@ public:
     }
 
 private:
+    // One exemplar per classic bucket (+Inf last), or one for the +Inf bucket without them.
+    [[nodiscard]] std::size_t exemplar_count() const noexcept { return bounds_ ? std::size_t{finite_} + 1 : 1; }
+
+    [[nodiscard]] std::uint32_t classic_bucket(double v) const noexcept {
+        if (finite_ <= 16) {
+            std::uint32_t i = 0;
+            while (i < finite_ && v > bounds_[i]) ++i;
+            return i;
+        }
+        return static_cast<std::uint32_t>(std::lower_bound(bounds_, bounds_ + finite_, v) - bounds_);
+    }
+
     struct totals {
         std::uint64_t count = 0, zero = 0;
         double sum = 0;
@@ -625,6 +646,9 @@ private:
     native_histogram_snapshot snap_;
     std::vector<bucket_span> pos_spans_, neg_spans_;
     std::vector<std::int64_t> pos_deltas_, neg_deltas_;
+    exemplar_slots exemplars_;
+    std::vector<exemplar> exemplar_scratch_;
+    std::vector<const exemplar*> exemplar_ptrs_;
 };
 
 }  // namespace detail
@@ -638,6 +662,13 @@ protected:
 public:
     /// Records one observation; NaN is refused (false).
     bool observe(double v) const { return series().observe(v); }
+
+    /// Records one observation and keeps `ex` as the exemplar of its classic bucket, or of the
+    /// +Inf bucket when the histogram keeps no classic buckets (the latest wins; a store racing
+    /// another on the same bucket is dropped rather than waited for). OpenMetrics shows it on
+    /// that bucket; protobuf carries it on classic buckets only (Prometheus 2.42's model has no
+    /// other place for a native histogram's exemplars).
+    bool observe(double v, const exemplar_labels& ex) const { return series().observe(v, ex); }
 
     /// Records a duration in seconds.
     template <class Rep, class Period>

@@ -57,7 +57,9 @@ public:
     virtual void summary_sample(series_view s, span<const quantile_value> quantiles, double sum,
                                 std::uint64_t count) = 0;
     /// A native histogram, with classic buckets when it keeps them (the header's layout then
-    /// names them) and one exemplar pointer per classic bucket (empty: none kept).
+    /// names them). `bucket_exemplars` holds one exemplar pointer per classic bucket (+Inf last),
+    /// or one for the +Inf bucket when it keeps no classic buckets (null where none), or is empty
+    /// when the series has none.
     virtual void native_histogram_sample(series_view s, const native_histogram_data& h,
                                          span<const exemplar* const> bucket_exemplars) = 0;
     /// An info series (its labels are the information; formats without an info type show a
