@@ -29,8 +29,11 @@ public:
         }
         if (key.rfind("sleep:", 0) == 0) {
             const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::atoi(key.c_str() + 6));
-            while (std::chrono::steady_clock::now() < until && !ctx->IsCancelled())
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            while (std::chrono::steady_clock::now() < until)
+                if (ctx->IsCancelled())
+                    return {grpc::StatusCode::CANCELLED, "cancelled by the client"};
+                else
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
             return grpc::Status::OK;
         }
         std::shared_lock lock(mu_);
@@ -54,8 +57,8 @@ public:
         std::map<std::string, std::string> copy;
         {
             std::shared_lock lock(mu_);
-            for (auto it = data_.lower_bound(req->prefix()); it != data_.end() && it->first.rfind(req->prefix(), 0) == 0;
-                 ++it)
+            for (auto it = data_.lower_bound(req->prefix());
+                 it != data_.end() && it->first.rfind(req->prefix(), 0) == 0; ++it)
                 copy.insert(*it);
         }
         for (const auto& [k, v] : copy) {
@@ -86,8 +89,9 @@ public:
         return grpc::Status::OK;
     }
 
-    grpc::Status Exchange(grpc::ServerContext*,
-                          grpc::ServerReaderWriter<vitals::example::GetReply, vitals::example::GetRequest>* stream) override {
+    grpc::Status Exchange(
+        grpc::ServerContext*,
+        grpc::ServerReaderWriter<vitals::example::GetReply, vitals::example::GetRequest>* stream) override {
         vitals::example::GetRequest req;
         while (stream->Read(&req)) {
             vitals::example::GetReply reply;

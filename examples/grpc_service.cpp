@@ -9,8 +9,8 @@
 // 0 picks a free port (the default for both); prints "admin listening on <port>" and then
 // "listening on <port>". With --redis the service depends on that Redis: the health service
 // answers NOT_SERVING for "vitals.example.KeyValue" and for "" (overall readiness) while it is
-// down. Stops on SIGTERM or SIGINT: health answers NOT_SERVING, Watch streams end, calls in
-// flight get 2 s to finish.
+// down; "liveness" is SERVING while the process runs. Stops on SIGTERM or SIGINT: health answers
+// NOT_SERVING, Watch streams end, calls in flight get 2 s to finish.
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
 
@@ -65,7 +65,8 @@ options parse(int argc, char** argv) {
         } else if (a == "--redis" && i + 1 < argc) {
             o.redis = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: grpc_service [--port N] [--admin-port N] [--host ADDRESS] [--redis HOST:PORT]\n");
+            std::fprintf(stderr,
+                         "usage: grpc_service [--port N] [--admin-port N] [--host ADDRESS] [--redis HOST:PORT]\n");
             std::exit(2);
         }
     }
@@ -89,6 +90,7 @@ int main(int argc, char** argv) try {
     vitals::health::probe ready;
     vitals::grpc::health_service_options health_opts;
     health_opts.services["vitals.example.KeyValue"] = {};
+    health_opts.live_services = {"liveness"};  // Kubernetes' liveness probe: the process alone
     if (!opt.redis.empty()) {
         const auto colon = opt.redis.rfind(':');
         vitals::health::redis_options redis;

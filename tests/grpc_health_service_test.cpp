@@ -27,10 +27,12 @@ struct harness {
         fast.timeout = std::chrono::milliseconds(500);
         probe.add(
             "dep", [this] { return up.load() ? vitals::health::healthy() : vitals::health::unhealthy("down"); }, fast);
-        probe.add("other", [] { return vitals::health::healthy(); }, fast);
+        probe.add(
+            "other", [] { return vitals::health::healthy(); }, fast);
         vitals::grpc::health_service_options o;
         o.services["pkg.Dependent"] = {"dep"};
         o.services["pkg.Independent"] = {"other"};
+        o.live_services = {"liveness"};
         o.watch_interval = std::chrono::milliseconds(20);
         health.emplace(probe, o);
         ::grpc::ServerBuilder b;
@@ -83,6 +85,8 @@ TEST(grpc_health_service, check_follows_the_probe) {
     hc r;
     ASSERT_TRUE(h.check("pkg.Independent", &r).ok());
     EXPECT_EQ(r.status(), hc::SERVING);
+    ASSERT_TRUE(h.check("liveness", &r).ok());  // the process is up, whatever its dependencies
+    EXPECT_EQ(r.status(), hc::SERVING);
     h.up = true;
     EXPECT_EQ(h.await("", hc::SERVING), hc::SERVING);
     EXPECT_EQ(h.check("no.such.Service", &r).error_code(), ::grpc::StatusCode::NOT_FOUND);
@@ -113,6 +117,8 @@ TEST(grpc_health_service, watch_streams_changes_and_shutdown_ends_it) {
     EXPECT_TRUE(reader->Finish().ok());
     ASSERT_TRUE(h.check("", &r).ok());
     EXPECT_EQ(r.status(), hc::NOT_SERVING);
+    ASSERT_TRUE(h.check("liveness", &r).ok());
+    EXPECT_EQ(r.status(), hc::NOT_SERVING);
 }
 
 TEST(grpc_health_service, watch_of_an_unknown_name_is_service_unknown) {
@@ -126,8 +132,7 @@ TEST(grpc_health_service, watch_of_an_unknown_name_is_service_unknown) {
     ASSERT_TRUE(reader->Read(&r));
     EXPECT_EQ(r.status(), hc::SERVICE_UNKNOWN);
     ctx.TryCancel();
-    while (reader->Read(&r)) {
-    }
+    while (reader->Read(&r)) {}
     EXPECT_EQ(reader->Finish().error_code(), ::grpc::StatusCode::CANCELLED);
 }
 
@@ -145,8 +150,7 @@ TEST(grpc_health_service, concurrent_watchers_and_shutdown) {
             req.set_service(i % 2 ? "" : "pkg.Dependent");
             auto reader = h->stub->Watch(&ctx, req);
             hc r;
-            while (reader->Read(&r)) {
-            }
+            while (reader->Read(&r)) {}
             if (reader->Finish().ok()) ended.fetch_add(1);
         });
     for (int flip = 0; flip < 6; ++flip) {

@@ -27,19 +27,21 @@ namespace detail {
 [[nodiscard]] constexpr rpc_type client_type(::grpc::experimental::ClientRpcInfo::Type t) noexcept {
     using T = ::grpc::experimental::ClientRpcInfo::Type;
     switch (t) {
-        case T::CLIENT_STREAMING: return rpc_type::client_stream;
-        case T::SERVER_STREAMING: return rpc_type::server_stream;
-        case T::BIDI_STREAMING: return rpc_type::bidi_stream;
-        default: return rpc_type::unary;
+        case T::CLIENT_STREAMING:
+            return rpc_type::client_stream;
+        case T::SERVER_STREAMING:
+            return rpc_type::server_stream;
+        case T::BIDI_STREAMING:
+            return rpc_type::bidi_stream;
+        default:
+            return rpc_type::unary;
     }
 }
 
 // One call's interceptor; the hooks of a stream's reader and writer may run at once.
 class client_interceptor final : public ::grpc::experimental::Interceptor {
 public:
-    explicit client_interceptor(const method_series& s) : s_(s), t0_(std::chrono::steady_clock::now()) {
-        s_.started.inc();
-    }
+    explicit client_interceptor(const method_series& s) : s_(s), t0_(start_time(s)) { s_.started.inc(); }
 
     static void* operator new(std::size_t n) {
         if (n != sizeof(client_interceptor)) return ::operator new(n);
@@ -57,7 +59,7 @@ public:
         if (m->QueryInterceptionHookPoint(hook::POST_RECV_STATUS)) {
             const ::grpc::Status* st = m->GetRecvStatus();
             if (!done_.exchange(true, std::memory_order_acq_rel))
-                s_.finish(st ? static_cast<int>(st->error_code()) : ::grpc::StatusCode::UNKNOWN, seconds_since(t0_));
+                s_.finish(st ? static_cast<int>(st->error_code()) : ::grpc::StatusCode::UNKNOWN, t0_);
         }
         m->Proceed();
     }
@@ -99,8 +101,7 @@ private:
     class factory final : public ::grpc::experimental::ClientInterceptorFactoryInterface {
     public:
         explicit factory(const detail::method_table& t) : t_(t) {}
-        ::grpc::experimental::Interceptor* CreateClientInterceptor(
-            ::grpc::experimental::ClientRpcInfo* info) override {
+        ::grpc::experimental::Interceptor* CreateClientInterceptor(::grpc::experimental::ClientRpcInfo* info) override {
             const char* m = info->method();
             return new detail::client_interceptor(t_.find(m ? m : "", detail::client_type(info->type())));
         }

@@ -11,8 +11,8 @@
 // Answers:
 //  * Check never waits on a dependency: it reads the probe's latest results (probe::check and
 //    check_one return at once). The empty service name is the probe's overall readiness; other
-//    names are mapped to lists of checks (all must be up); an unmapped name answers NOT_FOUND, as
-//    the protocol asks.
+//    names are mapped to lists of checks (all must be up), or are live names (SERVING while the
+//    process runs); an unmapped name answers NOT_FOUND, as the protocol asks.
 //  * Watch sends the status at once and then every change. Changes are found by reading the
 //    probe every watch_interval (100 ms by default), not by a notification from the probe: a
 //    result can turn stale, and a run hung past its timeout becomes a failure, without any run
@@ -25,6 +25,7 @@
 #include <grpc/health/v1/health.grpc.pb.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -46,6 +47,10 @@ struct health_service_options {
     /// them is up (healthy or degraded). An empty list: SERVING while the probe is ready. The
     /// empty name is always the probe's overall readiness and need not be listed.
     std::map<std::string, std::vector<std::string>, std::less<>> services = {};
+    /// Names that answer SERVING whatever the checks say, until shutdown(): liveness for
+    /// Kubernetes' `grpc:` liveness probe, which must not restart a process because a dependency
+    /// is down (the HTTP side's /health, beside /ready).
+    std::vector<std::string> live_services = {};
     /// How often a Watch stream reads the probe for a change.
     std::chrono::milliseconds watch_interval{100};
 };
@@ -64,8 +69,11 @@ public:
     /// The status of `service` now; nullopt for a name that is not mapped.
     [[nodiscard]] std::optional<serving_status> status(std::string_view service) const {
         const auto it = options_.services.find(service);
-        if (!service.empty() && it == options_.services.end()) return std::nullopt;
+        const bool live = !service.empty() && std::find(options_.live_services.begin(), options_.live_services.end(),
+                                                        service) != options_.live_services.end();
+        if (!service.empty() && !live && it == options_.services.end()) return std::nullopt;
         if (is_shut_down()) return ::grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+        if (live) return ::grpc::health::v1::HealthCheckResponse::SERVING;
         bool up = true;
         if (service.empty() || it->second.empty()) {
             up = probe_.check().ready;

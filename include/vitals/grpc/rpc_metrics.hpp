@@ -64,9 +64,10 @@ inline constexpr std::size_t code_count = 17;
 /// "DeadlineExceeded"... A code outside 0–16 is "Unknown", as gRPC itself treats it.
 [[nodiscard]] constexpr std::string_view code_name(int code) noexcept {
     constexpr std::string_view names[code_count] = {
-        "OK",       "Canceled",          "Unknown",         "InvalidArgument", "DeadlineExceeded", "NotFound",
-        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
-        "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"};
+        "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+        "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+        "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+        "DataLoss", "Unauthenticated"};
     return code >= 0 && code < static_cast<int>(code_count) ? names[code] : names[2];
 }
 
@@ -93,8 +94,8 @@ struct method_info {
     std::vector<method_info> out;
     for (int i = 0; i < service->method_count(); ++i) {
         const auto* m = service->method(i);
-        out.push_back({"/" + service->full_name() + "/" + m->name(),
-                       rpc_type_of(m->client_streaming(), m->server_streaming())});
+        out.push_back(
+            {"/" + service->full_name() + "/" + m->name(), rpc_type_of(m->client_streaming(), m->server_streaming())});
     }
     return out;
 }
@@ -119,9 +120,10 @@ struct method_series {
     std::array<std::optional<counter>, code_count> handled;
     std::optional<histogram> handling;
 
-    void finish(int code, double seconds) const {
+    // Counts a finished call started at `t0` (see start_time).
+    void finish(int code, std::chrono::steady_clock::time_point t0) const {
         handled[static_cast<std::size_t>(code >= 0 && code < static_cast<int>(code_count) ? code : 2)]->inc();
-        if (handling) handling->observe(seconds);
+        if (handling) handling->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 };
 
@@ -152,8 +154,8 @@ public:
                 throw invalid_argument_error("vitals::grpc: method name '", full, "' is not /package.Service/Method");
             if (by_name_.count(full))
                 throw invalid_argument_error("vitals::grpc: method '", full, "' is registered twice");
-            rows_.push_back(std::make_unique<row>(row{m.full_name, m.type, make(m.type, full.substr(1, slash - 1),
-                                                                                 full.substr(slash + 1))}));
+            rows_.push_back(std::make_unique<row>(
+                row{m.full_name, m.type, make(m.type, full.substr(1, slash - 1), full.substr(slash + 1))}));
             by_name_.emplace(rows_.back()->name, rows_.back().get());
         }
         for (std::size_t t = 0; t < rpc_type_count; ++t)
@@ -189,8 +191,11 @@ private:
 
     method_series make(rpc_type t, std::string_view service, std::string_view method) {
         const std::string_view type = rpc_type_name(t);
-        method_series s{started_.with(type, service, method), received_.with(type, service, method),
-                        sent_.with(type, service, method), {}, std::nullopt};
+        method_series s{started_.with(type, service, method),
+                        received_.with(type, service, method),
+                        sent_.with(type, service, method),
+                        {},
+                        std::nullopt};
         // Every code from the start, as the reference's preregistration does: a rate over
         // handled{grpc_code="Internal"} then reads 0 rather than nothing before the first error.
         for (std::size_t c = 0; c < code_count; ++c)
@@ -209,9 +214,9 @@ private:
     std::array<std::optional<method_series>, rpc_type_count> unknown_;
 };
 
-// Seconds since `t0` on the steady clock.
-[[nodiscard]] inline double seconds_since(std::chrono::steady_clock::time_point t0) noexcept {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// The time a call starts, read only when a histogram will use it.
+[[nodiscard]] inline std::chrono::steady_clock::time_point start_time(const method_series& s) noexcept {
+    return s.handling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 }
 
 // gRPC makes one interceptor object per call and deletes it when the call ends, which would be
