@@ -71,7 +71,7 @@ public:
             // handler returns now. (ServerContext::IsCancelled() would also catch a client's
             // cancel, but on the synchronous API it plucks the completion queue: ~10 % of a
             // loopback unary call, measured by bench/grpc_overhead.)
-            auto* ctx = info_->server_context();
+            auto* ctx = info_ ? info_->server_context() : nullptr;
             if (ctx && code != ::grpc::StatusCode::DEADLINE_EXCEEDED &&
                 std::chrono::system_clock::now() >= ctx->deadline())
                 code = ::grpc::StatusCode::DEADLINE_EXCEEDED;
