@@ -227,14 +227,12 @@ template <std::size_t Size>
 class block_cache {
 public:
     static void* take() {
-        auto& c = local();
-        if (c.count > 0) return c.blocks[--c.count];
+        if (cache* c = local(); c && c->count > 0) return c->blocks[--c->count];
         return ::operator new(Size);
     }
     static void give(void* p) noexcept {
-        auto& c = local();
-        if (c.count < c.blocks.size()) {
-            c.blocks[c.count++] = p;
+        if (cache* c = local(); c && c->count < c->blocks.size()) {
+            c->blocks[c->count++] = p;
             return;
         }
         ::operator delete(p);
@@ -245,12 +243,19 @@ private:
         std::array<void*, 64> blocks{};
         std::size_t count = 0;
         ~cache() {
+            gone() = true;  // a call ended later on this thread (at exit) bypasses the cache
             for (std::size_t i = 0; i < count; ++i) ::operator delete(blocks[i]);
         }
     };
-    static cache& local() noexcept {
+    // Trivially destructible, so it still reads true after the cache itself is destroyed.
+    static bool& gone() noexcept {
+        thread_local bool g = false;
+        return g;
+    }
+    static cache* local() noexcept {
+        if (gone()) return nullptr;
         thread_local cache c;
-        return c;
+        return &c;
     }
 };
 
