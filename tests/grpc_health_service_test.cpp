@@ -137,7 +137,7 @@ TEST(grpc_health_service, watch_of_an_unknown_name_is_service_unknown) {
 }
 
 // Several watchers and checkers at once while the dependency flaps, then a shutdown with every
-// watcher still connected: Server::Shutdown() (no deadline) must return. Runs under TSan.
+// watcher still connected: Server::Shutdown() (no deadline) must return. (Not under TSan: see tests/meson.build.)
 TEST(grpc_health_service, concurrent_watchers_and_shutdown) {
     auto h = std::make_unique<harness>();
     std::atomic<int> ended{0};

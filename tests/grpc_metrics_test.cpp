@@ -363,7 +363,7 @@ TEST(grpc_metrics, bad_method_names_are_refused) {
 
 // 8 bidi streams at once, each sending a fixed number of messages, while a thread scrapes every
 // 100 ms (each scrape checked by promtool, counters never decreasing); at the end every count is
-// exact. Runs under TSan too: the interceptors' hooks of one stream run on two threads.
+// exact. (TSan builds skip this file, see tests/meson.build; grpc_interceptor_stress_test runs there.)
 TEST(grpc_metrics, exact_counts_under_eight_concurrent_streams_and_scrapes) {
     harness h(true);
     constexpr int streams = 8, per_stream = 300;
