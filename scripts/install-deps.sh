@@ -9,6 +9,8 @@ packages=(
   prometheus prometheus-pushgateway python3-prometheus-client python3-yaml
   redis-server postgresql
   libcpp-httplib-dev libboost-dev libcivetweb-dev wrk procps ca-certificates
+  # gRPC (include/vitals/grpc, examples/grpc_service, suite grpc)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto python3-grpcio python3-grpc-tools
 )
 missing=()
 for p in "${packages[@]}"; do

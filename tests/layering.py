@@ -7,6 +7,7 @@
     exposition/  formats
     http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
     push/        the Pushgateway client (same rank as the integrations)
+    grpc/        gRPC interceptors and health service (above the integrations: it serves health's probe)
     vitals.hpp   the umbrella
 
 A layer's own internals live in <layer>/detail/ (health/detail/: JSON and the digests of
@@ -19,6 +20,7 @@ import re
 import sys
 
 RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4, "push": 4}
+RANK["grpc"] = 5  # gRPC (optional, needs libgrpc++): uses core and health
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 
@@ -52,7 +54,9 @@ def main(include_dir):
                 continue
             tname, trank = layer(trel)
             checked += 1
-            if trank > rank:
+            if name == "umbrella" and tname == "grpc":
+                errors.append(f"{rel} includes {trel}: the umbrella stays free of optional frameworks (gRPC)")
+            elif trank > rank:
                 errors.append(f"{rel} ({name}) includes {trel} ({tname}), a higher layer")
             elif len(trel.parts) > 2 and trel.parts[1] == "detail" and trel.parts[0] != name:
                 errors.append(f"{rel} ({name}) includes {trel}, an internal of {tname}/")

@@ -9,7 +9,10 @@
   which is also scrape.yml's job;
 - prometheusrule.yaml carries exactly rules.yml's groups and is what generate_prometheusrule.py
   writes;
-- every rule of rules.yml is exercised by rules_test.yml (alerts both firing and not firing).
+- every rule of rules.yml is exercised by rules_test.yml (alerts both firing and not firing);
+- grpc-service.yaml (examples/grpc_service.cpp, found beside service.cpp): its Service selects
+  its pods, its `grpc:` probes ask the port the example's --port gives, liveness asks a name the
+  example answers as live, readiness the empty name (overall readiness).
 
 A selector that only half matches, or a renamed port, is accepted by kubectl and fails silently
 in the cluster (no targets, a probe against nothing): hence this check.
@@ -203,11 +206,59 @@ def main(ops_dir, service_cpp):
             if "alert" in r and alert_cases.get(r["alert"]) != {True, False}:
                 fail(f"rules_test.yml: {r['alert']} needs a case where it fires and one where it does not")
 
+    check_grpc(k8s / "grpc-service.yaml", pathlib.Path(service_cpp).parent / "grpc_service.cpp")
+
     for e in errors:
         print("ops/kubernetes:", e, file=sys.stderr)
     if not errors:
-        print(f"ops/kubernetes: 5 manifests and {sum(len(g['rules']) for g in rules['groups'])} rules consistent")
+        print(f"ops/kubernetes: 6 manifests and {sum(len(g['rules']) for g in rules['groups'])} rules consistent")
     return 1 if errors else 0
+
+
+# --- gRPC (grpc-service.yaml) ---
+def check_grpc(manifest, grpc_cpp):
+    """The gRPC example's Deployment and Service, and its probes against what the example answers."""
+    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    kinds = {d.get("kind"): d for d in docs}
+    if set(kinds) != {"Deployment", "Service"}:
+        fail(f"grpc-service.yaml: expected a Deployment and a Service, got {sorted(kinds)}")
+        return
+    deployment, service = kinds["Deployment"], kinds["Service"]
+    expect_kind(deployment, "grpc-service.yaml", "apps/v1", "Deployment")
+    expect_kind(service, "grpc-service.yaml", "v1", "Service")
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"].get("labels", {})
+    match_labels(deployment["spec"]["selector"], labels, "grpc-service.yaml Deployment spec.selector")
+    match_labels(service["spec"]["selector"], labels, "grpc-service.yaml Service spec.selector")
+    container = pod["spec"]["containers"][0]
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    for p in service["spec"]["ports"]:
+        if p.get("targetPort", p["port"]) not in set(named) | set(named.values()):
+            fail(f"grpc-service.yaml: Service targetPort {p.get('targetPort')!r} is not a container port")
+    args = container.get("args", [])
+    grpc_port = int(args[args.index("--port") + 1]) if "--port" in args else None
+    if grpc_port is None or named.get("grpc") != grpc_port:
+        fail(f"grpc-service.yaml: --port {grpc_port} is not the container's grpc port {named.get('grpc')}")
+    admin = int(args[args.index("--admin-port") + 1]) if "--admin-port" in args else None
+    if str(admin) != pod["metadata"].get("annotations", {}).get("prometheus.io/port"):
+        fail("grpc-service.yaml: prometheus.io/port is not --admin-port")
+    text = grpc_cpp.read_text()
+    live = set(re.findall(r'live_services = \{([^}]*)\}', text))
+    live_names = {n for group in live for n in re.findall(r'"([^"]*)"', group)}
+    for name, want_live in (("startupProbe", True), ("livenessProbe", True), ("readinessProbe", False)):
+        probe = container.get(name, {}).get("grpc")
+        if not probe:
+            fail(f"grpc-service.yaml: no {name} with grpc")
+            continue
+        if probe.get("port") != grpc_port:  # the kubelet's grpc probe takes a number only
+            fail(f"grpc-service.yaml: {name} asks port {probe.get('port')!r}, the example listens on {grpc_port}")
+        svc = probe.get("service", "")
+        if want_live and svc not in live_names:
+            fail(f"grpc-service.yaml: {name} asks {svc!r}, which grpc_service.cpp does not answer as live "
+                 f"({sorted(live_names)}): a dependency outage would restart the pod")
+        if not want_live and svc != "":
+            fail(f"grpc-service.yaml: {name} asks {svc!r}; readiness is the empty name (overall readiness)")
+# --- end gRPC ---
 
 
 if __name__ == "__main__":
