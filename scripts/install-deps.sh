@@ -10,6 +10,8 @@ packages=(
   redis-server postgresql
   libcpp-httplib-dev libboost-dev libcivetweb-dev wrk procps ca-certificates
 )
+# The status page's browser test (issue 21): headless Chromium loads the demo's page.
+packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

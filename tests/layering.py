@@ -7,6 +7,7 @@
     exposition/  formats
     http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
     push/        the Pushgateway client (same rank as the integrations)
+    status/      the status page (above http/ and health/, which it uses)
     vitals.hpp   the umbrella
 
 A layer's own internals live in <layer>/detail/ (health/detail/: JSON and the digests of
@@ -19,6 +20,8 @@ import re
 import sys
 
 RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4, "push": 4}
+# status/: the status page, which serves through http/ and reads health/ (issue 21).
+RANK["status"] = 5
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 

@@ -1,0 +1,94 @@
+// vitals — the status page's writers: HTML text and attribute escaping, JSON strings and numbers,
+// and the fixed number formats both forms of the page share.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "../../detail/text.hpp"
+#include "../../base/string_ref.hpp"
+
+namespace vitals::status::detail {
+
+// Appends `s` for HTML text or a quoted attribute value. Label values are arbitrary bytes: they
+// are made valid UTF-8 first (invalid sequences become U+FFFD, as in every exposition), then the
+// five characters that can end text or an attribute are written as character references. NUL
+// and other C0 controls but tab and line feed become U+FFFD too: HTML parsers treat them as
+// errors and browsers differ on them.
+inline void append_html(std::string& out, std::string_view s) {
+    std::string valid;
+    ::vitals::detail::append_valid_utf8(valid, string_ref(s.data(), s.size()));
+    for (const char c : valid) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n')
+                    out += "\xEF\xBF\xBD";
+                else
+                    out += c;
+        }
+    }
+}
+
+// Appends `s` as a JSON string (quotes included), made valid UTF-8 first; `<`, `>` and `&` are
+// escaped too, so the text stays inert if someone pastes it into a page.
+inline void append_json_string(std::string& out, std::string_view s) {
+    std::string valid;
+    ::vitals::detail::append_valid_utf8(valid, string_ref(s.data(), s.size()));
+    out += '"';
+    for (const char c : valid) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || c == '<' || c == '>' || c == '&') {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+// Appends `v` as a JSON number, shortest round-trip form; NaN and infinities (which JSON lacks)
+// as null.
+inline void append_json_number(std::string& out, double v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[::vitals::detail::max_double_chars];
+    out.append(buf, ::vitals::detail::format_double(buf, v));
+}
+
+// The page's one number format: three decimals (what printf's %.3f and Python's '%.3f' both give,
+// so a tool can check the page against the JSON form), and an en dash for no value.
+inline void append_fixed(std::string& out, double v, int decimals = 3) {
+    if (!std::isfinite(v)) {
+        out += "\xE2\x80\x93";
+        return;
+    }
+    char buf[400];  // DBL_MAX in %.3f: 309 digits, the point and three decimals
+    const int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof buf) out.append(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace vitals::status::detail
