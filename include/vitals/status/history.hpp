@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../core/metric_source.hpp"
@@ -111,7 +112,12 @@ public:
         history_view out;
         std::lock_guard lock(mu_);
         const slot live = compact(*latest, now);
-        out.latest = *latest;
+        out.latest.service = latest->service;
+        out.latest.environment = latest->environment;
+        out.latest.build = latest->build;
+        out.latest.services = latest->services;
+        out.latest.process_start = latest->process_start;
+        out.latest.routes_dropped = latest->routes_dropped;  // the routes themselves are below
         if (!ring_.empty()) out.slot_span_seconds = now - ring_.front().time;
         for (std::size_t id = 0; id < routes_.size(); ++id) {
             const counts* now_counts = find(live, id);
@@ -158,11 +164,19 @@ private:
         slot out{now, {}};
         for (const auto& r : s.routes) {
             if (r.cumulative.empty()) continue;  // failures seen, no histogram
+            key_.assign(r.method);
+            key_ += '\0';
+            key_ += std::to_string(r.method.size());
+            key_ += '\0';
+            key_ += r.endpoint;
             std::uint32_t id = 0;
-            while (id < routes_.size() && !(routes_[id].endpoint == r.endpoint && routes_[id].method == r.method)) ++id;
-            if (id == routes_.size()) {
+            if (const auto it = route_ids_.find(key_); it != route_ids_.end()) {
+                id = it->second;
+            } else {
                 if (routes_.size() >= opt_.max_routes) continue;
+                id = static_cast<std::uint32_t>(routes_.size());
                 routes_.push_back(route_entry{r.method, r.endpoint, r.bounds});
+                route_ids_.emplace(key_, id);
             }
             if (routes_[id].bounds != r.bounds) continue;  // re-registered with other buckets
             counts c{id, r.cumulative, std::vector<double>(error_types_.size(), 0.0)};
@@ -200,16 +214,18 @@ private:
 
     // The difference of two counts of one route; a decrease (a series removed and made again)
     // counts the newer counts from zero, as PromQL's counter resets do.
+    // `failures` null: the buckets only. The outputs are scratch vectors reused across calls.
     static void difference(const counts& now, const counts* then, std::vector<std::uint64_t>& cum,
-                           std::vector<double>& failures) {
-        cum = now.cumulative;
-        failures = now.failures;
+                           std::vector<double>* failures) {
+        cum.assign(now.cumulative.begin(), now.cumulative.end());
+        if (failures) failures->assign(now.failures.begin(), now.failures.end());
         if (!then || then->cumulative.size() != cum.size()) return;
         for (std::size_t i = 0; i < cum.size(); ++i)
             if (cum[i] < then->cumulative[i]) return;
         for (std::size_t i = 0; i < cum.size(); ++i) cum[i] -= then->cumulative[i];
-        for (std::size_t i = 0; i < failures.size() && i < then->failures.size(); ++i)
-            failures[i] = std::max(0.0, failures[i] - then->failures[i]);
+        if (!failures) return;
+        for (std::size_t i = 0; i < failures->size() && i < then->failures.size(); ++i)
+            (*failures)[i] = std::max(0.0, (*failures)[i] - then->failures[i]);
     }
 
     window_stats window(std::size_t id, const slot& live, const slot* base, unsigned w) const {
@@ -217,9 +233,9 @@ private:
         out.intervals = w;
         if (!base) return out;
         out.seconds = live.time - base->time;
-        std::vector<std::uint64_t> cum;
-        std::vector<double> failures;
-        difference(*find(live, id), find(*base, id), cum, failures);
+        std::vector<std::uint64_t>& cum = scratch_cum_;
+        std::vector<double>& failures = scratch_failures_;
+        difference(*find(live, id), find(*base, id), cum, &failures);
         const span<const double> bounds(routes_[id].bounds.data(), routes_[id].bounds.size());
         const span<const std::uint64_t> c(cum.data(), cum.size());
         out.p50 = histogram_quantile(0.5, bounds, c);
@@ -248,9 +264,8 @@ private:
             r.spark_rate.push_back(0);
             return;
         }
-        std::vector<std::uint64_t> cum;
-        std::vector<double> failures;
-        difference(*b, find(from, id), cum, failures);
+        std::vector<std::uint64_t>& cum = scratch_cum_;
+        difference(*b, find(from, id), cum, nullptr);
         r.spark_p99.push_back(
             histogram_quantile(0.99, {routes_[id].bounds.data(), routes_[id].bounds.size()}, {cum.data(), cum.size()}));
         r.spark_rate.push_back(static_cast<double>(cum.back()) / seconds);
@@ -263,6 +278,10 @@ private:
     mutable std::mutex mu_;
     std::deque<slot> ring_;
     mutable std::vector<route_entry> routes_;
+    mutable std::unordered_map<std::string, std::uint32_t> route_ids_;  // method, endpoint -> id
+    mutable std::string key_;
+    mutable std::vector<std::uint64_t> scratch_cum_;  // for difference(), under mu_
+    mutable std::vector<double> scratch_failures_;
     mutable std::vector<std::string> error_types_;
 };
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -168,12 +169,17 @@ private:
     }
     // Failures may come before the histogram (registration order decides): either makes the route.
     route_sample* find_route(const std::string& method, const std::string& endpoint) {
-        for (auto& r : out_.routes)
-            if (r.endpoint == endpoint && r.method == method) return &r;
+        key_.assign(method);
+        key_ += '\0';  // label values may hold any byte; the pair is still unambiguous by length
+        key_ += std::to_string(method.size());
+        key_ += '\0';
+        key_ += endpoint;
+        if (const auto it = index_.find(key_); it != index_.end()) return &out_.routes[it->second];
         if (out_.routes.size() >= max_routes_) {
             ++out_.routes_dropped;
             return nullptr;
         }
+        index_.emplace(key_, out_.routes.size());
         out_.routes.push_back(route_sample{method, endpoint, {}, {}, {}});
         return &out_.routes.back();
     }
@@ -193,6 +199,8 @@ private:
     int method_ = -1, route_ = -1, error_ = -1, service_ = -1;
     std::vector<double> bounds_;
     std::vector<std::string> values_;
+    std::string key_;
+    std::unordered_map<std::string, std::size_t> index_;  // route key -> out_.routes index
 };
 
 }  // namespace vitals::status::detail
