@@ -181,6 +181,11 @@ def main(service, screenshot):
                 errors.append(f"{name}: the JSON changed while the page loaded (as_of)")
             rows = compare(dom, data, errors, name)
             print(f"status_browser_check: {name}: {rows} route rows, {len(data['readiness']['checks'])} checks compared")
+        # The console check can fail: a page that logs an error must be caught by it.
+        _, _, err = chromium(browser, "data:text/html,<p>x</p><script>console.error('planted')</script>", work,
+                             "--dump-dom")
+        if not any("planted" in line for line in console_errors(err)):
+            errors.append("a planted console error was not seen: the console check is blind")
         rc, _, err = chromium(browser, base + "/v1/status", work, "--screenshot=" + screenshot,
                               "--window-size=1400,1000", "--hide-scrollbars")
         errors += [f"screenshot: console: {line}" for line in console_errors(err)]
