@@ -449,8 +449,15 @@ inline std::string status_page::render_html(const status_data& d) {
                 o += "</td>";
             }
             o += "<td class=\"n intervals\">";
-            append_fixed(o, w.intervals * d.interval_seconds, 0);
-            o += " s</td><td class=\"n rate\">";
+            const double window = w.intervals * d.interval_seconds;
+            if (window >= 60 && std::fmod(window, 60) == 0) {  // 1, 5, 15 min: how operators say it
+                append_fixed(o, window / 60, 0);
+                o += " min";
+            } else {
+                append_fixed(o, window, 0);
+                o += " s";
+            }
+            o += "</td><td class=\"n rate\">";
             append_fixed(o, w.requests_per_second);
             o += "</td><td class=\"n error-ratio\">";
             append_fixed(o, w.error_ratio * 100);
