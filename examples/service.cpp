@@ -2,6 +2,7 @@
 //
 //   service [--port N] [--host ADDRESS] [--admin-port N] [--no-instrumentation] [--event-store DIR]
 //           [--check-interval-ms N] [--check-timeout-ms N] [--expose-health-details]
+//           [--status-interval-ms N] [--status-refresh-ms N]
 //
 // Prints "listening on <port>" once it accepts connections (--port 0 picks a free port) and stops
 // cleanly on SIGINT or SIGTERM. SERVICE_NAME (default "api") and ENVIRONMENT (default
@@ -21,6 +22,12 @@
 // local event-store directory ("event_store"; EVENT_STORE_DIR or --event-store, default
 // ./event-store, created at start) is always checked, so the demo is ready out of the box.
 // Failure details are withheld unless --expose-health-details is given: they name hosts and errors.
+//
+// Status page: /v1/status (and on the admin port) shows the service, its build, uptime and restarts,
+// each check, and per route the request rate, error rate by type and p50/p95/p99 over the last 1, 5
+// and 15 intervals (--status-interval-ms, default one minute), as HTML with inline SVG sparklines;
+// ?format=json gives the same numbers. --status-refresh-ms (default 1000): renders closer together
+// than this show the same counts.
 //
 // Admin port: --admin-port N (0 picks one; prints "admin listening on <port>" first) serves
 // /metrics, /health and /ready (and /ready/NAME) through vitals::exposer on the same --host, so
@@ -61,6 +68,7 @@
 #include <vitals/http/exposer.hpp>
 #include <vitals/process/build_info.hpp>
 #include <vitals/process/process_collector.hpp>
+#include <vitals/status/status_page.hpp>
 #include <vitals/vitals.hpp>
 
 namespace {
@@ -74,6 +82,8 @@ struct options {
     long check_interval_ms = 5000;  // each dependency is checked this often, whatever the probe traffic
     long check_timeout_ms = 1000;   // a hung dependency is reported as "timeout" after this
     bool expose_health_details = false;
+    long status_interval_ms = 60'000;  // one slot of the status page's history
+    long status_refresh_ms = 1000;
 };
 
 long parse_number(const char* text, long max, const char* what) {
@@ -108,6 +118,11 @@ options parse_args(int argc, char** argv) {
             if (o.check_timeout_ms == 0) throw std::invalid_argument("--check-timeout-ms must be positive");
         } else if (a == "--expose-health-details") {
             o.expose_health_details = true;
+        } else if (a == "--status-interval-ms" && i + 1 < argc) {
+            o.status_interval_ms = parse_number(argv[++i], 3'600'000, "--status-interval-ms");
+            if (o.status_interval_ms == 0) throw std::invalid_argument("--status-interval-ms must be positive");
+        } else if (a == "--status-refresh-ms" && i + 1 < argc) {
+            o.status_refresh_ms = parse_number(argv[++i], 3'600'000, "--status-refresh-ms");
         } else {
             throw std::invalid_argument("unknown argument: " + a);
         }
@@ -259,6 +274,15 @@ int main(int argc, char** argv) try {
     vitals::health::handler_options health_out;
     health_out.expose_details = opt.expose_health_details;
 
+    // The status page reads the operational registry and the probe; its sampler thread keeps one
+    // slot of counts per interval, so the 15-minute numbers need no request in the meantime.
+    vitals::status::status_options status_opts;
+    status_opts.history.interval_seconds = static_cast<double>(opt.status_interval_ms) / 1000;
+    status_opts.refresh_seconds = static_cast<double>(opt.status_refresh_ms) / 1000;
+    status_opts.expose_details = opt.expose_health_details;
+    vitals::status::status_page status(operational, &ready, status_opts);
+    status.start_sampler();
+
     event_store events;
     httplib::Server server;
     // cpp-httplib gives each keep-alive connection a worker for as long as it stays open; with the
@@ -319,6 +343,15 @@ int main(int argc, char** argv) try {
                                                    httplib_adapter::query_string(req), health_out));
         });
     }
+    // Not a route of its own in the metrics (like the probes): an operator's reloads would show up
+    // in the very numbers the page is for.
+    server.Get("/v1/status", [&status](const httplib::Request& req, httplib::Response& res) {
+        const vitals::status::page_response page =
+            status.handle(req.method, vitals::http::httplib_adapter::query_string(req));
+        res.status = page.status;
+        for (const auto& [name, value] : page.headers) res.set_header(name, value);
+        res.set_content(page.body, page.content_type);
+    });
     get("/v1/events/{id}", [&events](const httplib::Request& req, httplib::Response& res) {
         const std::optional<std::uint64_t> id = canonical_id(req.matches[1]);
         if (id && events.contains(*id)) {
@@ -357,6 +390,7 @@ int main(int argc, char** argv) try {
         admin.emplace(admin_opts);
         admin->serve_metrics(operational);
         admin->serve_health(live, ready);
+        status.serve(*admin, "/v1/status");
         admin->start();
         std::printf("admin listening on %u\n", static_cast<unsigned>(admin->port()));
         std::fflush(stdout);

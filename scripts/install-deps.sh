@@ -12,6 +12,8 @@ packages=(
   # gRPC (include/vitals/grpc, examples/grpc_service, suite grpc)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto python3-grpcio python3-grpc-tools
 )
+# The status page's browser test (issue 21): headless Chromium loads the demo's page.
+packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

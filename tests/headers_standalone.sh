@@ -9,7 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 failed=0
 count=0
 for h in "$inc"/vitals/vitals.hpp "$inc"/vitals/version.hpp "$inc"/vitals/base/*.hpp "$inc"/vitals/core/*.hpp "$inc"/vitals/exposition/*.hpp \
-         "$inc"/vitals/detail/*.hpp; do
+         "$inc"/vitals/detail/*.hpp \
+         "$inc"/vitals/status/*.hpp "$inc"/vitals/status/detail/*.hpp; do  # status/: the status page (issue 21)
   rel=${h#"$inc"/}
   printf '#include <%s>\n#include <%s>\n' "$rel" "$rel" > "$tmp/tu.cpp"  # twice: include guards work
   if ! out=$("$@" -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror -I"$inc" "$tmp/tu.cpp" 2>&1); then

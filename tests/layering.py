@@ -8,6 +8,7 @@
     http/ health/ process/   integrations (each may use the others: the HTTP adapters serve health)
     push/        the Pushgateway client (same rank as the integrations)
     grpc/        gRPC interceptors and health service (above the integrations: it serves health's probe)
+    status/      the status page (above http/ and health/, which it uses)
     vitals.hpp   the umbrella
 
 A layer's own internals live in <layer>/detail/ (health/detail/: JSON and the digests of
@@ -19,8 +20,9 @@ import pathlib
 import re
 import sys
 
-RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4, "push": 4}
-RANK["grpc"] = 5  # gRPC (optional, needs libgrpc++): uses core and health
+# grpc/ (optional, needs libgrpc++) and status/ sit above the integrations they use.
+RANK = {"base": 0, "detail": 1, "core": 2, "exposition": 3, "http": 4, "health": 4, "process": 4, "push": 4,
+        "grpc": 5, "status": 5}
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 

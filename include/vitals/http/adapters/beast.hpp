@@ -150,6 +150,26 @@ public:
         });
     }
 
+    /// Serves a status page at GET `path` (issue 21): `page` is a vitals::status::status_page
+    /// (<vitals/status/status_page.hpp>, a layer above this one, hence a template: anything with
+    /// its handle(method, query) answering status, content_type, body and headers). Recorded as a
+    /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
+    /// the server.
+    template <class Page>
+    beast_router& status(Page& page, std::string_view path = "/v1/status") {
+        return add_service(path, [&page](const request& req) {
+            const auto m = req.method_string();
+            auto p = page.handle(std::string_view(m.data(), m.size()), query_of(req));
+            response res{static_cast<boost::beast::http::status>(p.status), req.version()};
+            res.set(boost::beast::http::field::content_type, p.content_type);
+            for (const auto& [name, value] : p.headers) res.set(name, value);
+            res.body() = std::move(p.body);
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            return res;
+        });
+    }
+
     /// Serves liveness at GET `live_path` and readiness at GET `ready_path` (all checks) and
     /// `ready_path`/{check} (one), answered from the probe's latest results: no handler waits on a
     /// dependency, so they are safe on an event loop. `live` and `ready` must outlive the router.

@@ -84,6 +84,28 @@ public:
         });
     }
 
+    /// Serves a status page at `path` (issue 21): `page` is a vitals::status::status_page
+    /// (<vitals/status/status_page.hpp>, a layer above this one, hence a template: anything with
+    /// its handle(method, query) answering status, content_type, body and headers). Recorded as a
+    /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
+    /// the server.
+    template <class Page>
+    civetweb_server& status(Page& page, std::string_view path = "/v1/status") {
+        return service(path, [&page](mg_connection* conn) {
+            const mg_request_info* info = mg_get_request_info(conn);
+            auto p = page.handle(info && info->request_method ? info->request_method : "", query_of(conn));
+            mg_response_header_start(conn, p.status);
+            mg_response_header_add(conn, "Content-Type", p.content_type.c_str(), -1);
+            for (const auto& [name, value] : p.headers) mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+            const std::string length = std::to_string(p.body.size());
+            mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+            mg_response_header_send(conn);
+            if (std::string_view(info && info->request_method ? info->request_method : "") != "HEAD")
+                mg_write(conn, p.body.data(), p.body.size());
+            return p.status;
+        });
+    }
+
     /// Serves liveness at `live_path` and readiness at `ready_path` (all checks) and
     /// `ready_path`/{check} (one), answered from the probe's latest results without waiting on a
     /// dependency. Recorded as routes only when the instrumentation's count_service_endpoints is

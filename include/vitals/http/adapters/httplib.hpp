@@ -104,6 +104,21 @@ public:
         });
     }
 
+    /// Serves a status page at GET `path` (issue 21): `page` is a vitals::status::status_page
+    /// (<vitals/status/status_page.hpp>, a layer above this one, hence a template: anything with
+    /// its handle(method, query) answering status, content_type, body and headers). Recorded as a
+    /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
+    /// the server.
+    template <class Page>
+    httplib_adapter& status(Page& page, std::string_view path = "/v1/status") {
+        return service(path, [&page](const httplib::Request& req, httplib::Response& res) {
+            auto p = page.handle(req.method, query_string(req));
+            res.status = p.status;
+            for (const auto& [name, value] : p.headers) res.set_header(name, value);
+            res.set_content(std::move(p.body), p.content_type);
+        });
+    }
+
     /// Serves liveness at GET `live_path` and readiness at GET `ready_path` (all checks) and
     /// `ready_path`/{check} (one), answered from the probe's latest results without waiting on a
     /// dependency. Recorded as routes only when the instrumentation's count_service_endpoints is
