@@ -34,6 +34,11 @@ FRAMEWORK = {
     "http/adapters/beast.hpp": "boost/beast.hpp",
     "http/adapters/civetweb.hpp": "civetweb.h",
     "health/asio.hpp": "boost/asio.hpp",
+    "grpc/rpc_metrics.hpp": "grpcpp/grpcpp.h",
+    "grpc/server_metrics.hpp": "grpcpp/grpcpp.h",
+    "grpc/client_metrics.hpp": "grpcpp/grpcpp.h",
+    # Generated from Debian's grpc-proto by the build (meson passes its directory).
+    "grpc/health_service.hpp": "grpc/health/v1/health.grpc.pb.h",
 }
 
 

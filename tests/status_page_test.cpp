@@ -44,7 +44,8 @@ struct fixture {
 
 std::vector<std::uint64_t> counts_of(vitals::operational_metrics& ops, std::string_view m, std::string_view r) {
     const auto s = ops.request_duration.labels(m, r).snapshot();
-    return {s.cumulative.begin(), s.cumulative.end()};
+    const auto c = s.cumulative();
+    return {c.begin(), c.end()};
 }
 
 TEST(StatusHistory, WindowsAreDifferencesOfSlots) {

@@ -113,7 +113,8 @@ std::vector<std::uint64_t> observed(const std::vector<double>& bounds, const std
     auto h = r.histogram<"q_seconds">("Q.", {bounds.data(), bounds.size()});
     for (const double v : values) (void)h.observe(v);
     const auto s = h.snapshot();
-    return {s.cumulative.begin(), s.cumulative.end()};
+    const auto c = s.cumulative();
+    return {c.begin(), c.end()};
 }
 
 TEST(StatusQuantile, WithinTheBucketOfTheTruePercentile) {

@@ -40,7 +40,7 @@ struct history_options {
     /// Routes kept at most.
     std::size_t max_routes = 200;
     /// The families and labels read.
-    detail::metric_names names{};
+    metric_names names{};
 };
 
 /// One route's numbers over one window.
@@ -75,7 +75,7 @@ struct route_stats {
 
 /// What the history yields for one render.
 struct history_view {
-    detail::sample latest;            ///< The newest counts (service, build, uptime…).
+    reading latest;                   ///< The newest counts (service, build, uptime…).
     std::vector<route_stats> routes;  ///< Sorted by route template, then method.
     double slot_span_seconds = 0;     ///< Time from the oldest slot to the newest counts.
 };
@@ -94,8 +94,8 @@ public:
 
     /// Renders the source and keeps its counts as a slot when the newest slot is an interval old
     /// (or `force`). Returns the counts read.
-    std::shared_ptr<const detail::sample> sample(double now, bool force = false) {
-        auto s = std::make_shared<detail::sample>();
+    std::shared_ptr<const reading> sample(double now, bool force = false) {
+        auto s = std::make_shared<reading>();
         detail::collector c(opt_.names, opt_.max_routes, *s);
         source_.collect(c);
         std::lock_guard lock(mu_);
@@ -107,7 +107,7 @@ public:
     }
 
     /// The numbers over `windows` (each in intervals) from `latest`, the counts read at `now`.
-    [[nodiscard]] history_view view(std::shared_ptr<const detail::sample> latest, double now,
+    [[nodiscard]] history_view view(std::shared_ptr<const reading> latest, double now,
                                     const std::vector<unsigned>& windows) const {
         history_view out;
         std::lock_guard lock(mu_);
@@ -160,7 +160,7 @@ private:
     };
 
     // Interns routes and error types (under mu_): ids are stable, and bounded by max_routes.
-    slot compact(const detail::sample& s, double now) const {
+    slot compact(const reading& s, double now) const {
         slot out{now, {}};
         for (const auto& r : s.routes) {
             if (r.cumulative.empty()) continue;  // failures seen, no histogram

@@ -75,8 +75,8 @@ struct status_data {
     double as_of = 0;             ///< Unix seconds of the counts shown.
     double interval_seconds = 0;  ///< The history's interval.
     double process_uptime_seconds = std::numeric_limits<double>::quiet_NaN();  ///< From the start time.
-    std::vector<detail::build_sample> build;                                   ///< *_build_info series.
-    std::vector<detail::service_sample> services;     ///< Uptime and starts per logical service.
+    std::vector<build_sample> build;                                           ///< *_build_info series.
+    std::vector<service_sample> services;             ///< Uptime and starts per logical service.
     bool has_probe = false;                           ///< A probe was given.
     bool ready = true;                                ///< The probe's verdict.
     health::status status = health::status::healthy;  ///< The probe's overall status.
@@ -245,7 +245,7 @@ private:
     // The probe's report is read with the counts and kept with them, so that every render of
     // one reading shows the same checks (their latency and age too).
     struct counts_at {
-        std::shared_ptr<const detail::sample> counts;
+        std::shared_ptr<const reading> counts;
         double at;                                                  // monotonic
         double as_of;                                               // unix
         std::shared_ptr<const health::readiness_report> readiness;  // null without a probe

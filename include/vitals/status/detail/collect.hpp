@@ -14,60 +14,13 @@
 
 #include "../../core/histogram.hpp"
 #include "../../core/sample_visitor.hpp"
+#include "../reading.hpp"
 
 namespace vitals::status::detail {
 
-// The names the collector looks for (see status_options, which holds one of these).
-struct metric_names {
-    std::string duration = "http_request_duration_seconds";  // histogram{method,endpoint}
-    std::string failures = "http_requests_failed_total";     // counter{method,endpoint,error_type}
-    std::string method_label = "method";
-    std::string route_label = "endpoint";
-    std::string error_label = "error_type";
-    std::string uptime = "uptime_seconds";        // gauge{service}
-    std::string starts = "service_starts_total";  // counter{service}
-    std::string service_label = "service";
-    std::string process_start = "process_start_time_seconds";
-    std::string build_suffix = "_build_info";       // gauges whose labels are build facts
-    std::string environment_label = "environment";  // a const label
-};
-
-// One route's counts as one render saw them.
-struct route_sample {
-    std::string method;
-    std::string endpoint;
-    std::vector<double> bounds;                            // finite upper bounds
-    std::vector<std::uint64_t> cumulative;                 // one per bound, then +Inf (the count)
-    std::vector<std::pair<std::string, double>> failures;  // by error type
-};
-
-// A logical service's uptime and start count.
-struct service_sample {
-    std::string name;
-    double uptime = std::numeric_limits<double>::quiet_NaN();
-    double starts = 0;
-};
-
-// One build-info series: the family's name and its label pairs.
-struct build_sample {
-    std::string metric;
-    std::vector<std::pair<std::string, std::string>> labels;
-};
-
-// Everything one collect() yields for the page.
-struct sample {
-    std::string service;
-    std::string environment;
-    std::vector<build_sample> build;
-    std::vector<service_sample> services;
-    double process_start = std::numeric_limits<double>::quiet_NaN();
-    std::vector<route_sample> routes;
-    std::size_t routes_dropped = 0;  // past max_routes
-};
-
 class collector final : public sample_visitor {
 public:
-    collector(const metric_names& names, std::size_t max_routes, sample& out)
+    collector(const metric_names& names, std::size_t max_routes, reading& out)
         : n_(names), max_routes_(max_routes), out_(out) {}
 
     void begin_family(const family_header& h) override {
@@ -192,7 +145,7 @@ private:
 
     const metric_names& n_;
     std::size_t max_routes_;
-    sample& out_;
+    reading& out_;
     kind kind_ = kind::other;
     std::string family_;
     std::vector<string_ref> names_;
