@@ -45,12 +45,13 @@ struct empty_client_factory final : ::grpc::experimental::ClientInterceptorFacto
     }
 };
 
-enum class kind { plain, empty, vitals };
+// vitals_server: the server's interceptor only, as when the clients are other programs.
+enum class kind { plain, empty, vitals, vitals_server };
 
 // One server and a channel to it: without interceptors, with empty ones, or with vitals'.
 struct endpoint {
     endpoint(kind k, vitals::registry& registry) {
-        const bool instrumented = k == kind::vitals;
+        const bool instrumented = k == kind::vitals || k == kind::vitals_server;
         ::grpc::ServerBuilder b;
         b.AddListeningPort("127.0.0.1:0", ::grpc::InsecureServerCredentials(), &port);
         b.RegisterService(&kv);
@@ -60,11 +61,13 @@ struct endpoint {
             o.handling_time_histogram = true;
             const auto methods = vitals::grpc::methods_of("vitals.example.KeyValue");
             server_metrics.emplace(registry, methods, o);
-            client_metrics.emplace(registry, methods, o);
             std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>> si;
             si.push_back(server_metrics->interceptor_factory());
             b.experimental().SetInterceptorCreators(std::move(si));
-            ci.push_back(client_metrics->interceptor_factory());
+            if (k == kind::vitals) {
+                client_metrics.emplace(registry, methods, o);
+                ci.push_back(client_metrics->interceptor_factory());
+            }
         } else if (k == kind::empty) {
             std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>> si;
             si.push_back(std::make_unique<empty_server_factory>());
@@ -139,27 +142,38 @@ int main(int argc, char** argv) {
         if (a == "--seconds") seconds = std::atof(argv[i + 1]);
         if (a == "--threads") threads = std::atoi(argv[i + 1]);
     }
-    vitals::registry registry;
+    vitals::registry registry, server_only_registry;
     endpoint plain(kind::plain, registry), empty(kind::empty, registry), instrumented(kind::vitals, registry);
-    for (endpoint* e : {&plain, &empty, &instrumented}) run(*e, threads, seconds / 2);  // warm up
+    endpoint server_only(kind::vitals_server, server_only_registry);
+    for (endpoint* e : {&plain, &empty, &instrumented, &server_only}) run(*e, threads, seconds / 2);  // warm up
     // Two ABBA sequences interleaved: plain vs vitals (the bar) and empty vs vitals (what
     // vitals adds to gRPC's own interception cost).
-    std::vector<double> a, b, c;
+    std::vector<double> a, b, c, d;
     for (int r = 0; r < rounds; ++r) {
         a.push_back(run(plain, threads, seconds));
         b.push_back(run(instrumented, threads, seconds));
         c.push_back(run(empty, threads, seconds));
+        d.push_back(run(server_only, threads, seconds));
+        d.push_back(run(server_only, threads, seconds));
         c.push_back(run(empty, threads, seconds));
         b.push_back(run(instrumented, threads, seconds));
         a.push_back(run(plain, threads, seconds));
-        std::printf("round %2d: plain %7.0f %7.0f  empty interceptors %7.0f %7.0f  vitals %7.0f %7.0f calls/s\n", r + 1,
-                    a[a.size() - 2], a.back(), c[c.size() - 2], c.back(), b[b.size() - 2], b.back());
+        std::printf(
+            "round %2d: plain %7.0f %7.0f  empty interceptors %7.0f %7.0f  vitals %7.0f %7.0f  "
+            "vitals server only %7.0f %7.0f calls/s\n",
+            r + 1, a[a.size() - 2], a.back(), c[c.size() - 2], c.back(), b[b.size() - 2], b.back(), d[d.size() - 2],
+            d.back());
         std::fflush(stdout);
     }
-    const double ma = median(a), mb = median(b), mc = median(c);
-    std::printf("median of %zu runs each: plain %.0f, empty interceptors %.0f, vitals %.0f calls/s\n", a.size(), ma, mc,
-                mb);
-    std::printf("vitals / plain %.4f (%+.2f %%); empty / plain %.4f (%+.2f %%); vitals / empty %.4f (%+.2f %%)\n",
-                mb / ma, (mb / ma - 1) * 100, mc / ma, (mc / ma - 1) * 100, mb / mc, (mb / mc - 1) * 100);
+    const double ma = median(a), mb = median(b), mc = median(c), md = median(d);
+    std::printf(
+        "median of %zu runs each: plain %.0f, empty interceptors %.0f, vitals %.0f, vitals server only %.0f "
+        "calls/s\n",
+        a.size(), ma, mc, mb, md);
+    std::printf(
+        "vitals / plain %.4f (%+.2f %%); empty / plain %.4f (%+.2f %%); vitals / empty %.4f (%+.2f %%); "
+        "vitals server only / plain %.4f (%+.2f %%)\n",
+        mb / ma, (mb / ma - 1) * 100, mc / ma, (mc / ma - 1) * 100, mb / mc, (mb / mc - 1) * 100, md / ma,
+        (md / ma - 1) * 100);
     return 0;
 }
