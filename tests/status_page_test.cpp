@@ -327,11 +327,10 @@ TEST(StatusPage, RendersRaceObservationsAndTheSampler) {
     o.refresh_seconds = 0;
     vitals::status::status_page page(reg, nullptr, o);
     page.start_sampler();
-    std::atomic<bool> done{false};
     std::vector<std::thread> writers;
     for (int w = 0; w < 3; ++w)
         writers.emplace_back([&, w] {
-            for (int i = 0; i < 20000 && !done; ++i) {
+            for (int i = 0; i < 20000; ++i) {  // every route, however soon the reader is done
                 const std::string route = "/r" + std::to_string((i + w) % 7);
                 (void)ops.request_duration.labels("GET", route).observe(0.001 * (i % 100));
                 if (i % 10 == 0) ops.requests_failed_total.labels("GET", route, "500", "server_error").inc();
@@ -346,7 +345,6 @@ TEST(StatusPage, RendersRaceObservationsAndTheSampler) {
         }
     });
     reader.join();
-    done = true;
     for (auto& t : writers) t.join();
     page.stop_sampler();
     page.stop_sampler();  // idempotent
@@ -355,3 +353,22 @@ TEST(StatusPage, RendersRaceObservationsAndTheSampler) {
 }
 
 }  // namespace
+
+// The page shows when it was taken as a UTC time an operator reads, not Unix seconds.
+TEST(StatusPage, TimesAreShownInUtc) {
+    using vitals::status::detail::append_utc;
+    std::string o;
+    append_utc(o, 1796279232.181);
+    EXPECT_EQ(o, "2026-12-03 06:27:12 UTC");
+    o.clear();
+    append_utc(o, 0);
+    EXPECT_EQ(o, "1970-01-01 00:00:00 UTC");
+    o.clear();
+    append_utc(o, -0.5);  // rounded down, like every other second here
+    EXPECT_EQ(o, "1969-12-31 23:59:59 UTC");
+    for (const double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL, 1e300}) {
+        o.clear();
+        append_utc(o, bad);
+        EXPECT_EQ(o, "\xE2\x80\x93") << bad;
+    }
+}

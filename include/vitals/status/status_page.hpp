@@ -334,6 +334,7 @@ inline const char* status_color(std::string_view state) {
 inline std::string status_page::render_html(const status_data& d) {
     using detail::append_fixed;
     using detail::append_html;
+    using detail::append_utc;
     std::string o;
     o.reserve(4096 + d.routes.size() * 1600 + d.checks.size() * 400);
     o += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -355,8 +356,8 @@ inline std::string status_page::render_html(const status_data& d) {
         o += "</span>";
     }
     o += "</h1>\n<p class=\"meta\">As of <span class=\"as-of\">";
-    append_fixed(o, d.as_of);
-    o += "</span> (Unix seconds); process up <span class=\"process-uptime\">";
+    append_utc(o, d.as_of);
+    o += "</span>; process up <span class=\"process-uptime\">";
     append_fixed(o, d.process_uptime_seconds, 0);
     o += "</span> s; one slot every ";
     append_fixed(o, d.interval_seconds, 0);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -100,6 +101,23 @@ inline void append_fixed(std::string& out, double v, int decimals = 3) {
     char buf[400];  // DBL_MAX in %.3f: 309 digits, the point and three decimals
     const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, decimals);
     if (r.ec == std::errc()) out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+// Unix seconds as an operator reads a time: "2026-12-03 06:27:12 UTC" (whole seconds, rounded
+// down); an en dash for no value or one outside what the C library can convert.
+inline void append_utc(std::string& out, double unix_seconds) {
+    std::tm tm{};
+    const double whole = std::floor(unix_seconds);
+    const auto t = static_cast<std::time_t>(whole);
+    char buf[64];
+    std::size_t n = 0;
+    if (std::isfinite(unix_seconds) && std::fabs(whole) < 1e15 && gmtime_r(&t, &tm))
+        n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (n == 0) {
+        out += "\xE2\x80\x93";
+        return;
+    }
+    out.append(buf, n);
 }
 
 }  // namespace vitals::status::detail
