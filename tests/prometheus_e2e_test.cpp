@@ -242,7 +242,9 @@ TEST(PrometheusE2E, ExemplarsReachPrometheus) {
     const std::pair<const char*, const char*> cases[] = {{"e2e-trace-histogram", "e2e_classic_seconds_bucket"},
                                                          {"e2e-trace-counter", "e2e_jobs_total"},
                                                          {"e2e-trace-native", "e2e_native_traced_seconds"}};
-    for (const auto& [want, query] : cases) {
+    for (const auto& c : cases) {
+        const char* const want = c.first;  // Clang 14 cannot capture a structured binding
+        const char* const query = c.second;
         const std::string path = "/api/v1/query_exemplars?query=" + url_encode(query) +
                                  "&start=" + std::to_string(now - 600) + "&end=" + std::to_string(now + 600);
         const auto body = p.poll(
