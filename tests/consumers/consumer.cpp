@@ -19,4 +19,11 @@ int main(int argc, char** argv) {
     vitals::register_process_metrics(r);
     vitals::register_vitals_build_info(r);
     std::cout << vitals::render_text(r);
+    // How vitals' cold code reached this program, so run.sh can tell that a compiled-mode build
+    // really was one (a header-only build of the same file would print the same metrics).
+#ifdef VITALS_COMPILED
+    std::cout << "# vitals mode: compiled\n";
+#else
+    std::cout << "# vitals mode: header-only\n";
+#endif
 }

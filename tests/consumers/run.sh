@@ -8,8 +8,9 @@
 #   5. A plain compiler line: -I include -pthread
 #   6. CMake add_subdirectory, FetchContent (SOURCE_DIR, and URL of the release archive), and
 #      find_package after a CMake install of the release archive
-#   Ways 1 and 6 also build the consumer in compiled mode (dependency('vitals-compiled'),
-#   vitals::compiled), whose cold code comes from vitals' static library.
+#   Every way but 5 also builds the consumer in compiled mode (dependency('vitals-compiled'),
+#   vitals-compiled.pc, vitals::compiled), whose cold code comes from vitals' static library:
+#   built by the consumer's build where vitals is a part of it, installed (libvitals.a) otherwise.
 # Everything happens in a temporary directory that is removed at the end. CXX picks the compiler.
 set -euo pipefail
 
@@ -33,6 +34,9 @@ check() {
     fail "$way: no vitals_build_info line in:$(printf '\n'; cat "$out")"
   grep -q "^process_resident_memory_bytes{consumer=\"$way\"} [1-9]" "$out" ||
     fail "$way: no process_resident_memory_bytes line in:$(printf '\n'; cat "$out")"
+  local mode=header-only
+  [[ $way == *-compiled ]] && mode=compiled
+  grep -qx "# vitals mode: $mode" "$out" || fail "$way: not built in $mode mode:$(printf '\n'; tail -1 "$out")"
   echo "consumers: $way ok"
 }
 
@@ -84,6 +88,12 @@ export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 [ "$(pkg-config --modversion vitals)" = "$version" ] || fail "vitals.pc: version $(pkg-config --modversion vitals)"
 pkg-config --cflags vitals | grep -q -- "-I$tmp/prefix/include" || fail "vitals.pc: Cflags $(pkg-config --cflags vitals)"
 pkg-config --libs vitals | grep -q -- "-pthread" || fail "vitals.pc: Libs $(pkg-config --libs vitals)"
+lib=$(find "$tmp/prefix" -name libvitals.a | head -1)
+[ -n "$lib" ] || fail "meson install wrote no libvitals.a"
+[ "$(pkg-config --modversion vitals-compiled)" = "$version" ] || fail "vitals-compiled.pc: version"
+pkg-config --cflags vitals-compiled | grep -q -- "-DVITALS_COMPILED" ||
+  fail "vitals-compiled.pc: Cflags $(pkg-config --cflags vitals-compiled)"
+pkg-config --libs vitals-compiled | grep -q -- "-lvitals" || fail "vitals-compiled.pc: Libs $(pkg-config --libs vitals-compiled)"
 
 # --- 2. Meson dependency('vitals') through pkg-config ----------------------------------------------
 project meson_installed
@@ -91,6 +101,7 @@ meson setup "$tmp/meson_installed/build" "$tmp/meson_installed" >"$tmp/log" 2>&1
   { cat "$tmp/log"; fail "meson installed: setup"; }
 ninja -C "$tmp/meson_installed/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "meson installed: build"; }
 check meson-installed "$tmp/meson_installed/build/consumer"
+check meson-installed-compiled "$tmp/meson_installed/build/consumer_compiled"
 
 # --- 4. pkg-config on a plain compiler line ----------------------------------------------------------
 project pkg_config
@@ -98,6 +109,10 @@ project pkg_config
 "$CXX" "${warnings[@]}" $(pkg-config --cflags vitals) "$tmp/pkg_config/consumer.cpp" -o "$tmp/pkg_config/consumer" \
   $(pkg-config --libs vitals) || fail "pkg-config: compile"
 check pkg-config "$tmp/pkg_config/consumer"
+# shellcheck disable=SC2046
+"$CXX" "${warnings[@]}" $(pkg-config --cflags vitals-compiled) "$tmp/pkg_config/consumer.cpp" \
+  -o "$tmp/pkg_config/consumer_compiled" $(pkg-config --libs vitals-compiled) || fail "pkg-config compiled: compile"
+check pkg-config-compiled "$tmp/pkg_config/consumer_compiled"
 
 # --- 3. CMake find_package, from a moved installation ---------------------------------------------------
 # Moving the prefix proves the package files locate the headers relative to themselves.
@@ -107,6 +122,13 @@ cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_PREFIX_PATH="$tmp/relocated"
   { cat "$tmp/log"; fail "cmake: configure"; }
 cmake --build "$tmp/cmake/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake: build"; }
 check cmake "$tmp/cmake/build/consumer"
+check cmake-compiled "$tmp/cmake/build/consumer_compiled"
+# A component vitals does not have is refused with a message that names it.
+if cmake -S "$tmp/cmake" -B "$tmp/cmake/build-bad-component" -DCMAKE_PREFIX_PATH="$tmp/relocated" \
+     -DVITALS_COMPONENTS="compiled;shared" >"$tmp/log" 2>&1; then
+  fail "cmake: an unknown component was accepted"
+fi
+grep -q "component 'shared' is unknown" "$tmp/log" || { cat "$tmp/log"; fail "cmake: unknown component: no message"; }
 # SameMajorVersion: an older request of the same major is met; a newer one or another major is not.
 major=${version%%.*}
 minor=$(echo "$version" | cut -d. -f2)
@@ -151,6 +173,7 @@ cmake -S "$tmp/cmake" -B "$tmp/cmake/build-cmake-installed" -DCMAKE_PREFIX_PATH=
   { cat "$tmp/log"; fail "cmake installed by cmake: configure"; }
 cmake --build "$tmp/cmake/build-cmake-installed" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake installed by cmake: build"; }
 check cmake-find-package-cmake-install "$tmp/cmake/build-cmake-installed/consumer"
+check cmake-find-package-cmake-install-compiled "$tmp/cmake/build-cmake-installed/consumer_compiled"
 # The CMake install's version file also keeps to SameMajorVersion.
 if cmake -S "$tmp/cmake" -B "$tmp/cmake/build-cmake-next" -DCMAKE_PREFIX_PATH="$tmp/cmake-prefix" \
      -DVITALS_REQUEST="$(( ${version%%.*} + 1 )).0" >"$tmp/log" 2>&1; then

@@ -1,10 +1,11 @@
 // vitals — how this translation unit uses the library: header-only (the default), or compiled.
 //
 // Header-only, every function is defined in the headers and compiled in each file that uses it.
-// Compiled (define VITALS_COMPILED, or use the `vitals_compiled` Meson dependency / the
-// `vitals::compiled` CMake target), the cold code — registration, rendering, formatting, the
-// family machinery of every metric kind — is only declared here and built once into libvitals;
-// the hot paths (updates, lookups of existing series) stay inline. Use one mode per program.
+// Compiled (define VITALS_COMPILED, or use the `vitals-compiled` Meson dependency or pkg-config
+// package, or the `vitals::compiled` CMake target), the cold code — registration, rendering,
+// formatting, the family machinery of every metric kind — is only declared here and built once
+// into libvitals; the hot paths (updates, lookups of existing series) stay inline. Use one mode
+// per program.
 #pragma once
 
 #if defined(VITALS_BUILDING_LIBRARY)

@@ -10,7 +10,7 @@
 #include <initializer_list>
 
 #include "../detail/math.hpp"
-#include "../detail/text.hpp"
+#include "../detail/escape.hpp"
 #include "names.hpp"
 #include "../base/text_buffer.hpp"
 

@@ -12,6 +12,7 @@
 #include "exemplar_store.hpp"
 #include "../detail/owning.hpp"
 #include "../detail/pod_vector.hpp"
+#include "../detail/text.hpp"
 #include "../detail/cell_pool.hpp"
 #include "../detail/percpu.hpp"
 #include "names.hpp"

@@ -8,7 +8,7 @@
 #include "../detail/atomic.hpp"
 #include "../detail/clock.hpp"
 #include "../detail/hash.hpp"
-#include "../detail/text.hpp"
+#include "../detail/escape.hpp"
 #include "../base/error.hpp"
 #include "../base/span.hpp"
 #include "../base/string_ref.hpp"
