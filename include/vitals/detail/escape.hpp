@@ -85,42 +85,33 @@ inline text_buffer to_valid_utf8(string_ref s) {
     return out;
 }
 
+/// Appends `v` with backslash and line feed escaped, and the double quote too when `Quote`: the
+/// text formats' two escaping rules (label values escape all three; 0.0.4 HELP text leaves quotes).
+template <bool Quote, class Out>
+void append_escaped(Out& out, string_ref v) {
+    for (char c : v) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (Quote && c == '"')
+            out += "\\\"";
+        else
+            out += c;
+    }
+}
+
 /// Appends a label value escaped for the text formats (0.0.4 and OpenMetrics agree):
 /// backslash, double quote and line feed are escaped; the value must already be valid UTF-8.
 template <class Out>
 void append_escaped_label_value(Out& out, string_ref v) {
-    for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
+    append_escaped<true>(out, v);
 }
 
 /// Appends HELP text escaped for text format 0.0.4: backslash and line feed only.
 template <class Out>
 void append_escaped_help_004(Out& out, string_ref v) {
-    for (char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
+    append_escaped<false>(out, v);
 }
 
 }  // namespace vitals::detail
