@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""No public signature names a detail:: type.
+"""No public signature names a detail:: type, nor a standard view type.
 
 Clang parses a translation unit that includes every public header (all of include/vitals/ outside
 the detail/ folders; framework adapters where the framework is installed) and dumps its AST as
@@ -13,6 +13,13 @@ A public type alias is where an implementation type gets its public name (as the
 names its iterators), so an alias may name a detail:: type; every signature then uses the alias.
 Types are checked as written, not desugared, for the same reason.
 
+The public API speaks one vocabulary (issue #20; docs/performance.md, "The API's vocabulary"):
+vitals::string_ref and vitals::span, never std::string_view or std::span, which cost every user
+file compile time. So a checked declaration whose type as written names either (in any spelling:
+std::string_view, std::basic_string_view<char>, string_view after a using-declaration, std::span)
+fails too. No alias is exempt from this rule: an alias would bring the standard type back in.
+Internals (function bodies, detail namespaces, private members) may use them freely.
+
     public_api_check.py INCLUDE_DIR CLANG++ [EXTRA_ARGS...]
 """
 import json
@@ -24,6 +31,10 @@ import sys
 import tempfile
 
 DETAIL = re.compile(r"\bdetail::")
+# Clang writes a template specialization as spelled, so inside namespace vitals a bare `span<T>` is
+# vitals::span (no public header brings std::span in); a bare `string_view` can only be std's.
+STD_VIEW = re.compile(r"(?<![\w:])(?:::)?std::(?:basic_string_view|string_view|span)\b|"
+                      r"(?<![\w:])(?:basic_string_view|string_view)\b")
 CHECKED = {
     "FunctionDecl", "CXXMethodDecl", "CXXConstructorDecl", "CXXConversionDecl", "FieldDecl", "VarDecl",
     "NonTypeTemplateParmDecl",
@@ -93,6 +104,7 @@ class Checker:
     def __init__(self):
         self.file = None
         self.findings = set()
+        self.std_views = set()
         self.checked = 0
 
     def note_file(self, node):
@@ -102,15 +114,18 @@ class Checker:
                 self.file = where["file"]
                 return
 
-    def report(self, path, node, written):
+    def report(self, path, node, written, alias=False):
         file = self.file or "?"
         if "/include/vitals/" not in file:
             return
         self.checked += 1
-        if DETAIL.search(written):
-            where = file.split("/include/")[-1]
-            where = re.sub(r"vitals/\w+/\.\./", "vitals/", where)
-            self.findings.add(f"{where}: {'::'.join(p for p in path if p)}: {written}")
+        where = file.split("/include/")[-1]
+        where = os.path.normpath(where)
+        finding = f"{where}: {'::'.join(p for p in path if p)}: {written}"
+        if DETAIL.search(written) and not alias:
+            self.findings.add(finding)
+        if STD_VIEW.search(written):
+            self.std_views.add(finding)
 
     def walk(self, node, path):
         self.note_file(node)
@@ -129,6 +144,10 @@ class Checker:
             written = node.get("type", {}).get("qualType", "")
             self.report(path + [name], node, without_noexcept_conditions(written))
             return  # parameters are part of the function's type; bodies are not API
+        if kind in ("TypeAliasDecl", "TypedefDecl"):
+            written = node.get("type", {}).get("qualType", "")
+            self.report(path + [name], node, without_noexcept_conditions(written), alias=True)
+            return
         if kind == "TemplateTypeParmDecl":
             default = node.get("defaultArg", {}).get("type", {}).get("qualType", "")
             self.report(path + [name], node, default)
@@ -176,12 +195,15 @@ def main(include_dir, cxx, *extra):
         checker.walk(node, [])
     for finding in sorted(checker.findings):
         print("public API names a detail type:", finding)
-    print(f"public_api_check: {checker.checked} declarations checked, {len(checker.findings)} name detail::")
+    for finding in sorted(checker.std_views):
+        print("public API names std::string_view or std::span (use string_ref, span):", finding)
+    print(f"public_api_check: {checker.checked} declarations checked, {len(checker.findings)} name detail::, "
+          f"{len(checker.std_views)} name std::string_view or std::span")
     # A dump that reached almost nothing means the walk is broken, not that the API is clean.
     if checker.checked < 500:
         print("public_api_check: too few declarations reached; the AST walk is broken")
         return 1
-    return 1 if checker.findings else 0
+    return 1 if checker.findings or checker.std_views else 0
 
 
 if __name__ == "__main__":
