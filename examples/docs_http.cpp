@@ -42,7 +42,7 @@ auto h2 = vitals::http::instrument(route, handler, [](const Req&, Res& res) { re
 
 #include <vitals/http/metrics_endpoint.hpp>
 
-auto m = vitals::http::render_metrics(reg, accept_header);  // {std::string body; std::string_view content_type}
+auto m = vitals::http::render_metrics(reg, accept_header);  // {std::string body; vitals::string_ref content_type}
 
 // The first sample: a registry and instrumentation of its own, as a program's setup would do.
 void setup() {

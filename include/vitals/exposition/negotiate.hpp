@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "../base/string_ref.hpp"
+
 namespace vitals {
 
 /// The exposition formats vitals can write.
@@ -20,14 +22,13 @@ enum class exposition_format {
 };
 
 /// Content-Type of OpenMetrics 1.0.0 text.
-inline constexpr std::string_view openmetrics_content_type =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+inline constexpr string_ref openmetrics_content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Content-Type of the length-delimited protobuf format.
-inline constexpr std::string_view protobuf_content_type =
+inline constexpr string_ref protobuf_content_type =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
 /// The Content-Type to send with a format.
-[[nodiscard]] constexpr std::string_view content_type_of(exposition_format f) noexcept {
+[[nodiscard]] constexpr string_ref content_type_of(exposition_format f) noexcept {
     switch (f) {
         case exposition_format::openmetrics_1_0_0:
             return openmetrics_content_type;
@@ -41,8 +42,8 @@ inline constexpr std::string_view protobuf_content_type =
 
 /// The outcome of negotiation: the format to render and the exact Content-Type to send.
 struct negotiated_format {
-    exposition_format format = exposition_format::text_0_0_4;                        ///< What to render.
-    std::string_view content_type = content_type_of(exposition_format::text_0_0_4);  ///< Static string.
+    exposition_format format = exposition_format::text_0_0_4;                  ///< What to render.
+    string_ref content_type = content_type_of(exposition_format::text_0_0_4);  ///< Static string.
 };
 
 /// Which formats a server is willing to offer (all by default).
@@ -161,7 +162,8 @@ constexpr bool match_range(const media_range& m, const format_offer& offer, expo
 /// with the highest q-value that names an offered format wins; among equal q-values a specific
 /// type beats a wildcard, then the earlier range wins. Anything else (no header, unknown types,
 /// garbage, q=0 everywhere) gets text 0.0.4, which every consumer reads.
-[[nodiscard]] constexpr negotiated_format negotiate(std::string_view accept, format_offer offer = {}) noexcept {
+[[nodiscard]] constexpr negotiated_format negotiate(string_ref accept_header, format_offer offer = {}) noexcept {
+    std::string_view accept = accept_header;
     if (accept.size() > detail::max_accept_bytes) accept = accept.substr(0, detail::max_accept_bytes);
     exposition_format best = exposition_format::text_0_0_4;
     int best_q = 0;

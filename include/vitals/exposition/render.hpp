@@ -2,7 +2,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "../core/registry.hpp"
 #include "negotiate.hpp"
@@ -30,12 +29,12 @@ inline void render(const metric_source& r, exposition_format f, std::string& out
 
 /// A rendered scrape answer: send `body` with `Content-Type: content_type`.
 struct exposition {
-    std::string body;               ///< The exposition.
-    std::string_view content_type;  ///< A static string.
+    std::string body;         ///< The exposition.
+    string_ref content_type;  ///< A static string.
 };
 
 /// Negotiates the format from a scrape's `Accept` header and renders `r` in it.
-inline exposition serve_metrics(const metric_source& r, std::string_view accept, exposition_options opt = {}) {
+inline exposition serve_metrics(const metric_source& r, string_ref accept, exposition_options opt = {}) {
     const negotiated_format n = negotiate(accept);
     exposition e;
     render(r, n.format, e.body, opt);

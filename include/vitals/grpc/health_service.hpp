@@ -67,7 +67,8 @@ public:
         : probe_(probe), options_(std::move(options)) {}
 
     /// The status of `service` now; nullopt for a name that is not mapped.
-    [[nodiscard]] std::optional<serving_status> status(std::string_view service) const {
+    [[nodiscard]] std::optional<serving_status> status(string_ref service_name) const {
+        const std::string_view service = service_name;
         const auto it = options_.services.find(service);
         const bool live = !service.empty() && std::find(options_.live_services.begin(), options_.live_services.end(),
                                                         service) != options_.live_services.end();

@@ -43,8 +43,8 @@ enum class rpc_type : std::uint8_t { unary, client_stream, server_stream, bidi_s
 inline constexpr std::size_t rpc_type_count = 4;
 
 /// The `grpc_type` label value of `t`, as go-grpc-prometheus writes it.
-[[nodiscard]] constexpr std::string_view rpc_type_name(rpc_type t) noexcept {
-    constexpr std::string_view names[rpc_type_count] = {"unary", "client_stream", "server_stream", "bidi_stream"};
+[[nodiscard]] constexpr string_ref rpc_type_name(rpc_type t) noexcept {
+    constexpr string_ref names[rpc_type_count] = {"unary", "client_stream", "server_stream", "bidi_stream"};
     return names[static_cast<std::size_t>(t)];
 }
 
@@ -62,8 +62,8 @@ inline constexpr std::size_t code_count = 17;
 /// The `grpc_code` label value of status code `code`: Go's codes.Code names, which is what the
 /// reference interceptors (and every dashboard built on them) write: "OK", "Canceled",
 /// "DeadlineExceeded"... A code outside 0–16 is "Unknown", as gRPC itself treats it.
-[[nodiscard]] constexpr std::string_view code_name(int code) noexcept {
-    constexpr std::string_view names[code_count] = {
+[[nodiscard]] constexpr string_ref code_name(int code) noexcept {
+    constexpr string_ref names[code_count] = {
         "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
         "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
         "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
@@ -72,7 +72,7 @@ inline constexpr std::size_t code_count = 17;
 }
 
 /// The `grpc_service` and `grpc_method` values of calls to methods outside the table.
-inline constexpr std::string_view unknown_name = "unknown";
+inline constexpr string_ref unknown_name = "unknown";
 
 /// One method of the table: its full name as gRPC passes it ("/pkg.Service/Method") and its shape.
 struct method_info {
@@ -85,7 +85,7 @@ struct method_info {
 /// The methods of the service `full_service_name` ("pkg.Service"), read from the protobuf
 /// descriptors that generated code links in (so the service's generated .pb.cc must be part of
 /// the program). Throws invalid_argument_error when no such service is linked in.
-[[nodiscard]] inline std::vector<method_info> methods_of(std::string_view full_service_name) {
+[[nodiscard]] inline std::vector<method_info> methods_of(string_ref full_service_name) {
     const auto* pool = ::google::protobuf::DescriptorPool::generated_pool();
     const auto* service = pool->FindServiceByName(std::string(full_service_name));
     if (!service)

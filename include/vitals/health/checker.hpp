@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "../base/string_ref.hpp"
+
 namespace vitals::health {
 
 /// Clock used for all deadlines and latencies; monotonic so that wall-clock
@@ -27,7 +29,7 @@ enum class status : std::uint8_t {
 };
 
 /// Lower-case name of a status ("healthy", "degraded", "unhealthy").
-constexpr std::string_view to_string(status s) noexcept {
+constexpr string_ref to_string(status s) noexcept {
     switch (s) {
         case status::healthy:
             return "healthy";
@@ -96,7 +98,7 @@ concept plain_check_function = std::invocable<F&> && check_return<std::invoke_re
 template <class C>
 concept checker =
     requires(const C& cc) {
-        { cc.name() } -> std::convertible_to<std::string_view>;
+        { cc.name() } -> std::convertible_to<string_ref>;
     } &&
     (
         requires(C& c, deadline_t d) {
@@ -139,7 +141,7 @@ public:
     function_checker(std::string name, F fn) : name_(std::move(name)), fn_(std::move(fn)) {}
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Runs the wrapped callable.
     check_result check(deadline_t deadline) { return invoke_check(fn_, deadline); }

@@ -56,7 +56,7 @@ public:
         : name_(std::move(name)), host_(std::move(host)), port_(port) {}
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Connects and immediately closes.
     check_result check(deadline_t deadline) const {
@@ -90,7 +90,7 @@ public:
     redis_check(std::string name, redis_options options) : name_(std::move(name)), opts_(std::move(options)) {}
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Sends [AUTH,] PING and validates the simple-string replies.
     check_result check(deadline_t deadline) const {
@@ -349,7 +349,7 @@ public:
     postgres_check(std::string name, postgres_options options) : name_(std::move(name)), opts_(std::move(options)) {}
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Connects, sends a StartupMessage, and either classifies the answer (no
     /// password) or logs in and runs SELECT 1.
@@ -664,10 +664,10 @@ class http_check {
 public:
     /// Checks `url`, of the form "http://host[:port][/path]" (IPv6 hosts in
     /// brackets). Throws vitals::invalid_argument_error for anything else.
-    http_check(std::string name, std::string_view url) : name_(std::move(name)) { parse_url(url); }
+    http_check(std::string name, string_ref url) : name_(std::move(name)) { parse_url(url); }
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Sends the request and parses the status line.
     check_result check(deadline_t deadline) const {
@@ -743,7 +743,7 @@ public:
     writable_dir_check(std::string name, std::filesystem::path dir) : name_(std::move(name)), dir_(std::move(dir)) {}
 
     /// The check's name.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    [[nodiscard]] string_ref name() const noexcept { return name_; }
 
     /// Creates, writes, fsyncs and removes a uniquely named temporary file.
     /// Disk I/O cannot be interrupted at a deadline; the probe's timeout still

@@ -78,9 +78,9 @@ struct handler_options {
 };
 
 /// Content-Type used for JSON bodies.
-inline constexpr std::string_view json_content_type = "application/json";
+inline constexpr string_ref json_content_type = "application/json";
 /// Content-Type used for plain-text bodies.
-inline constexpr std::string_view text_content_type = "text/plain; charset=utf-8";
+inline constexpr string_ref text_content_type = "text/plain; charset=utf-8";
 
 /// Parsed query parameters understood by the handlers.
 struct query_params {
@@ -205,7 +205,8 @@ inline response make_response(int code, format f, std::string body) {
 }  // namespace detail
 
 /// Parses a query string (with or without the leading '?').
-inline query_params parse_query(std::string_view query) {
+inline query_params parse_query(string_ref query_string) {
+    std::string_view query = query_string;
     query_params q;
     if (!query.empty() && query.front() == '?') query.remove_prefix(1);
     while (!query.empty()) {
@@ -310,8 +311,7 @@ inline std::string liveness_text(const liveness& l, const handler_options& optio
 
 /// Answers readiness from a report (yours, or one from probe::async_run): status 200 when ready
 /// (degraded included), 503 when not, in the format the query asks for.
-inline response ready_response(const readiness_report& report, std::string_view query,
-                               const handler_options& options = {}) {
+inline response ready_response(const readiness_report& report, string_ref query, const handler_options& options = {}) {
     const query_params q = parse_query(query);
     const format fmt = detail::pick_format(q, options);
     const int code = report.ready ? 200 : 503;
@@ -323,7 +323,7 @@ inline response ready_response(const readiness_report& report, std::string_view 
 /// waits for one). `path_suffix` is what follows the readiness route ("" or "/" for all checks,
 /// "/database" for one, 404 if unknown); `query` is the raw query string (`verbose`,
 /// `exclude=<name>`, `format=json|text`).
-inline response handle_ready(const probe& p, std::string_view path_suffix, std::string_view query,
+inline response handle_ready(const probe& p, string_ref path_suffix, string_ref query,
                              const handler_options& options = {}) {
     const query_params q = parse_query(query);
     const format fmt = detail::pick_format(q, options);
@@ -347,7 +347,7 @@ inline response handle_ready(const probe& p, std::string_view path_suffix, std::
 }
 
 /// Serves liveness; never touches dependencies, the probe or any lock it uses.
-inline response handle_live(const liveness& l, std::string_view query, const handler_options& options = {}) {
+inline response handle_live(const liveness& l, string_ref query, const handler_options& options = {}) {
     const query_params q = parse_query(query);
     const format fmt = detail::pick_format(q, options);
     const int code = l.healthy() ? 200 : 503;

@@ -84,7 +84,7 @@ struct readiness_report {
     std::vector<std::string> excluded;
 
     /// The entry for `name`, or nullptr.
-    [[nodiscard]] const check_report* find(std::string_view name) const noexcept {
+    [[nodiscard]] const check_report* find(string_ref name) const noexcept {
         for (const auto& c : checks)
             if (c.name == name) return &c;
         return nullptr;
@@ -94,11 +94,11 @@ struct readiness_report {
 /// Called once per completed run of a check, timeouts included (a hung run is reported when its
 /// deadline passes), on a probe thread. Intended for exporting metrics. Exceptions thrown by the
 /// observer are swallowed.
-using result_observer = std::function<void(std::string_view name, const check_result& result)>;
+using result_observer = std::function<void(string_ref name, const check_result& result)>;
 
 /// Called once when a check is registered, before its first run (so that metrics exist, and
 /// say "not up", from the start).
-using check_added_observer = std::function<void(std::string_view name)>;
+using check_added_observer = std::function<void(string_ref name)>;
 
 /// Called with a report; see probe::async_run.
 using report_callback = std::function<void(readiness_report)>;
@@ -117,7 +117,7 @@ struct probe_options {
 };
 
 /// Message used for results of runs that exceeded their timeout.
-inline constexpr std::string_view timeout_message = "timeout";
+inline constexpr string_ref timeout_message = "timeout";
 
 /// Readiness probe over a set of named dependency checks. Thread-safe: checks may be added and
 /// answers read from any thread at any time.
@@ -151,7 +151,7 @@ public:
     }
 
     /// Whether a check named `name` is registered.
-    [[nodiscard]] bool contains(std::string_view name) const {
+    [[nodiscard]] bool contains(string_ref name) const {
         std::lock_guard lock(s_->mu);
         return s_->find(name) != nullptr;
     }
@@ -174,7 +174,7 @@ public:
 
     /// The latest result of the single check `name`; nullopt if no such check exists. Returns at
     /// once.
-    [[nodiscard]] std::optional<check_report> check_one(std::string_view name) const {
+    [[nodiscard]] std::optional<check_report> check_one(string_ref name) const {
         std::lock_guard lock(s_->mu);
         const entry* e = s_->find(name);
         if (!e) return std::nullopt;

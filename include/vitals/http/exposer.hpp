@@ -110,15 +110,15 @@ class exposer {
 public:
     /// A request as a handler sees it; every view is valid during the call only.
     struct request {
-        std::string_view method;                 ///< "GET", "HEAD", "POST"…
-        std::string_view target;                 ///< As sent.
-        std::string_view path;                   ///< The target's path.
-        std::string_view query;                  ///< After '?', without it.
+        string_ref method;                       ///< "GET", "HEAD", "POST"…
+        string_ref target;                       ///< As sent.
+        string_ref path;                         ///< The target's path.
+        string_ref query;                        ///< After '?', without it.
         span<const http::header_field> headers;  ///< In the order sent.
-        std::string_view body;                   ///< Empty unless the handler takes a body.
+        string_ref body;                         ///< Empty unless the handler takes a body.
 
         /// The first header named `name` (case-insensitive), empty when absent.
-        [[nodiscard]] std::string_view header(std::string_view name) const noexcept {
+        [[nodiscard]] string_ref header(string_ref name) const noexcept {
             for (const auto& h : headers)
                 if (http::detail::iequals(h.name, name)) return h.value;
             return {};

@@ -2,14 +2,14 @@
 // and as its request parser produces it.
 #pragma once
 
-#include <string_view>
+#include "../base/string_ref.hpp"
 
 namespace vitals::http {
 
 /// One header field; both views point into the request's buffer, valid during the handler call.
 struct header_field {
-    std::string_view name;   ///< As sent (compare case-insensitively).
-    std::string_view value;  ///< Without surrounding whitespace.
+    string_ref name;   ///< As sent (compare case-insensitively).
+    string_ref value;  ///< Without surrounding whitespace.
 };
 
 }  // namespace vitals::http

@@ -152,13 +152,13 @@ auto instrument(route_metrics& route, Handler&& handler, StatusReader&& status_o
 
 /// Wraps `handler` for `method` on `route_template`: the route is looked up once, here.
 template <class Handler>
-auto instrument(instrumentation& inst, std::string_view method, std::string_view route_template, Handler&& handler) {
+auto instrument(instrumentation& inst, string_ref method, string_ref route_template, Handler&& handler) {
     return instrument(inst.route(method, route_template), std::forward<Handler>(handler));
 }
 
 /// As above, with a status reader.
 template <class Handler, class StatusReader>
-auto instrument(instrumentation& inst, std::string_view method, std::string_view route_template, Handler&& handler,
+auto instrument(instrumentation& inst, string_ref method, string_ref route_template, Handler&& handler,
                 StatusReader&& status_of) {
     return instrument(inst.route(method, route_template), std::forward<Handler>(handler),
                       std::forward<StatusReader>(status_of));

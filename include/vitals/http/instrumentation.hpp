@@ -43,14 +43,14 @@ enum class method_id : std::uint8_t { get, head, post, put, delete_, patch, opti
 inline constexpr std::size_t method_count = 10;
 
 /// The `method` label value of `id`.
-[[nodiscard]] constexpr std::string_view method_name(method_id id) noexcept {
-    constexpr std::string_view names[method_count] = {"GET",   "HEAD",    "POST",    "PUT",   "DELETE",
-                                                      "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"};
+[[nodiscard]] constexpr string_ref method_name(method_id id) noexcept {
+    constexpr string_ref names[method_count] = {"GET",   "HEAD",    "POST",    "PUT",   "DELETE",
+                                                "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"};
     return names[static_cast<std::size_t>(id)];
 }
 
 /// Maps a request method to its label: exact, case-sensitive match, `other` otherwise.
-[[nodiscard]] constexpr method_id parse_method(std::string_view m) noexcept {
+[[nodiscard]] constexpr method_id parse_method(string_ref m) noexcept {
     for (std::size_t i = 0; i + 1 < method_count; ++i)
         if (m == method_name(static_cast<method_id>(i))) return static_cast<method_id>(i);
     return method_id::other;
@@ -70,16 +70,16 @@ enum class error_type : std::uint8_t {
 inline constexpr std::size_t error_type_count = 6;
 
 /// The `error_type` label value of `e` (empty for none).
-[[nodiscard]] constexpr std::string_view error_type_name(error_type e) noexcept {
-    constexpr std::string_view names[error_type_count] = {"",          "client_error", "server_error",
-                                                          "exception", "timeout",      "cancelled"};
+[[nodiscard]] constexpr string_ref error_type_name(error_type e) noexcept {
+    constexpr string_ref names[error_type_count] = {"",          "client_error", "server_error",
+                                                    "exception", "timeout",      "cancelled"};
     return names[static_cast<std::size_t>(e)];
 }
 
 /// The `endpoint` label of requests that matched no route.
-inline constexpr std::string_view unmatched_endpoint = "unmatched";
+inline constexpr string_ref unmatched_endpoint = "unmatched";
 /// The `status` label of codes outside 100–599.
-inline constexpr std::string_view invalid_status = "invalid";
+inline constexpr string_ref invalid_status = "invalid";
 
 namespace detail {
 // Index 0 is the out-of-range code, 1..500 are 100..599.
@@ -103,9 +103,9 @@ inline constexpr auto status_texts = [] {
 }  // namespace detail
 
 /// The `status` label value of `status`: "200", or `invalid` outside 100–599. Never allocates.
-[[nodiscard]] constexpr std::string_view status_label(int status) noexcept {
+[[nodiscard]] constexpr string_ref status_label(int status) noexcept {
     const std::size_t i = detail::status_index(status);
-    return i == 0 ? invalid_status : std::string_view(detail::status_texts[i].data(), 3);
+    return i == 0 ? invalid_status : string_ref(detail::status_texts[i].data(), 3);
 }
 
 /// The error type a status implies when nothing else was marked.
@@ -161,8 +161,8 @@ using otel_duration_family =
 using vitals_duration_family = layered_histogram_family<labels<"method", "endpoint">>;
 
 // The `http_request_method` value of OpenTelemetry's conventions.
-[[nodiscard]] constexpr std::string_view otel_method_name(method_id id) noexcept {
-    return id == method_id::other ? std::string_view("_OTHER") : method_name(id);
+[[nodiscard]] constexpr string_ref otel_method_name(method_id id) noexcept {
+    return id == method_id::other ? string_ref("_OTHER") : method_name(id);
 }
 
 [[nodiscard]] inline bool same_bounds(span<const double> a, span<const double> b) noexcept {
@@ -201,7 +201,7 @@ public:
     }
 
     /// The `method` label value.
-    [[nodiscard]] std::string_view method() const noexcept { return method_name(method_); }
+    [[nodiscard]] string_ref method() const noexcept { return method_name(method_); }
     /// The route template, or `unmatched`.
     [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
 
@@ -328,7 +328,7 @@ public:
     }
 
     /// The route for request method `method` (unknown methods share `other`).
-    route_metrics& for_method(std::string_view method) { return for_method(parse_method(method)); }
+    route_metrics& for_method(string_ref method) { return for_method(parse_method(method)); }
 
     /// The route for `m`.
     route_metrics& for_method(method_id m) {
@@ -399,10 +399,10 @@ public:
     /// The routes of `route_template` (made on first use; the reference stays valid). `route`
     /// sets its buckets the first time; asking again with other non-empty buckets throws
     /// invalid_argument_error, since one template's series have one layout.
-    endpoint_metrics& endpoint(std::string_view route_template, const route_options& route = {}) {
+    endpoint_metrics& endpoint(string_ref route_template, const route_options& route = {}) {
         if (route_template == unmatched_endpoint) return unmatched_;
         std::lock_guard lock(mu_);
-        auto it = endpoints_.find(route_template);
+        auto it = endpoints_.find(std::string_view(route_template));
         if (it != endpoints_.end()) {
             if (!route.buckets.empty() &&
                 !detail::same_bounds(it->second->buckets(), {route.buckets.data(), route.buckets.size()}))
@@ -418,7 +418,7 @@ public:
     }
 
     /// The route of `method` on `route_template`; its latency series exists from now on.
-    route_metrics& route(std::string_view method, std::string_view route_template, const route_options& route = {}) {
+    route_metrics& route(string_ref method, string_ref route_template, const route_options& route = {}) {
         return endpoint(route_template, route).for_method(method);
     }
 

@@ -19,18 +19,18 @@ using exposition_format = vitals::exposition_format;
 
 /// Picks the format for a request's `Accept` header: OpenMetrics or protobuf when the scraper
 /// prefers them, text 0.0.4 for no header, unknown types or garbage (see vitals::negotiate).
-[[nodiscard]] constexpr exposition_format negotiate_format(std::string_view accept) noexcept {
+[[nodiscard]] constexpr exposition_format negotiate_format(string_ref accept) noexcept {
     return vitals::negotiate(accept).format;
 }
 
 /// A rendered scrape: send `body` with the `Content-Type` header `content_type`.
 struct metrics_response {
-    std::string body;               ///< The exposition.
-    std::string_view content_type;  ///< A static string: valid for the program's lifetime.
+    std::string body;         ///< The exposition.
+    string_ref content_type;  ///< A static string: valid for the program's lifetime.
 };
 
 /// Renders `r` for a scrape whose `Accept` header is `accept` (empty when absent).
-[[nodiscard]] inline metrics_response render_metrics(const metric_source& r, std::string_view accept = {}) {
+[[nodiscard]] inline metrics_response render_metrics(const metric_source& r, string_ref accept = {}) {
     metrics_response out;
     const auto n = vitals::negotiate(accept);
     vitals::render(r, n.format, out.body);

@@ -31,7 +31,7 @@ public:
 
     /// Starts timing `method` on `route_template`. Looks the route up (a lock); prefer the
     /// route_metrics overload on hot paths.
-    request_timer(instrumentation& inst, std::string_view method, std::string_view route_template)
+    request_timer(instrumentation& inst, string_ref method, string_ref route_template)
         : request_timer(inst.route(method, route_template)) {}
 
     request_timer(const request_timer&) = delete;

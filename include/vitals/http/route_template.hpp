@@ -24,7 +24,7 @@ public:
     static constexpr std::size_t max_size = 16;
 
     /// The value of parameter `name`; empty when the template has none of that name.
-    [[nodiscard]] std::string_view operator[](std::string_view name) const noexcept {
+    [[nodiscard]] string_ref operator[](string_ref name) const noexcept {
         for (std::size_t i = 0; i < size_; ++i)
             if (names_[i] == name) return values_[i];
         return {};
@@ -32,9 +32,9 @@ public:
     /// Number of parameters.
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     /// The name of the `i`-th parameter, in template order.
-    [[nodiscard]] std::string_view name(std::size_t i) const noexcept { return names_[i]; }
+    [[nodiscard]] string_ref name(std::size_t i) const noexcept { return names_[i]; }
     /// The value of the `i`-th parameter, in template order.
-    [[nodiscard]] std::string_view value(std::size_t i) const noexcept { return values_[i]; }
+    [[nodiscard]] string_ref value(std::size_t i) const noexcept { return values_[i]; }
 
 private:
     friend class route_template;
@@ -49,7 +49,7 @@ class route_template {
 public:
     /// Parses `text`; throws invalid_argument_error unless it starts with '/' and every brace
     /// pair is a whole segment with a non-empty name.
-    explicit route_template(std::string_view text) : text_(text) {
+    explicit route_template(string_ref text) : text_(text) {
         if (text_.empty() || text_[0] != '/')
             throw invalid_argument_error("vitals: route template '" + text_ + "' must start with '/'");
         std::size_t pos = 1;
@@ -76,20 +76,20 @@ public:
     /// each parameter a non-empty segment without '/'.
     /// Paths match exactly, segment by segment, so a trailing slash matters: `/v1/events/` does
     /// not match `/v1/events` (its last segment is empty), only a template ending in '/' does.
-    [[nodiscard]] bool matches(std::string_view path) const noexcept {
+    [[nodiscard]] bool matches(string_ref path) const noexcept {
         route_params ignored;
         return match(path, ignored);
     }
 
     /// As matches(), and fills `out` with the parameters' values (views of `path`).
-    [[nodiscard]] bool match(std::string_view path, route_params& out) const noexcept {
+    [[nodiscard]] bool match(string_ref path, route_params& out) const noexcept {
         out.size_ = 0;
         if (path.empty() || path[0] != '/') return false;
         std::size_t pos = 1;
         for (std::size_t i = 0; i < segments_.size(); ++i) {
             if (pos > path.size()) return false;
             std::size_t end = path.find('/', pos);
-            if (end == std::string_view::npos) end = path.size();
+            if (end == string_ref::npos) end = path.size();
             const std::string_view seg = path.substr(pos, end - pos);
             const auto& s = segments_[i];
             if (s.param ? seg.empty() : seg != std::string_view(text_).substr(s.offset, s.length)) return false;
@@ -151,8 +151,9 @@ private:
 };
 
 /// The path part of a request target: everything before '?' or '#'.
-[[nodiscard]] constexpr std::string_view path_of(std::string_view target) noexcept {
-    return target.substr(0, target.find_first_of("?#"));
+[[nodiscard]] constexpr string_ref path_of(string_ref target) noexcept {
+    const std::string_view t = target;
+    return t.substr(0, t.find_first_of("?#"));
 }
 
 }  // namespace vitals::http

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "../core/registry.hpp"
 #include "../version.hpp"
@@ -37,8 +36,8 @@ inline std::string compiler_description() {
 /// Registers `name{version, revision} 1`, the application's own build information, in `r`.
 /// The name is checked at run time (invalid_argument_error when bad); by convention it ends in
 /// `_build_info`. Calling it again with other values adds another series: pass each build once.
-inline void register_build_info(registry& r, std::string_view name, std::string_view version, std::string_view revision,
-                                std::string_view help = "Build information; the value is always 1.") {
+inline void register_build_info(registry& r, string_ref name, string_ref version, string_ref revision,
+                                string_ref help = "Build information; the value is always 1.") {
     r.gauge<labels<"version", "revision">>(name, help).labels(version, revision).set(1);
 }
 

@@ -94,7 +94,7 @@ struct page_response {
 };
 
 /// The Content-Security-Policy the page is written to pass (and that handle() sends).
-inline constexpr std::string_view content_security_policy =
+inline constexpr string_ref content_security_policy =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'";
 
@@ -188,7 +188,7 @@ public:
 
     /// Answers a request for the page: `method` GET or HEAD (else 405), `query` the text after
     /// '?' (`format=json` for JSON, HTML otherwise).
-    [[nodiscard]] page_response handle(std::string_view method, std::string_view query) {
+    [[nodiscard]] page_response handle(string_ref method, string_ref query) {
         page_response r;
         r.headers = {{"Content-Security-Policy", std::string(content_security_policy)},
                      {"X-Content-Type-Options", "nosniff"},
@@ -224,11 +224,11 @@ public:
     }
 
     /// Whether a query string asks for JSON (`format=json` among its parameters).
-    [[nodiscard]] static bool wants_json(std::string_view query) noexcept {
+    [[nodiscard]] static bool wants_json(string_ref query) noexcept {
         while (!query.empty()) {
             const auto amp = query.find('&');
             if (query.substr(0, amp) == "format=json") return true;
-            if (amp == std::string_view::npos) break;
+            if (amp == string_ref::npos) break;
             query.remove_prefix(amp + 1);
         }
         return false;

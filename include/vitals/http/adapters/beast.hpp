@@ -130,13 +130,13 @@ public:
     /// route_params&)`, or asynchronous, `void(const request&, const route_params&, responder)`.
     /// Routes are tried in the order they were added; `options` sets the template's buckets.
     template <class H>
-    beast_router& add(boost::beast::http::verb method, std::string_view tmpl, H h, const route_options& options = {}) {
+    beast_router& add(boost::beast::http::verb method, string_ref tmpl, H h, const route_options& options = {}) {
         return add_route(method, tmpl, std::move(h), &inst_.endpoint(tmpl, options));
     }
 
     /// Serves `r` (which must outlive the router) at GET `path`; recorded as a route only when
     /// the instrumentation's count_service_endpoints is set.
-    beast_router& metrics(std::string_view path, const metric_source& r) {
+    beast_router& metrics(string_ref path, const metric_source& r) {
         return add_service(path, [&r](const request& req) {
             const auto accept = req[boost::beast::http::field::accept];
             auto m = render_metrics(r, std::string_view(accept.data(), accept.size()));
@@ -156,7 +156,7 @@ public:
     /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
     /// the server.
     template <class Page>
-    beast_router& status(Page& page, std::string_view path = "/v1/status") {
+    beast_router& status(Page& page, string_ref path = "/v1/status") {
         return add_service(path, [&page](const request& req) {
             const auto m = req.method_string();
             auto p = page.handle(std::string_view(m.data(), m.size()), query_of(req));
@@ -175,8 +175,8 @@ public:
     /// dependency, so they are safe on an event loop. `live` and `ready` must outlive the router.
     /// Recorded as routes only when the instrumentation's count_service_endpoints is set.
     beast_router& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
-                         vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
-                         std::string_view ready_path = "/v1/ready") {
+                         vitals::health::handler_options options = {}, string_ref live_path = "/v1/health",
+                         string_ref ready_path = "/v1/ready") {
         add_service(live_path, [&live, options](const request& req) {
             return from(req, vitals::health::handle_live(live, query_of(req), options));
         });

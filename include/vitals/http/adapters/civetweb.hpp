@@ -68,13 +68,13 @@ public:
 
     /// Routes requests of any method whose path has the shape of `tmpl` ("/v1/events/{id}") to
     /// `h`; the method label comes from each request, `options` sets the template's buckets.
-    civetweb_server& handle(std::string_view tmpl, handler h, const route_options& options = {}) {
+    civetweb_server& handle(string_ref tmpl, handler h, const route_options& options = {}) {
         return add(tmpl, std::move(h), &inst_.endpoint(tmpl, options));
     }
 
     /// Serves `r` (which must outlive the server) at `path`.
     /// Recorded as a route only when the instrumentation's count_service_endpoints is set.
-    civetweb_server& metrics(std::string_view path, const metric_source& r) {
+    civetweb_server& metrics(string_ref path, const metric_source& r) {
         return service(path, [&r](mg_connection* conn) {
             const char* accept = mg_get_header(conn, "Accept");
             const auto m = render_metrics(r, accept ? accept : "");
@@ -90,7 +90,7 @@ public:
     /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
     /// the server.
     template <class Page>
-    civetweb_server& status(Page& page, std::string_view path = "/v1/status") {
+    civetweb_server& status(Page& page, string_ref path = "/v1/status") {
         return service(path, [&page](mg_connection* conn) {
             const mg_request_info* info = mg_get_request_info(conn);
             auto p = page.handle(info && info->request_method ? info->request_method : "", query_of(conn));
@@ -111,8 +111,8 @@ public:
     /// dependency. Recorded as routes only when the instrumentation's count_service_endpoints is
     /// set. `live` and `ready` must outlive the server.
     civetweb_server& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
-                            vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
-                            std::string_view ready_path = "/v1/ready") {
+                            vitals::health::handler_options options = {}, string_ref live_path = "/v1/health",
+                            string_ref ready_path = "/v1/ready") {
         service(live_path, [&live, options](mg_connection* conn) {
             return send(conn, vitals::health::handle_live(live, query_of(conn), options));
         });

@@ -63,41 +63,39 @@ public:
 
     /// Registers `handler` for GET (and HEAD) on `tmpl`, e.g. "/v1/events/{id}"; `options` sets
     /// the template's latency buckets. Register every route before the server listens.
-    httplib_adapter& Get(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Get(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Get(pattern(tmpl), wrap("GET", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for POST on `tmpl`.
-    httplib_adapter& Post(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Post(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Post(pattern(tmpl), wrap("POST", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for PUT on `tmpl`.
-    httplib_adapter& Put(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Put(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Put(pattern(tmpl), wrap("PUT", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for PATCH on `tmpl`.
-    httplib_adapter& Patch(std::string_view tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
+    httplib_adapter& Patch(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Patch(pattern(tmpl), wrap("PATCH", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for DELETE on `tmpl`.
-    httplib_adapter& Delete(std::string_view tmpl, httplib::Server::Handler handler,
-                            const route_options& options = {}) {
+    httplib_adapter& Delete(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Delete(pattern(tmpl), wrap("DELETE", tmpl, std::move(handler), options));
         return *this;
     }
     /// Registers `handler` for OPTIONS on `tmpl`.
-    httplib_adapter& Options(std::string_view tmpl, httplib::Server::Handler handler,
-                             const route_options& options = {}) {
+    httplib_adapter& Options(string_ref tmpl, httplib::Server::Handler handler, const route_options& options = {}) {
         server_.Options(pattern(tmpl), wrap("OPTIONS", tmpl, std::move(handler), options));
         return *this;
     }
 
     /// Serves `r` at GET `path`; `r` must outlive the server. Recorded as a route only when the
     /// instrumentation's count_service_endpoints is set.
-    httplib_adapter& metrics(std::string_view path, const metric_source& r) {
+    httplib_adapter& metrics(string_ref path, const metric_source& r) {
         return service(path, [&r](const httplib::Request& req, httplib::Response& res) {
             auto m = render_metrics(r, req.get_header_value("Accept"));
             res.set_content(std::move(m.body), std::string(m.content_type).c_str());
@@ -110,7 +108,7 @@ public:
     /// route only when the instrumentation's count_service_endpoints is set. `page` must outlive
     /// the server.
     template <class Page>
-    httplib_adapter& status(Page& page, std::string_view path = "/v1/status") {
+    httplib_adapter& status(Page& page, string_ref path = "/v1/status") {
         return service(path, [&page](const httplib::Request& req, httplib::Response& res) {
             auto p = page.handle(req.method, query_string(req));
             res.status = p.status;
@@ -124,8 +122,8 @@ public:
     /// dependency. Recorded as routes only when the instrumentation's count_service_endpoints is
     /// set. `live` and `ready` must outlive the server.
     httplib_adapter& health(const vitals::health::liveness& live, const vitals::health::probe& ready,
-                            vitals::health::handler_options options = {}, std::string_view live_path = "/v1/health",
-                            std::string_view ready_path = "/v1/ready") {
+                            vitals::health::handler_options options = {}, string_ref live_path = "/v1/health",
+                            string_ref ready_path = "/v1/ready") {
         service(live_path, [&live, options](const httplib::Request& req, httplib::Response& res) {
             send(res, vitals::health::handle_live(live, query_string(req), options));
         });
@@ -167,7 +165,7 @@ public:
     }
 
     /// The regex cpp-httplib is given for `tmpl`.
-    [[nodiscard]] static std::string pattern(std::string_view tmpl) { return route_template(tmpl).to_regex(); }
+    [[nodiscard]] static std::string pattern(string_ref tmpl) { return route_template(tmpl).to_regex(); }
 
 private:
     static void send(httplib::Response& res, const vitals::health::response& r) {
@@ -220,7 +218,7 @@ private:
         state.recorded = true;
         endpoint_metrics* e = &inst.unmatched();
         // A request refused while its request line was read may have a target and no path yet.
-        const std::string_view path = req.path.empty() ? path_of(req.target) : std::string_view(req.path);
+        const string_ref path = req.path.empty() ? path_of(req.target) : string_ref(req.path);
         for (const auto& [tmpl, metrics] : routes.routes)
             if (tmpl.matches(path)) {
                 e = metrics;
