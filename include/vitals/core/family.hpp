@@ -621,11 +621,12 @@ void family_impl<Series>::emit(sample_visitor& v, Series& s) {
     } else if constexpr (std::is_same_v<Series, gauge_series>) {
         v.gauge_sample(s.view(), s.read());
     } else {
-        exemplar_scratch_.resize(1);
-        if (s.exemplars().any() && s.exemplars().load(0, exemplar_scratch_[0]))
-            v.counter_sample(s.view(), s.read(), &exemplar_scratch_[0]);
-        else
-            v.counter_sample(s.view(), s.read(), nullptr);
+        if (s.exemplars().any()) {  // the scratch is touched only for a counter that has one
+            exemplar_scratch_.resize(1);
+            if (s.exemplars().load(0, exemplar_scratch_[0]))
+                return v.counter_sample(s.view(), s.read(), &exemplar_scratch_[0]);
+        }
+        v.counter_sample(s.view(), s.read(), nullptr);
     }
 }
 #endif  // !VITALS_EXTERN_TEMPLATES

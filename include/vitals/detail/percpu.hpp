@@ -357,11 +357,14 @@ inline std::uint32_t atomic_stripe(const cell_ref& c) noexcept {
 template <class Seq>
 inline int on_current_cpu(const cell_ref& c, std::uint32_t i, Seq&& seq) noexcept {
     if (const std::ptrdiff_t off = rseq_area_offset) [[likely]] {
+        // Copied once: every sequence clobbers memory, which would make the compiler read the
+        // cell reference's fields again on each attempt (and, as GCC 12 does, twice on the first).
+        const cell_ref here = c;
         for (int attempt = 0; attempt < rseq_attempts; ++attempt) {
             const std::uint32_t cpu = rseq_cpu_start(off);
-            if (cpu >= c.rseq_stripes) [[unlikely]]
+            if (cpu >= here.rseq_stripes) [[unlikely]]
                 break;
-            if (const int r = seq(c.word(cpu, i), cpu, off)) [[likely]]
+            if (const int r = seq(here.word(cpu, i), cpu, off)) [[likely]]
                 return r;
         }
     }

@@ -23,14 +23,30 @@ inline constexpr std::size_t max_double_chars = 32;
 inline constexpr std::size_t max_uint_chars = 20;
 
 /// Writes `v` in decimal; returns the number of characters. Every bucket count of a render goes
-/// through here, so it writes two digits a step instead of going through <charconv>.
+/// through here, so it writes two digits a step instead of going through <charconv>, straight into
+/// `buf` from the last digit back: a staging copy would cost a library memcpy per number.
 inline std::size_t format_uint(char* buf, std::uint64_t v) noexcept {
     static constexpr char pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char tmp[max_uint_chars];
-    char* p = tmp + sizeof tmp;
+    std::size_t n = 1;
+    for (std::uint64_t x = v;; x /= 10000, n += 4) {
+        if (x < 10) break;
+        if (x < 100) {
+            n += 1;
+            break;
+        }
+        if (x < 1000) {
+            n += 2;
+            break;
+        }
+        if (x < 10000) {
+            n += 3;
+            break;
+        }
+    }
+    char* p = buf + n;
     while (v >= 100) {
         const auto i = static_cast<unsigned>(v % 100) * 2;
         v /= 100;
@@ -44,8 +60,6 @@ inline std::size_t format_uint(char* buf, std::uint64_t v) noexcept {
     } else {
         *--p = static_cast<char>('0' + v);
     }
-    const auto n = static_cast<std::size_t>(tmp + sizeof tmp - p);
-    std::memcpy(buf, p, n);
     return n;
 }
 
