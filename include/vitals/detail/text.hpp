@@ -31,21 +31,9 @@ inline std::size_t format_uint(char* buf, std::uint64_t v) noexcept {
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
     std::size_t n = 1;
-    for (std::uint64_t x = v;; x /= 10000, n += 4) {
-        if (x < 10) break;
-        if (x < 100) {
-            n += 1;
-            break;
-        }
-        if (x < 1000) {
-            n += 2;
-            break;
-        }
-        if (x < 10000) {
-            n += 3;
-            break;
-        }
-    }
+    std::uint64_t x = v;
+    for (; x >= 10000; x /= 10000) n += 4;
+    n += static_cast<std::size_t>((x >= 10) + (x >= 100) + (x >= 1000));
     char* p = buf + n;
     while (v >= 100) {
         const auto i = static_cast<unsigned>(v % 100) * 2;
